@@ -1,0 +1,101 @@
+"""People: buyers, seller accounts with their users, and marketplace staff."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+
+
+class UserManager(BaseUserManager["User"]):
+    def create_user(self, email: str, password: str | None = None, **fields: Any) -> User:
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields: Any) -> User:
+        fields.update(is_staff=True, is_superuser=True, role=User.Role.STAFF)
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """Anyone who signs in: a buyer, a seller user (owner or staff of a shop) or marketplace staff."""
+
+    class Role(models.TextChoices):
+        BUYER = "buyer", "購入者 / Buyer"
+        SELLER = "seller", "出品者 / Seller"
+        STAFF = "staff", "マーケットプレイス担当者 / Marketplace staff"
+
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=150)
+    role = models.CharField(max_length=10, choices=Role.choices)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False, help_text="May use the Django admin.")
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects: ClassVar[UserManager] = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+class Buyer(models.Model):
+    """A shopper. Their real address is the e-mail they sign in with."""
+
+    user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="buyer")
+    # A mobile-carrier address gets relay addresses on the mobile relay domain.
+    is_mobile = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return self.user.name
+
+    @property
+    def email(self) -> str:
+        return self.user.email
+
+    @property
+    def name(self) -> str:
+        return self.user.name
+
+
+class SellerAccount(models.Model):
+    """A shop. Its people are SellerUser rows; exactly one of them is the account owner."""
+
+    name = models.CharField(max_length=200, help_text="Shop name shown to buyers.")
+    # Comma-separated addresses that receive buyer mail; empty means the owner's address.
+    notification_emails = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def owner(self) -> User:
+        return self.members.select_related("user").get(is_owner=True).user
+
+    def notification_addresses(self) -> list[str]:
+        configured = [a.strip().lower() for a in self.notification_emails.split(",") if a.strip()]
+        return configured or [self.owner.email]
+
+
+class SellerUser(models.Model):
+    account = models.ForeignKey(SellerAccount, on_delete=models.PROTECT, related_name="members")
+    user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="seller_membership")
+    is_owner = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"], condition=models.Q(is_owner=True), name="one_owner_per_account"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user.email} @ {self.account.name}"

@@ -1,0 +1,92 @@
+"""Conversations and the messages in them: the one store every channel writes to."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from marketmsg.accounts.models import Buyer, SellerAccount, User
+from marketmsg.orders.models import Order
+
+
+class Conversation(models.Model):
+    """Messages between one buyer and one seller about one order, one product (ASIN), or in general."""
+
+    seller = models.ForeignKey(SellerAccount, on_delete=models.PROTECT, related_name="conversations")
+    buyer = models.ForeignKey(Buyer, on_delete=models.PROTECT, related_name="conversations")
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT)
+    asin = models.CharField(max_length=10, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_message_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["seller", "buyer", "order"],
+                condition=models.Q(order__isnull=False),
+                name="one_conversation_per_order",
+            ),
+            models.UniqueConstraint(
+                fields=["seller", "buyer", "asin"],
+                condition=models.Q(order__isnull=True),
+                name="one_conversation_per_product_or_general",
+            ),
+        ]
+        indexes = [models.Index(fields=["seller", "-last_message_at"])]
+
+    def __str__(self) -> str:
+        return f"conversation {self.pk} ({self.order_id or self.asin or 'general'})"
+
+
+class Message(models.Model):
+    class Author(models.TextChoices):
+        BUYER = "buyer", "購入者 / Buyer"
+        SELLER = "seller", "出品者 / Seller"
+        MARKETPLACE = "marketplace", "マーケットプレイス / Marketplace"
+
+    class Channel(models.TextChoices):
+        MAIL = "mail", "メール / Mail"
+        WEB = "web", "Web"
+        API = "api", "API"
+        SYSTEM = "system", "システム / System"
+
+    class State(models.TextChoices):
+        RELAYED = "relayed", "転送 / Relayed"
+        HELD = "held", "保留中 / Held"
+        BLOCKED = "blocked", "ブロック / Blocked"
+        SUPPRESSED = "suppressed", "自動応答の抑止 / Auto-reply suppressed"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.PROTECT, related_name="messages")
+    author = models.CharField(max_length=11, choices=Author.choices)
+    channel = models.CharField(max_length=6, choices=Channel.choices)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RELAYED)
+    # The real address it came from (mail) or the signed-in user (web, API). Never shown to the other party.
+    sender_email = models.EmailField(blank=True, default="")
+    sender_user = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT)
+    subject = models.CharField(max_length=998, blank=True, default="")
+    # Scrubbed of real addresses; html is sanitized. The raw MIME keeps the original for disputes.
+    text = models.TextField(blank=True, default="")
+    html = models.TextField(blank=True, default="")
+    has_attachments = models.BooleanField(default=False)
+    is_auto = models.BooleanField(default=False, help_text="Auto-reply, vacation notice or system notice.")
+    needs_reply = models.BooleanField(default=False)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT)
+    # Threading: the sender's own Message-ID (as received) and ours (as the recipient sees it).
+    incoming_message_id = models.CharField(max_length=998, blank=True, default="", db_index=True)
+    outbound_message_id = models.CharField(max_length=255, unique=True)
+    raw_sha256 = models.CharField(max_length=64, blank=True, default="")
+    raw_size = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["conversation", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"message {self.pk} by {self.author}"
+
+
+class RawMime(models.Model):
+    """The message exactly as received, kept for disputes; committed with the message."""
+
+    message = models.OneToOneField(Message, on_delete=models.PROTECT, primary_key=True, related_name="raw")
+    data = models.BinaryField()

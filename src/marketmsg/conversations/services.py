@@ -1,0 +1,149 @@
+"""post_message: the one way a message enters marketmsg, whatever channel it came by.
+
+It decides whether the message is relayed, held or suppressed, and stores the message, its raw
+MIME and its pending deliveries in one transaction: when it returns, nothing can be lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from marketmsg.accounts.models import Buyer, SellerAccount, User
+from marketmsg.addresses import services as addresses
+from marketmsg.addresses.models import SenderAddress
+from marketmsg.conversations.errors import Refusal, Refused
+from marketmsg.conversations.models import Conversation, Message, RawMime
+from marketmsg.delivery.models import Delivery
+from marketmsg.orders.models import Order
+
+Author = Message.Author
+State = Message.State
+
+AUTO_REPLY_WINDOW = timedelta(hours=24)
+
+
+@dataclass
+class Draft:
+    seller: SellerAccount
+    buyer: Buyer
+    author: str
+    channel: str
+    subject: str
+    text: str
+    html: str = ""
+    sender_email: str = ""
+    sender_user: User | None = None
+    order: Order | None = None
+    asin: str = ""
+    conversation: Conversation | None = None
+    parent: Message | None = None
+    raw: bytes | None = None
+    incoming_message_id: str = ""
+    has_attachments: bool = False
+    is_auto: bool = False
+    # Only for the marketplace's own notices, which go to one particular sender address.
+    recipients: list[str] | None = None
+
+
+def new_message_id() -> str:
+    return f"<{secrets.token_hex(12)}@{settings.RELAY_DOMAIN}>"
+
+
+def conversation_for(
+    seller: SellerAccount, buyer: Buyer, order: Order | None = None, asin: str = ""
+) -> Conversation:
+    if order is not None:
+        conversation, _ = Conversation.objects.get_or_create(seller=seller, buyer=buyer, order=order)
+    else:
+        conversation, _ = Conversation.objects.get_or_create(
+            seller=seller, buyer=buyer, order=None, asin=asin
+        )
+    return conversation
+
+
+def authorize(draft: Draft) -> str:
+    """The state the message starts in, or Refused. The sender-address rules live here only."""
+    if draft.author == Author.BUYER and draft.channel == Message.Channel.MAIL:
+        if draft.sender_email.lower() != draft.buyer.email.lower():
+            raise Refused(Refusal.SENDER_NOT_BUYER)
+    if draft.author == Author.SELLER and draft.channel == Message.Channel.MAIL:
+        if not draft.sender_email:
+            raise Refused(Refusal.NO_SENDER)
+        state = addresses.sender_state(draft.seller, draft.sender_email)
+        if state == SenderAddress.State.BLOCKED:
+            raise Refused(Refusal.SENDER_BLOCKED)
+        if state != SenderAddress.State.APPROVED:
+            addresses.record_unknown_sender(draft.seller, draft.sender_email)
+            return State.HELD
+    return State.RELAYED
+
+
+def _loops(conversation: Conversation, draft: Draft) -> bool:
+    """An auto-reply is relayed at most once a day per side, and never in answer to another one."""
+    if not draft.is_auto:
+        return False
+    last = conversation.messages.order_by("-created_at", "-id").first()
+    if last is not None and last.is_auto:
+        return True
+    since = timezone.now() - AUTO_REPLY_WINDOW
+    return conversation.messages.filter(author=draft.author, is_auto=True, created_at__gte=since).exists()
+
+
+def recipients_of(draft: Draft) -> list[str]:
+    if draft.recipients is not None:
+        return draft.recipients
+    if draft.author == Author.BUYER:
+        return draft.seller.notification_addresses()
+    return [draft.buyer.email]
+
+
+def post_message(draft: Draft) -> Message:
+    """Store the message with its deliveries; raises Refused when the sender may not write."""
+    with transaction.atomic():
+        state = authorize(draft)
+        conversation = draft.conversation or conversation_for(
+            draft.seller, draft.buyer, draft.order, draft.asin
+        )
+        if state == State.RELAYED and _loops(conversation, draft):
+            state = State.SUPPRESSED
+        now = timezone.now()
+        message = Message.objects.create(
+            conversation=conversation,
+            author=draft.author,
+            channel=draft.channel,
+            state=state,
+            sender_email=draft.sender_email.lower(),
+            sender_user=draft.sender_user,
+            subject=draft.subject[:998],
+            text=draft.text,
+            html=draft.html,
+            has_attachments=draft.has_attachments,
+            is_auto=draft.is_auto,
+            needs_reply=draft.author == Author.BUYER and not draft.is_auto,
+            parent=draft.parent,
+            incoming_message_id=draft.incoming_message_id[:998],
+            outbound_message_id=new_message_id(),
+            raw_sha256=hashlib.sha256(draft.raw).hexdigest() if draft.raw is not None else "",
+            raw_size=len(draft.raw) if draft.raw is not None else 0,
+            created_at=now,
+        )
+        if draft.raw is not None:
+            RawMime.objects.create(message=message, data=draft.raw)
+        if draft.author == Author.SELLER and state == State.RELAYED:
+            # A seller's message answers every earlier buyer message in the conversation.
+            conversation.messages.filter(author=Author.BUYER, needs_reply=True).update(needs_reply=False)
+        delivery_state = {State.RELAYED: Delivery.State.PENDING, State.HELD: Delivery.State.HELD}.get(state)
+        if delivery_state is not None:
+            Delivery.objects.bulk_create(
+                Delivery(message=message, recipient=r, state=delivery_state, next_attempt_at=now)
+                for r in recipients_of(draft)
+            )
+        Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
+    return message

@@ -1,0 +1,48 @@
+"""Deliveries: one row per (message, real recipient mailbox); the worker's queue is this table."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from marketmsg.conversations.models import Message
+
+
+class Delivery(models.Model):
+    class State(models.TextChoices):
+        HELD = "held", "保留中 / Held"
+        PENDING = "pending", "送信待ち / Pending"
+        DEFERRED = "deferred", "再送待ち / Deferred"
+        DELIVERED = "delivered", "配信済み / Delivered"
+        FAILED = "failed", "配信失敗 / Failed"
+        BOUNCED = "bounced", "バウンス / Bounced"
+        CANCELLED = "cancelled", "取り消し / Cancelled"
+
+    OPEN_STATES = (State.PENDING, State.DEFERRED)
+
+    message = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="deliveries")
+    recipient = models.EmailField(help_text="The real mailbox; never shown to the other party.")
+    state = models.CharField(max_length=9, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    lease_owner = models.CharField(max_length=64, blank=True, default="")
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_reply = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} ({self.state})"
+
+
+class DeliveryAttempt(models.Model):
+    """Each SMTP answer we got (or the connection error), for the sender's status and disputes."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.PROTECT, related_name="attempt_log")
+    at = models.DateTimeField(default=timezone.now)
+    code = models.PositiveIntegerField(null=True, blank=True)
+    reply = models.TextField(blank=True, default="")
+    outcome = models.CharField(max_length=9)

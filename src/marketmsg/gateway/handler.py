@@ -1,0 +1,78 @@
+"""The aiosmtpd handler: SMTP words only. Decisions are made in relay.inbound and the pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from django.db import DatabaseError, close_old_connections
+
+from marketmsg.conversations.errors import Refused
+from marketmsg.gateway import replies
+from marketmsg.relay import inbound
+from marketmsg.relay.inbound import RecipientCheck
+
+log = logging.getLogger(__name__)
+
+RCPT_REPLIES = {
+    RecipientCheck.OK: replies.OK_RECIPIENT,
+    RecipientCheck.BOUNCE: replies.OK_RECIPIENT,
+    RecipientCheck.UNKNOWN: replies.UNKNOWN_RECIPIENT,
+    RecipientCheck.NOT_OUR_DOMAIN: replies.NOT_OUR_DOMAIN,
+    RecipientCheck.SENDER_BLOCKED: replies.SENDER_BLOCKED,
+}
+
+
+def _with_fresh_connection(func: Any, *args: Any) -> Any:
+    """Runs in a worker thread: drop a connection the database has closed before using it."""
+    close_old_connections()
+    return func(*args)
+
+
+class RelayHandler:
+    def __init__(self, max_recipients: int, threads: int = 4) -> None:
+        self.max_recipients = max_recipients
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gateway-db")
+
+    async def _run(self, func: Any, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, _with_fresh_connection, func, *args)
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if len(envelope.rcpt_tos) >= self.max_recipients:
+            return replies.TOO_MANY_RECIPIENTS
+        try:
+            verdict = await self._run(inbound.check_recipient, address, envelope.mail_from or "")
+        except DatabaseError:
+            log.warning("database unavailable at RCPT", exc_info=True)
+            return replies.TEMPORARY_FAILURE
+        if verdict in (RecipientCheck.OK, RecipientCheck.BOUNCE):
+            envelope.rcpt_tos.append(address)
+        return RCPT_REPLIES[verdict]
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if not envelope.rcpt_tos:
+            return replies.NO_VALID_RECIPIENTS
+        raw = envelope.original_content or b""
+        try:
+            receipt = await self._run(inbound.receive, raw, envelope.mail_from or "", list(envelope.rcpt_tos))
+        except Refused as refusal:
+            log.info("refused mail for %d recipient(s): %s", len(envelope.rcpt_tos), refusal.reason.value)
+            return replies.REFUSALS[refusal.reason]
+        except DatabaseError:
+            log.warning("database unavailable at DATA", exc_info=True)
+            return replies.TEMPORARY_FAILURE
+        except Exception:
+            # A bug must never turn into a lost message: the sender's server will try again.
+            log.exception("unexpected error while storing a message (%d bytes)", len(raw))
+            return replies.TEMPORARY_FAILURE
+        log.info("stored %d message(s), %d held, %d bounce(s)", len(receipt.message_ids), receipt.held,
+                 receipt.bounces)
+        if receipt.message_ids and receipt.held == len(receipt.message_ids):
+            return replies.OK_HELD
+        return replies.OK_BOUNCE if not receipt.message_ids else replies.OK_STORED

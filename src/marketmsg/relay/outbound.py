@@ -1,0 +1,90 @@
+"""Mail out: gather what a delivery needs from the database and render it with relay.render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email import policy
+
+from django.conf import settings
+
+from marketmsg.addresses import services as addresses
+from marketmsg.conversations.models import Message, RawMime
+from marketmsg.delivery import verp
+from marketmsg.delivery.models import Delivery
+from marketmsg.relay import render
+from marketmsg.relay.inbound import replacement_map
+
+MARKETPLACE_NAME = "マーケットプレイス / Marketplace"
+REFERENCES_KEPT = 20
+SMTP_POLICY = policy.SMTP.clone(max_line_length=998)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    data: bytes
+    envelope_from: str  # '' for the null sender of our own notices
+
+
+def render_delivery(delivery: Delivery) -> Rendered:
+    message = delivery.message
+    conversation = message.conversation
+    pair = addresses.relay_pair(conversation.buyer, conversation.seller)
+    extra = {message.sender_email} if message.author == Message.Author.SELLER and message.sender_email else set()
+    replacements = replacement_map(pair, extra_seller=extra)
+    if message.author == Message.Author.BUYER:
+        from_name, from_address = conversation.buyer.name, pair.buyer_address.address
+        reader = Message.Author.SELLER
+    elif message.author == Message.Author.SELLER:
+        from_name, from_address = conversation.seller.name, pair.seller_address.address
+        reader = Message.Author.BUYER
+    else:
+        from_name, from_address = MARKETPLACE_NAME, f"no-reply@{settings.RELAY_DOMAIN}"
+        reader = Message.Author.MARKETPLACE
+    in_reply_to, references = _thread_headers(message, reader)
+    raw = None
+    if message.channel == Message.Channel.MAIL:
+        raw = bytes(RawMime.objects.get(message=message).data)
+    outbound = render.Outbound(
+        from_name=from_name,
+        from_address=from_address,
+        to_address=delivery.recipient,
+        subject=message.subject,
+        date=message.created_at,
+        message_id=message.outbound_message_id,
+        in_reply_to=in_reply_to,
+        references=references,
+        text=message.text,
+        html=message.html,
+        raw=raw,
+        replacements=replacements,
+        auto_submitted="auto-replied" if message.is_auto else "",
+    )
+    data = render.build(outbound).as_bytes(policy=SMTP_POLICY)
+    reals = [real for real in replacements if real != delivery.recipient.lower()]
+    render.assert_no_leak(data, reals)
+    is_notice = message.author == Message.Author.MARKETPLACE
+    return Rendered(data=data, envelope_from="" if is_notice else verp.return_path(delivery.pk))
+
+
+def _thread_headers(message: Message, reader: str) -> tuple[str, tuple[str, ...]]:
+    """In-Reply-To and References as the reader's mail client knows the earlier messages.
+
+    A message the reader wrote by mail is known by the reader's own Message-ID; any other by ours.
+    """
+    earlier = list(
+        Message.objects.filter(conversation=message.conversation, created_at__lte=message.created_at)
+        .exclude(pk=message.pk)
+        .exclude(state=Message.State.BLOCKED)
+        .order_by("-created_at", "-id")
+        .values("pk", "author", "channel", "incoming_message_id", "outbound_message_id")[:REFERENCES_KEPT]
+    )
+    earlier.reverse()
+
+    def known_as(row: dict[str, str]) -> str:
+        if row["author"] == reader and row["channel"] == Message.Channel.MAIL and row["incoming_message_id"]:
+            return row["incoming_message_id"]
+        return row["outbound_message_id"]
+
+    references = tuple(known_as(row) for row in earlier)
+    parent = next((row for row in earlier if row["pk"] == message.parent_id), earlier[-1] if earlier else None)
+    return (known_as(parent) if parent else ""), references

@@ -1,0 +1,183 @@
+"""Reading real-world mail without ever raising: broken MIME, odd charsets, bad headers.
+
+Pure functions of the bytes they are given.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from dataclasses import dataclass
+from email.header import decode_header, make_header
+from email.message import EmailMessage, Message
+from email.utils import getaddresses, parseaddr
+
+# policy.default gives str headers and get_content(); with raise_on_defect off it records defects
+# instead of raising, and header access is still wrapped below because some malformed headers
+# raise on access.
+MAIL_POLICY = email.policy.default.clone(raise_on_defect=False)
+
+# Charsets seen on Japanese carrier mail that Python's codecs do not know by these names.
+CHARSET_ALIASES = {
+    "x-sjis": "cp932",
+    "shift-jis": "cp932",
+    "shift_jis": "cp932",
+    "sjis": "cp932",
+    "windows-31j": "cp932",
+    "x-sjis-docomo": "cp932",
+    "x-sjis-kddi": "cp932",
+    "x-sjis-softbank": "cp932",
+    "iso-2022-jp": "iso2022_jp_ext",
+    "iso-2022-jp-1": "iso2022_jp_ext",
+    "x-unknown": "utf-8",
+    "unknown-8bit": "utf-8",
+}
+
+MSGID_RE = re.compile(r"<[^<>\s]{1,500}>")
+ADDRESS_RE = re.compile(r"[A-Za-z0-9._%+!#$&'*/=?^`{|}~-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+def parse(raw: bytes) -> EmailMessage:
+    message = email.message_from_bytes(raw, policy=MAIL_POLICY)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def header_text(message: Message, name: str) -> str:
+    """The decoded value of a header, or '' — never an exception."""
+    try:
+        value = message.get(name)
+    except Exception:  # a malformed header the parser chokes on: decode it by hand
+        value = None
+        for key, raw_value in message.raw_items() if hasattr(message, "raw_items") else []:
+            if key.lower() == name.lower():
+                value = _decode_words(str(raw_value))
+                break
+    if value is None:
+        return ""
+    text = str(value)
+    if "=?" in text:  # encoded words the policy could not decode
+        text = _decode_words(text)
+    return text.replace("\r", " ").replace("\n", " ").strip()
+
+
+def header_texts(message: Message, name: str) -> list[str]:
+    try:
+        values = message.get_all(name) or []
+    except Exception:
+        values = []
+    return [str(v) for v in values]
+
+
+def _decode_words(text: str) -> str:
+    try:
+        return str(make_header(decode_header(text)))
+    except Exception:
+        return text
+
+
+def addresses_in(message: Message, *names: str) -> list[str]:
+    """Lower-cased addr-specs found in the named headers."""
+    found: list[str] = []
+    for name in names:
+        for value in header_texts(message, name):
+            try:
+                pairs = getaddresses([value])
+            except Exception:
+                pairs = []
+            for _, addr in pairs:
+                if "@" in addr:
+                    found.append(addr.strip().lower())
+            found.extend(m.lower() for m in ADDRESS_RE.findall(value))
+    return list(dict.fromkeys(found))
+
+
+def from_address(message: Message) -> str:
+    """The author's address from the From header, lower-cased, or ''."""
+    value = header_text(message, "From")
+    _, addr = parseaddr(value)
+    if "@" not in addr:
+        match = ADDRESS_RE.search(value)
+        addr = match.group(0) if match else ""
+    return addr.strip().lower()
+
+
+def message_ids(message: Message, *names: str) -> list[str]:
+    ids: list[str] = []
+    for name in names:
+        for value in header_texts(message, name):
+            ids.extend(MSGID_RE.findall(value))
+    return list(dict.fromkeys(ids))
+
+
+def part_text(part: Message) -> str:
+    """A text part decoded to str, whatever its charset claims."""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    return decode_bytes(payload, part.get_content_charset() or "utf-8")
+
+
+def decode_bytes(payload: bytes, charset: str) -> str:
+    codec = CHARSET_ALIASES.get(charset.lower(), charset)
+    for candidate in (codec, "utf-8", "cp932"):
+        try:
+            return payload.decode(candidate)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return payload.decode("utf-8", errors="replace")
+
+
+def filename_of(part: Message) -> str:
+    try:
+        name = part.get_filename() or ""
+    except Exception:
+        name = ""
+    if not name:
+        try:
+            name = str(part.get_param("name") or "")
+        except Exception:
+            name = ""
+    return _decode_words(name) if "=?" in name else name
+
+
+@dataclass(frozen=True)
+class Bodies:
+    text: str
+    html: str
+    has_attachments: bool
+
+
+def bodies(message: Message) -> Bodies:
+    """The first plain-text and HTML bodies, and whether anything else is attached."""
+    text = html = ""
+    attached = False
+    for part in walk(message):
+        ctype = part.get_content_type()
+        if ctype.startswith("message/"):
+            attached = True
+        if part.is_multipart():
+            continue
+        disposition = (part.get_content_disposition() or "").lower()
+        if ctype == "text/plain" and not text and disposition != "attachment":
+            text = part_text(part)
+        elif ctype == "text/html" and not html and disposition != "attachment":
+            html = part_text(part)
+        elif ctype not in ("text/plain", "text/html") or disposition == "attachment":
+            attached = True
+    return Bodies(text=text, html=html, has_attachments=attached)
+
+
+def walk(message: Message, limit: int = 500) -> list[Message]:
+    """Parts in depth-first order, bounded so that hostile nesting cannot run away."""
+    parts: list[Message] = []
+    stack: list[Message] = [message]
+    while stack and len(parts) < limit:
+        part = stack.pop()
+        parts.append(part)
+        if part.is_multipart():
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                stack.extend(reversed(payload))
+    return parts

@@ -1,0 +1,172 @@
+"""Building the mail a recipient receives: pure, from a stored message and the address mapping.
+
+Headers are built from scratch (an allow-list, not a block-list); the MIME structure of a mail
+message is rebuilt part by part with every text, HTML, file name and binary payload scrubbed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage, Message
+from email.utils import format_datetime
+
+from marketmsg.relay import parsing
+from marketmsg.relay.scrub import Replacements, scrub_bytes, scrub_html, scrub_text
+
+MAX_DEPTH = 20
+
+
+class LeakDetected(Exception):
+    """The rendered mail still contains a real address: it must not be sent."""
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """Everything needed to build one relayed mail."""
+
+    from_name: str
+    from_address: str
+    to_address: str
+    subject: str
+    date: datetime
+    message_id: str
+    in_reply_to: str = ""
+    references: tuple[str, ...] = ()
+    text: str = ""
+    html: str = ""
+    raw: bytes | None = None  # the message as received, for mail-channel messages
+    replacements: Replacements = field(default_factory=dict)
+    auto_submitted: str = ""
+    footer: str = ""
+
+
+def build(out: Outbound) -> EmailMessage:
+    if out.raw is not None:
+        body = _rebuild(parsing.parse(out.raw), out.replacements, depth=0)
+    else:
+        body = _simple_body(out.text, out.html)
+    if out.footer:
+        _append_footer(body, out.footer)
+    message = EmailMessage()
+    message["From"] = Address(display_name=out.from_name, addr_spec=out.from_address)
+    message["To"] = out.to_address
+    message["Subject"] = scrub_text(out.subject, out.replacements)
+    message["Date"] = format_datetime(out.date)
+    message["Message-ID"] = out.message_id
+    if out.in_reply_to:
+        message["In-Reply-To"] = out.in_reply_to
+    if out.references:
+        message["References"] = " ".join(out.references)
+    if out.auto_submitted:
+        message["Auto-Submitted"] = out.auto_submitted
+    message["MIME-Version"] = "1.0"
+    for key in ("Content-Type", "Content-Transfer-Encoding", "Content-Disposition"):
+        if key in body:
+            message[key] = body[key]
+    message.set_payload(body.get_payload())
+    return message
+
+
+def _simple_body(text: str, html: str) -> EmailMessage:
+    part = EmailMessage()
+    part.set_content(text or " ", charset="utf-8")
+    if html:
+        part.add_alternative(html, subtype="html", charset="utf-8")
+    return part
+
+
+def _rebuild(source: Message, replacements: Replacements, depth: int) -> EmailMessage:
+    """A fresh MIME tree equal in content to ``source``, with only content headers kept."""
+    if depth > MAX_DEPTH:
+        return _simple_body("[nested too deeply / 入れ子が深すぎるため省略]", "")
+    ctype = source.get_content_type()
+    if source.is_multipart() and ctype.startswith("message/"):
+        inner = source.get_payload()
+        nested = inner[0] if isinstance(inner, list) and inner else None
+        return _attached_message(nested, replacements, depth)
+    if source.is_multipart():
+        container = EmailMessage()
+        subtype = ctype.split("/", 1)[1] if ctype.startswith("multipart/") else "mixed"
+        container.set_type(f"multipart/{subtype}")
+        for child in source.get_payload() or []:
+            if isinstance(child, Message):
+                container.attach(_rebuild(child, replacements, depth + 1))
+        return container
+    return _leaf(source, replacements)
+
+
+def _leaf(source: Message, replacements: Replacements) -> EmailMessage:
+    part = EmailMessage()
+    ctype = source.get_content_type()
+    maintype, subtype = ctype.split("/", 1) if "/" in ctype else ("application", "octet-stream")
+    disposition = (source.get_content_disposition() or "").lower()
+    filename = scrub_text(parsing.filename_of(source), replacements)
+    if maintype == "text" and subtype in ("plain", "html") and disposition != "attachment":
+        text = parsing.part_text(source)
+        body = scrub_html(text, replacements) if subtype == "html" else scrub_text(text, replacements)
+        part.set_content(body, subtype=subtype, charset="utf-8")
+        return part
+    if maintype == "text":
+        data = scrub_text(parsing.part_text(source), replacements).encode("utf-8")
+    else:
+        payload = source.get_payload(decode=True)
+        data = scrub_bytes(payload if isinstance(payload, bytes) else b"", replacements)
+    if maintype in ("multipart", "message"):  # a broken container; carry it as opaque data
+        maintype, subtype = "application", "octet-stream"
+    part.set_content(
+        data,
+        maintype=maintype,
+        subtype=subtype,
+        disposition="inline" if disposition == "inline" else "attachment",
+        filename=filename or None,
+    )
+    return part
+
+
+def _attached_message(nested: Message | None, replacements: Replacements, depth: int) -> EmailMessage:
+    """A forwarded message keeps its visible headers (scrubbed) and its rebuilt body."""
+    inner = EmailMessage()
+    if nested is not None:
+        for name in ("From", "To", "Cc", "Date", "Subject"):
+            value = parsing.header_text(nested, name)
+            if value:
+                inner[name] = scrub_text(value, replacements)
+        body = _rebuild(nested, replacements, depth + 1)
+        for key in ("Content-Type", "Content-Transfer-Encoding"):
+            if key in body:
+                inner[key] = body[key]
+        inner.set_payload(body.get_payload())
+    part = EmailMessage()
+    part.set_content(inner)
+    return part
+
+
+def _append_footer(body: EmailMessage, footer: str) -> None:
+    """Adds a line to the first text/plain part (used for the 'no reply needed' link)."""
+    for part in body.walk():
+        if part.get_content_type() == "text/plain" and not part.get_filename():
+            text = parsing.part_text(part)
+            part.set_content(f"{text.rstrip()}\n\n--\n{footer}\n", charset="utf-8")
+            return
+
+
+def assert_no_leak(rendered: bytes, reals: list[str]) -> None:
+    """Last line of defence: look at every header and decoded part for a real address."""
+    from marketmsg.relay.scrub import leaked
+
+    found = leaked(rendered.decode("utf-8", errors="replace"), reals)
+    message = parsing.parse(rendered)
+    for key in message.keys():
+        found += leaked(parsing.header_text(message, key), reals)
+    for part in parsing.walk(message):
+        if part.is_multipart():
+            continue
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            found += leaked(parsing.decode_bytes(payload, part.get_content_charset() or "utf-8"), reals)
+            found += leaked(payload.decode("utf-16-le", errors="ignore"), reals)
+        found += leaked(parsing.filename_of(part), reals)
+    if found:
+        raise LeakDetected(f"{len(set(found))} real address(es) survived rendering")

@@ -1,0 +1,130 @@
+"""Replacing real addresses with relay addresses, and proving none is left.
+
+Pure functions. ``Replacements`` maps each real address (lower-case) to the relay address that
+stands for its owner towards the recipient.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from html.parser import HTMLParser
+from urllib.parse import unquote
+
+import nh3
+
+Replacements = Mapping[str, str]
+
+_ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "caption", "center", "code", "col", "colgroup", "dd", "div",
+    "dl", "dt", "em", "font", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "li", "ol", "p", "pre",
+    "s", "small", "span", "strike", "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th",
+    "thead", "tr", "u", "ul",
+}  # fmt: skip
+_ALLOWED_ATTRIBUTES = {
+    "*": {"align", "style", "title", "dir", "lang", "class"},
+    "a": {"href"},
+    "font": {"color", "face", "size"},
+    "td": {"colspan", "rowspan", "width", "valign"},
+    "th": {"colspan", "rowspan", "width", "valign"},
+    "table": {"width", "border", "cellpadding", "cellspacing"},
+}
+
+
+def _pattern(replacements: Replacements) -> re.Pattern[str] | None:
+    reals = sorted((r for r in replacements if r), key=len, reverse=True)
+    if not reals:
+        return None
+    return re.compile("|".join(re.escape(r) for r in reals), re.IGNORECASE)
+
+
+def scrub_text(text: str, replacements: Replacements) -> str:
+    """Every real address in ``text`` (any case) replaced by its relay address."""
+    pattern = _pattern(replacements)
+    if pattern is None or not text:
+        return text
+    return pattern.sub(lambda m: replacements[m.group(0).lower()], text)
+
+
+def scrub_bytes(data: bytes, replacements: Replacements) -> bytes:
+    """Byte-level replacement for binary parts (ASCII and UTF-16 spellings)."""
+    for real, relay in sorted(replacements.items(), key=lambda kv: len(kv[0]), reverse=True):
+        for codec in ("ascii", "utf-16-le", "utf-16-be"):
+            try:
+                needle = real.encode(codec)
+            except UnicodeEncodeError:
+                continue
+            if needle.lower() in data.lower() if codec == "ascii" else needle in data:
+                data = re.sub(re.escape(needle), relay.encode(codec), data, flags=re.IGNORECASE)
+    return data
+
+
+class _HtmlRewriter(HTMLParser):
+    """Re-serialises HTML with every text node and attribute value decoded, scrubbed and re-escaped.
+
+    Decoding first defeats hiding an address behind character references (``&#116;aro@…``) or
+    percent-encoding inside links (``mailto:taro%40…``).
+    """
+
+    def __init__(self, replacements: Replacements) -> None:
+        super().__init__(convert_charrefs=True)
+        self.replacements = replacements
+        self.out: list[str] = []
+
+    def _attrs(self, attrs: list[tuple[str, str | None]]) -> str:
+        parts = []
+        for name, value in attrs:
+            if value is None:
+                parts.append(f" {name}")
+                continue
+            value = scrub_text(value, self.replacements)
+            if "%" in value:
+                unquoted = unquote(value)
+                cleaned = scrub_text(unquoted, self.replacements)
+                if cleaned != unquoted:
+                    value = cleaned
+            parts.append(f' {name}="{html.escape(value, quote=True)}"')
+        return "".join(parts)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.out.append(f"<{tag}{self._attrs(attrs)}>")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.out.append(f"<{tag}{self._attrs(attrs)} />")
+
+    def handle_endtag(self, tag: str) -> None:
+        self.out.append(f"</{tag}>")
+
+    def handle_data(self, data: str) -> None:
+        self.out.append(html.escape(scrub_text(data, self.replacements), quote=False))
+
+
+def sanitize_html(markup: str) -> str:
+    """Allow-listed tags and attributes only: no scripts, forms, remote images or tracking pixels."""
+    return nh3.clean(
+        markup,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        strip_comments=True,
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+def scrub_html(markup: str, replacements: Replacements) -> str:
+    """Sanitized HTML with real addresses replaced, including entity- and percent-encoded ones."""
+    rewriter = _HtmlRewriter(replacements)
+    rewriter.feed(sanitize_html(markup))
+    rewriter.close()
+    return "".join(rewriter.out)
+
+
+def leaked(text: str, reals: list[str]) -> list[str]:
+    """The real addresses still present in ``text``, in any case, raw or HTML/percent-decoded."""
+    candidates = [text.lower()]
+    if "&" in text:
+        candidates.append(html.unescape(text).lower())
+    if "%" in text:
+        candidates.append(unquote(text).lower())
+    return [real for real in reals if real and any(real in c for c in candidates)]

@@ -1,0 +1,203 @@
+"""Django settings for marketmsg.
+
+Every knob is an environment variable with the ``MARKETMSG_`` prefix (see the table in README.md).
+This is the only module that reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(f"MARKETMSG_{name}", default)
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    value = _env(name)
+    if not value:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_list(name: str, default: str) -> list[str]:
+    return [item.strip().lower() for item in _env(name, default).split(",") if item.strip()]
+
+
+def _duration(text: str) -> int:
+    """Seconds in '90', '90s', '5m', '2h' or '3d'."""
+    text = text.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(float(text))
+
+
+def parse_host_port(text: str, default_port: int) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host:
+        return text, default_port
+    return host.strip("[]"), int(port)
+
+
+DATA_DIR = Path(_env("DATA_DIR", str(Path.cwd() / "var"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = _env_bool("DEBUG")
+
+
+def _secret_key() -> str:
+    """The configured key, else one generated once and kept in the data directory."""
+    configured = _env("SECRET_KEY")
+    if configured:
+        return configured
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", "") or []
+
+# --- mail relay -------------------------------------------------------------------------------
+RELAY_DOMAIN = _env("RELAY_DOMAIN", "marketplace.example").lower()
+MOBILE_RELAY_DOMAIN = _env("MOBILE_RELAY_DOMAIN", f"m.{RELAY_DOMAIN}").lower()
+MOBILE_CARRIER_DOMAINS = _env_list(
+    "MOBILE_CARRIER_DOMAINS",
+    "docomo.ne.jp,ezweb.ne.jp,au.com,softbank.ne.jp,i.softbank.jp,ymobile.ne.jp,"
+    "disney.ne.jp,y-mobile.ne.jp,emobile.ne.jp,willcom.com,pdx.ne.jp,uqmobile.jp,rakuten.jp",
+)
+SMARTHOST = parse_host_port(_env("SMARTHOST", "127.0.0.1:25"), 25)
+GATEWAY_LISTEN = parse_host_port(_env("GATEWAY_LISTEN", "127.0.0.1:2525"), 2525)
+WEB_LISTEN = parse_host_port(_env("WEB_LISTEN", "127.0.0.1:8000"), 8000)
+MAX_MESSAGE_BYTES = int(_env("MAX_MESSAGE_BYTES", str(20 * 1024 * 1024)))
+MAX_RECIPIENTS = int(_env("MAX_RECIPIENTS", "20"))
+# Growing back-off for temporary delivery failures; after the last step the delivery gives up
+# and the sender is notified. The default spans about five days.
+RETRY_SCHEDULE = [
+    _duration(step)
+    for step in _env("RETRY_SCHEDULE", "1m,5m,15m,30m,1h,2h,4h,8h,12h,24h,24h,24h").split(",")
+    if step.strip()
+]
+WORKER_POLL_SECONDS = float(_env("WORKER_POLL_SECONDS", "1"))
+WORKER_LEASE_SECONDS = _duration(_env("WORKER_LEASE_SECONDS", "5m"))
+SMTP_TIMEOUT_SECONDS = float(_env("SMTP_TIMEOUT_SECONDS", "60"))
+# Directory of the development mail catcher; the web shows its messages only when this is set.
+MAILCATCHER_DIR = _env("MAILCATCHER_DIR")
+
+# --- Django ----------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "marketmsg.accounts",
+    "marketmsg.orders",
+    "marketmsg.addresses",
+    "marketmsg.conversations",
+    "marketmsg.delivery",
+    "marketmsg.gateway",
+    "marketmsg.demo",
+    "marketmsg.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "marketmsg.urls"
+WSGI_APPLICATION = "marketmsg.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ]
+        },
+    }
+]
+
+
+def _database() -> dict[str, Any]:
+    url = _env("DATABASE_URL", f"sqlite:///{DATA_DIR / 'marketmsg.sqlite3'}")
+    config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=0))
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # WAL lets readers run beside the one writer; synchronous=FULL makes every commit durable
+        # before the gateway answers 250; IMMEDIATE takes the write lock at BEGIN so concurrent
+        # writers queue on the busy timeout instead of failing on a lock upgrade.
+        config["OPTIONS"] = {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+        }
+        name = Path(str(config["NAME"]))
+        config["TEST"] = {"NAME": str(name.with_name(f"test_{name.name}"))}
+    else:
+        config.setdefault("OPTIONS", {})
+    return config
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "ja"
+LANGUAGES = [("ja", "日本語"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Tokyo"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_ROOT = DATA_DIR / "media"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+LOG_LEVEL = _env("LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"mail.log": {"level": "WARNING"}},
+}
