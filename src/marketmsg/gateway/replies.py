@@ -5,6 +5,8 @@ Replies are bilingual where a mail client is likely to show them to a Japanese s
 
 from __future__ import annotations
 
+import re
+
 from marketmsg.conversations.errors import Refusal
 
 
@@ -41,3 +43,32 @@ REFUSALS = {
     Refusal.SENDER_NOT_BUYER: SENDER_NOT_BUYER,
     Refusal.NO_SENDER: NO_SENDER,
 }
+
+# aiosmtpd's own protocol replies carry no enhanced status code; these give them one, and a
+# sentence a person can act on where the sender is likely to read it.
+_ENHANCED = re.compile(r"^[245]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b")
+_PROTOCOL = [
+    ("552 Error: Too much mail data", "552 5.3.4 Message too big for this relay: at most {limit} MB. "
+     "Send smaller attachments, or several messages"),
+    ("552 Error: message size exceeds", "552 5.3.4 Message too big for this relay: at most {limit} MB. "
+     "Send smaller attachments, or several messages"),
+    ("503 Error: need RCPT command", "503 5.5.1 No recipient was accepted; send RCPT TO first"),
+    ("503 Error: need MAIL command", "503 5.5.1 Send MAIL FROM first"),
+    ("503 Error: nested MAIL command", "503 5.5.1 A MAIL command is already in progress"),
+    ("503 Error: send", "503 5.5.1 Say EHLO or HELO first"),
+    ("500 Line too long", "500 5.5.2 Line too long (at most 998 characters per line, RFC 5321)"),
+    ("500 Command line too long", "500 5.5.2 Command line too long"),
+]
+
+
+def enhance(status: str, limit_bytes: int) -> str:
+    """The reply aiosmtpd wants to send, with an enhanced status code (RFC 3463) added if missing."""
+    if not status[:1] in ("4", "5") or _ENHANCED.match(status):
+        return status
+    for prefix, replacement in _PROTOCOL:
+        if status.startswith(prefix):
+            return replacement.format(limit=round(limit_bytes / 1024 / 1024, 1))
+    code, _, text = status.partition(" ")
+    detail = {"500": "5.5.2", "501": "5.5.4", "502": "5.5.1", "503": "5.5.1", "504": "5.5.4",
+              "553": "5.1.3", "554": "5.7.0", "555": "5.5.4"}.get(code, f"{code[0]}.0.0")
+    return f"{code} {detail} {text}"

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from typing import AnyStr
+
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 from django.conf import settings
 
+from marketmsg.gateway import replies
 from marketmsg.gateway.handler import RelayHandler
+
+
+class GatewaySMTP(SMTP):
+    async def push(self, status: AnyStr) -> None:
+        text = status.decode("utf-8", "replace") if isinstance(status, bytes) else status
+        await super().push(replies.enhance(text, self.data_size_limit or 0))
 
 
 class GatewayController(Controller):
     def factory(self) -> SMTP:
-        return SMTP(
+        return GatewaySMTP(
             self.handler,
             data_size_limit=settings.MAX_MESSAGE_BYTES,
             hostname=settings.RELAY_DOMAIN,

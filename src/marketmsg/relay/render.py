@@ -49,7 +49,11 @@ def build(out: Outbound) -> EmailMessage:
         body = _simple_body(out.text, out.html)
     if out.footer:
         _append_footer(body, out.footer)
-    message = EmailMessage()
+    # The rebuilt body becomes the message: copying its payload would lose 8-bit text.
+    content = [(k, v) for k, v in body.items()]
+    for key in list(body.keys()):
+        del body[key]
+    message = body
     message["From"] = Address(display_name=out.from_name, addr_spec=out.from_address)
     message["To"] = out.to_address
     message["Subject"] = scrub_text(out.subject, out.replacements)
@@ -62,10 +66,9 @@ def build(out: Outbound) -> EmailMessage:
     if out.auto_submitted:
         message["Auto-Submitted"] = out.auto_submitted
     message["MIME-Version"] = "1.0"
-    for key in ("Content-Type", "Content-Transfer-Encoding", "Content-Disposition"):
-        if key in body:
-            message[key] = body[key]
-    message.set_payload(body.get_payload())
+    for key, value in content:
+        if key.lower() != "mime-version":
+            message[key] = value
     return message
 
 
@@ -127,17 +130,12 @@ def _leaf(source: Message, replacements: Replacements) -> EmailMessage:
 
 def _attached_message(nested: Message | None, replacements: Replacements, depth: int) -> EmailMessage:
     """A forwarded message keeps its visible headers (scrubbed) and its rebuilt body."""
-    inner = EmailMessage()
+    inner = _rebuild(nested, replacements, depth + 1) if nested is not None else _simple_body(" ", "")
     if nested is not None:
         for name in ("From", "To", "Cc", "Date", "Subject"):
             value = parsing.header_text(nested, name)
             if value:
                 inner[name] = scrub_text(value, replacements)
-        body = _rebuild(nested, replacements, depth + 1)
-        for key in ("Content-Type", "Content-Transfer-Encoding"):
-            if key in body:
-                inner[key] = body[key]
-        inner.set_payload(body.get_payload())
     part = EmailMessage()
     part.set_content(inner)
     return part

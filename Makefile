@@ -1,0 +1,42 @@
+# marketmsg — make demo | make test | make bench | make lint
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTHON ?= python3
+export MARKETMSG_TEST_DATA_DIR ?= $(CURDIR)/var/test
+
+.PHONY: install demo test test-sqlite test-postgres lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/marketmsg demo
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+test: lint test-sqlite test-postgres
+
+test-sqlite: install
+	$(BIN)/pytest
+
+# The database tests again on PostgreSQL, when a server is given (CI starts one: see .ci/run).
+test-postgres: install
+	@if [ -n "$$MARKETMSG_TEST_POSTGRES_URL" ]; then \
+	  MARKETMSG_DATABASE_URL="$$MARKETMSG_TEST_POSTGRES_URL" $(BIN)/pytest -m db; \
+	else echo "PostgreSQL tests skipped: set MARKETMSG_TEST_POSTGRES_URL=postgresql://user@host:port/db (CI does)"; fi
+
+bench: install
+	$(BIN)/python bench/relay_bench.py
+
+clean:
+	rm -rf var/test .mypy_cache .ruff_cache

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from marketmsg.accounts.models import User
+from marketmsg.demo.management.commands.seed import write_json
+from marketmsg.demo.seeding import seed
+
+
+class Command(BaseCommand):
+    help = "Run the whole service on one machine: web, SMTP gateway, worker and a mail catcher."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--web", default="127.0.0.1:8000")
+        parser.add_argument("--gateway", default="127.0.0.1:2525")
+        parser.add_argument("--catcher", default="127.0.0.1:2526")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        description = Path(settings.DATA_DIR) / "demo.json"
+        if not User.objects.exists() or not description.exists():
+            result = seed(sellers=3, buyers=8, orders=24, messages=40, rng_seed=7, password="marketmsg",
+                          mobile_share=0.25)
+            with description.open("w", encoding="utf-8") as out:
+                write_json(result, out)
+        catcher_dir = Path(settings.DATA_DIR) / "mailcatcher"
+        env = dict(os.environ, MARKETMSG_SMARTHOST=options["catcher"],
+                   MARKETMSG_MAILCATCHER_DIR=str(catcher_dir), MARKETMSG_DATA_DIR=str(settings.DATA_DIR),
+                   PYTHONUNBUFFERED="1")
+        command = [sys.executable, "-m", "marketmsg"]
+        children = [
+            subprocess.Popen([*command, "mailcatcher", "--listen", options["catcher"]], env=env),
+            subprocess.Popen([*command, "gateway", "--listen", options["gateway"]], env=env),
+            subprocess.Popen([*command, "worker"], env=env),
+            subprocess.Popen([*command, "web", "--listen", options["web"], "--workers", "2"], env=env),
+        ]
+        time.sleep(2)
+        self.stdout.write(instructions(json.loads(description.read_text()), options))
+        stopping = False
+
+        def stop(*_: Any) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            while not stopping and all(child.poll() is None for child in children):
+                time.sleep(0.5)
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.terminate()
+            for child in children:
+                try:
+                    child.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+        self.stdout.write("demo stopped / デモを終了しました")
+
+
+def instructions(data: dict[str, Any], options: dict[str, Any]) -> str:
+    order = data["orders"][0]
+    seller = next(s for s in data["sellers"] if s["id"] == order["seller_id"])
+    buyer = next(b for b in data["buyers"] if b["id"] == order["buyer_id"])
+    host, _, port = options["gateway"].rpartition(":")
+    web = f"http://{options['web']}"
+    swaks = "swaks" if shutil.which("swaks") else "swaks  (apt-get install swaks)"
+    return f"""
+================================================================================
+ marketmsg demo is running / デモを起動しました  (Ctrl-C to stop / Ctrl-C で終了)
+
+ Web:          {web}/          sign in as any seeded person, password "{data['password']}"
+   seller:     {seller['owner_email']}   ({seller['name']})
+   buyer:      {buyer['email']}   ({buyer['name']})
+   staff:      {data['staff'][0]['email']}
+ Mail catcher: {web}/mailcatcher/   (what the real mailboxes would receive)
+ SMTP gateway: {options['gateway']}
+ Everything seeded: {settings.DATA_DIR}/demo.json
+
+ 1. The buyer writes to the seller's relay address about order {order['order_id']}:
+    {swaks} --server {host} --port {port} --from {buyer['email']} \\
+      --to {order['seller_relay_address']} \\
+      --header "Subject: 注文 {order['order_id']} について" --body "いつ発送されますか？ {buyer['email']}"
+ 2. Open the mail catcher: the seller got it from {order['buyer_relay_address']},
+    and the buyer's real address is gone from the body too.
+ 3. The seller answers from their own mail client:
+    {swaks} --server {host} --port {port} --from {seller['owner_email']} \\
+      --to {order['buyer_relay_address']} \\
+      --header "Subject: Re: 注文 {order['order_id']} について" --body "明日発送します。"
+ 4. A stranger writing to the buyer is held (250, not delivered) until the owner approves:
+    {swaks} --server {host} --port {port} --from someone@elsewhere.example \\
+      --to {order['buyer_relay_address']} --body "hello"
+ 5. An unknown relay address is refused at RCPT with 550 5.1.1:
+    {swaks} --server {host} --port {port} --from {buyer['email']} --to 0000000000000000@{data['relay_domain']}
+================================================================================
+"""

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+from gunicorn.app.base import BaseApplication
+
+from marketmsg.settings import parse_host_port
+
+
+class _Server(BaseApplication):  # type: ignore[misc]
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from marketmsg.wsgi import application
+
+        return application
+
+
+class Command(BaseCommand):
+    help = "Serve the web interface with gunicorn (static files through whitenoise)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--listen", default=None, help="HOST:PORT (default MARKETMSG_WEB_LISTEN)")
+        parser.add_argument("--workers", type=int, default=2)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        host, port = parse_host_port(options["listen"], 8000) if options["listen"] else settings.WEB_LISTEN
+        call_command("collectstatic", interactive=False, verbosity=0)
+        self.stdout.write(f"web listening on http://{host}:{port}/")
+        _Server({"bind": f"{host}:{port}", "workers": options["workers"], "accesslog": "-",
+                 "graceful_timeout": 5, "timeout": 60}).run()

@@ -1,0 +1,113 @@
+"""Shared fixtures: personas, a real SMTP sink, a real gateway on loopback."""
+
+from __future__ import annotations
+
+import os
+import re
+import smtplib
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Before Django reads its settings: tests keep their files apart from a developer's var/.
+_DATA = Path(os.environ.get("MARKETMSG_TEST_DATA_DIR", Path(__file__).resolve().parent.parent / "var" / "test"))
+os.environ["MARKETMSG_DATA_DIR"] = str(_DATA)
+os.environ.setdefault("MARKETMSG_SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("MARKETMSG_RETRY_SCHEDULE", "1m,5m,1h")
+
+import pytest  # noqa: E402
+from aiosmtpd.controller import Controller  # noqa: E402
+from aiosmtpd.smtp import SMTP, Envelope, Session  # noqa: E402
+
+CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Caught:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+
+@dataclass
+class SinkHandler:
+    """Stands in for the smarthost; ``answers`` maps a recipient to the reply it should get."""
+
+    messages: list[Caught] = field(default_factory=list)
+    answers: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          options: list[str]) -> str:
+        answer = self.answers.get(address.lower())
+        if answer:
+            return answer
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        with self.lock:
+            self.messages.append(Caught(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        return "250 2.0.0 Queued"
+
+
+@pytest.fixture
+def sink(settings) -> Iterator[SinkHandler]:  # type: ignore[no-untyped-def]
+    handler = SinkHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.SMARTHOST = ("127.0.0.1", port)
+    yield handler
+    controller.stop()
+
+
+def crlf(data: bytes | str) -> bytes:
+    """Line endings as a real SMTP client sends them (smtplib leaves bytes untouched)."""
+    payload = data.encode() if isinstance(data, str) else data
+    return re.sub(rb"\r\n|\r|\n", b"\r\n", payload)
+
+
+@dataclass
+class Gateway:
+    host: str
+    port: int
+
+    def client(self) -> smtplib.SMTP:
+        return smtplib.SMTP(self.host, self.port, timeout=30)
+
+    def send(self, mail_from: str, rcpt: str | list[str], data: bytes | str) -> tuple[int, str]:
+        """One SMTP transaction; the final reply (the RCPT refusal if every recipient was refused)."""
+        rcpts = [rcpt] if isinstance(rcpt, str) else rcpt
+        with self.client() as smtp:
+            smtp.ehlo("client.example")
+            smtp.mail(mail_from)
+            last: tuple[int, bytes] = (0, b"")
+            accepted = 0
+            for r in rcpts:
+                last = smtp.rcpt(r)
+                accepted += last[0] == 250
+            if not accepted:
+                return last[0], last[1].decode()
+            code, reply = smtp.data(crlf(data))
+            return code, reply.decode()
+
+
+@pytest.fixture
+def gateway(transactional_db, settings) -> Iterator[Gateway]:  # type: ignore[no-untyped-def]
+    from marketmsg.gateway.server import make_controller
+
+    port = free_port()
+    controller = make_controller("127.0.0.1", port)
+    controller.start()
+    yield Gateway("127.0.0.1", port)
+    controller.stop()
+    controller.handler.executor.shutdown(wait=True)

@@ -1,0 +1,191 @@
+"""Both directions of the relay over real SMTP on loopback: gateway → database → worker → sink."""
+
+from __future__ import annotations
+
+import pytest
+
+from marketmsg.addresses import services as addresses
+from marketmsg.addresses.models import SenderAddress
+from marketmsg.conversations.models import Conversation, Message
+from marketmsg.delivery import worker
+from marketmsg.delivery.models import Delivery
+from tests.conftest import crlf
+from tests.mail import compose, everything_readable, parse
+from tests.personas import make_buyer, make_pair, make_seller
+
+pytestmark = pytest.mark.db
+
+
+def deliver_all() -> int:
+    total = 0
+    while True:
+        done = worker.run_once("test-worker")
+        total += done
+        if not done:
+            return total
+
+
+def test_buyer_mail_reaches_seller_from_buyer_relay_address_without_real_address(gateway, sink):
+    pair = make_pair()
+    body = "発送はいつですか？ 連絡先: taro.yamada@example.jp / TARO.YAMADA@EXAMPLE.JP"
+    code, reply = gateway.send("taro.yamada@example.jp", pair.seller_relay,
+                               compose("山田 太郎 <taro.yamada@example.jp>", pair.seller_relay, body=body))
+    assert code == 250, reply
+    assert deliver_all() == 1
+    [caught] = sink.messages
+    assert caught.rcpt_tos == ["owner@sakura-books.example.jp"]
+    assert caught.mail_from.startswith("bounce-") and caught.mail_from.endswith("@marketplace.example")
+    relayed = parse(caught.data)
+    assert relayed["From"].addresses[0].addr_spec == pair.buyer_relay
+    assert relayed["From"].addresses[0].display_name == "山田 太郎"
+    assert "taro.yamada@example.jp" not in everything_readable(caught.data)
+    assert pair.buyer_relay in relayed.get_body(("plain",)).get_content()
+    assert "発送はいつですか" in relayed.get_body(("plain",)).get_content()
+
+
+def test_seller_reply_reaches_buyer_threaded_under_the_buyers_own_message(gateway, sink):
+    pair = make_pair()
+    question = compose("taro.yamada@example.jp", pair.seller_relay, message_id="<q1@example.jp>")
+    assert gateway.send("taro.yamada@example.jp", pair.seller_relay, question)[0] == 250
+    deliver_all()
+    relayed_question = parse(sink.messages[0].data)
+    seller_sees_id = relayed_question["Message-ID"]
+    assert seller_sees_id != "<q1@example.jp>"
+
+    answer = compose("owner@sakura-books.example.jp", pair.buyer_relay, subject="Re: 注文について",
+                     body="明日発送します。\n> 発送はいつですか", message_id="<a1@sakura-books.example.jp>",
+                     In_Reply_To=seller_sees_id, References=seller_sees_id)
+    code, reply = gateway.send("owner@sakura-books.example.jp", pair.buyer_relay, answer)
+    assert code == 250, reply
+    deliver_all()
+    to_buyer = parse(sink.messages[1].data)
+    assert sink.messages[1].rcpt_tos == ["taro.yamada@example.jp"]
+    assert to_buyer["From"].addresses[0].addr_spec == pair.seller_relay
+    assert to_buyer["From"].addresses[0].display_name == "さくら書店 Sakura Books"
+    # The buyer's client knows the question by the buyer's own Message-ID.
+    assert to_buyer["In-Reply-To"] == "<q1@example.jp>"
+    assert "sakura-books.example.jp" not in everything_readable(sink.messages[1].data)
+    assert Conversation.objects.count() == 1
+    reply_message = Message.objects.get(author=Message.Author.SELLER)
+    assert reply_message.parent is not None and reply_message.parent.author == Message.Author.BUYER
+
+
+def test_headers_are_allow_listed(gateway, sink):
+    pair = make_pair()
+    raw = compose("taro.yamada@example.jp", pair.seller_relay, X_Mailer="Thunderbird 115",
+                  X_Originating_IP="[203.0.113.9]", Reply_To="taro.private@example.net",
+                  Disposition_Notification_To="taro.yamada@example.jp", User_Agent="Mutt/2.2",
+                  Received="from pc.taro.example ([203.0.113.9])")
+    assert gateway.send("taro.yamada@example.jp", pair.seller_relay, raw)[0] == 250
+    deliver_all()
+    relayed = parse(sink.messages[0].data)
+    allowed = {"from", "to", "subject", "date", "message-id", "mime-version", "content-type",
+               "content-transfer-encoding", "in-reply-to", "references", "auto-submitted"}
+    assert {k.lower() for k in relayed.keys()} <= allowed
+    assert "203.0.113.9" not in sink.messages[0].data.decode()
+
+
+def test_order_id_in_subject_threads_into_the_order_conversation(gateway, sink):
+    pair = make_pair()
+    raw = compose("taro.yamada@example.jp", pair.seller_relay, subject=f"注文番号 {pair.order.order_id} の件")
+    assert gateway.send("taro.yamada@example.jp", pair.seller_relay, raw)[0] == 250
+    message = Message.objects.get()
+    assert message.conversation.order == pair.order
+    raw = compose("taro.yamada@example.jp", pair.seller_relay, subject="別件です")
+    assert gateway.send("taro.yamada@example.jp", pair.seller_relay, raw)[0] == 250
+    assert Message.objects.latest("id").conversation.order is None
+
+
+def test_unknown_relay_address_is_refused_at_rcpt(gateway):
+    make_pair()
+    code, reply = gateway.send("taro.yamada@example.jp", "0123456789abcdef@marketplace.example", "x")
+    assert code == 550 and reply.startswith("5.1.1")
+
+
+def test_other_domains_are_not_relayed(gateway):
+    code, reply = gateway.send("taro.yamada@example.jp", "someone@elsewhere.example", "x")
+    assert code == 550 and reply.startswith("5.7.1") and "Relaying denied" in reply
+
+
+def test_unknown_sender_to_buyer_is_held_and_recorded(gateway, sink):
+    pair = make_pair()
+    raw = compose("stranger@elsewhere.example", pair.buyer_relay)
+    code, reply = gateway.send("stranger@elsewhere.example", pair.buyer_relay, raw)
+    assert code == 250 and "held" in reply
+    message = Message.objects.get()
+    assert message.state == Message.State.HELD
+    assert list(message.deliveries.values_list("state", flat=True)) == [Delivery.State.HELD]
+    assert addresses.sender_state(pair.seller, "stranger@elsewhere.example") == SenderAddress.State.UNKNOWN
+    assert deliver_all() == 0
+    assert sink.messages == []
+
+
+def test_blocked_sender_is_refused_at_rcpt(gateway):
+    pair = make_pair()
+    addresses.set_sender_state(pair.seller, "spam@elsewhere.example", SenderAddress.State.BLOCKED)
+    code, reply = gateway.send("spam@elsewhere.example", pair.buyer_relay, "x")
+    assert code == 550 and reply.startswith("5.7.1") and "blocked" in reply
+    assert Message.objects.count() == 0
+
+
+def test_blocked_header_sender_is_refused_at_data(gateway):
+    pair = make_pair()
+    addresses.set_sender_state(pair.seller, "spam@elsewhere.example", SenderAddress.State.BLOCKED)
+    raw = compose("spam@elsewhere.example", pair.buyer_relay)
+    code, reply = gateway.send("bounces@elsewhere.example", pair.buyer_relay, raw)
+    assert code == 550 and reply.startswith("5.7.1")
+    assert Message.objects.count() == 0
+
+
+def test_only_the_buyer_may_write_to_the_sellers_relay_address(gateway):
+    pair = make_pair()
+    raw = compose("impostor@elsewhere.example", pair.seller_relay)
+    code, reply = gateway.send("impostor@elsewhere.example", pair.seller_relay, raw)
+    assert code == 550 and reply.startswith("5.7.1") and "Only the buyer" in reply
+    assert Message.objects.count() == 0
+
+
+def test_size_limit_is_announced_and_enforced(gateway, settings):
+    pair = make_pair()
+    with gateway.client() as smtp:
+        smtp.ehlo("client.example")
+        assert smtp.has_extn("size")
+        limit = int(smtp.esmtp_features["size"])
+        code, _ = smtp.mail("taro.yamada@example.jp", options=[f"SIZE={limit + 1}"])
+        assert code == 552
+        assert _.decode().startswith("5.3.4 Message too big")
+    big = compose("taro.yamada@example.jp", pair.seller_relay, body=("y" * 76 + "\n") * (limit // 77 + 10))
+    with gateway.client() as smtp:  # a client that does not announce the size is stopped at DATA
+        smtp.ehlo("client.example")
+        smtp.mail("taro.yamada@example.jp")
+        smtp.rcpt(pair.seller_relay)
+        code, reply = smtp.data(crlf(big))
+    assert code == 552 and reply.decode().startswith("5.3.4"), reply
+    assert Message.objects.count() == 0
+
+
+def test_mobile_carrier_buyer_gets_mobile_relay_domain(gateway, sink):
+    buyer = make_buyer("hanako-0123@docomo.ne.jp", "佐藤 花子")
+    pair = make_pair(buyer=buyer)
+    assert pair.seller_relay.endswith("@m.marketplace.example")
+    assert pair.buyer_relay.endswith("@m.marketplace.example")
+    code, _ = gateway.send("owner@sakura-books.example.jp", pair.buyer_relay,
+                           compose("owner@sakura-books.example.jp", pair.buyer_relay))
+    assert code == 250
+    deliver_all()
+    assert parse(sink.messages[0].data)["From"].addresses[0].addr_spec == pair.seller_relay
+
+
+@pytest.mark.django_db
+def test_relay_pair_never_changes_and_differs_between_sellers():
+    buyer = make_buyer()
+    first = make_seller()
+    second = make_seller("青空雑貨 Aozora Goods", "owner@aozora.example.com")
+    a = addresses.relay_pair(buyer, first)
+    again = addresses.relay_pair(buyer, first)
+    b = addresses.relay_pair(buyer, second)
+    assert (a.buyer_address.pk, a.seller_address.pk) == (again.buyer_address.pk, again.seller_address.pk)
+    locals_ = {a.buyer_address.local_part, a.seller_address.local_part, b.buyer_address.local_part,
+               b.seller_address.local_part}
+    assert len(locals_) == 4
+    assert all(len(x) == 16 and int(x, 16) >= 0 for x in locals_)
