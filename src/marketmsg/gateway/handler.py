@@ -26,6 +26,11 @@ RCPT_REPLIES = {
 }
 
 
+def _sender(envelope: Envelope) -> str:
+    """The envelope sender without brackets; '' for the null sender of bounces."""
+    return (envelope.mail_from or "").strip().strip("<>")
+
+
 def _with_fresh_connection(func: Any, *args: Any) -> Any:
     """Runs in a worker thread: drop a connection the database has closed before using it."""
     close_old_connections()
@@ -47,7 +52,7 @@ class RelayHandler:
         if len(envelope.rcpt_tos) >= self.max_recipients:
             return replies.TOO_MANY_RECIPIENTS
         try:
-            verdict = await self._run(inbound.check_recipient, address, envelope.mail_from or "")
+            verdict = await self._run(inbound.check_recipient, address, _sender(envelope))
         except DatabaseError:
             log.warning("database unavailable at RCPT", exc_info=True)
             return replies.TEMPORARY_FAILURE
@@ -60,7 +65,7 @@ class RelayHandler:
             return replies.NO_VALID_RECIPIENTS
         raw = envelope.original_content or b""
         try:
-            receipt = await self._run(inbound.receive, raw, envelope.mail_from or "", list(envelope.rcpt_tos))
+            receipt = await self._run(inbound.receive, raw, _sender(envelope), list(envelope.rcpt_tos))
         except Refused as refusal:
             log.info("refused mail for %d recipient(s): %s", len(envelope.rcpt_tos), refusal.reason.value)
             return replies.REFUSALS[refusal.reason]

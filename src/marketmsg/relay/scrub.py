@@ -55,8 +55,8 @@ def scrub_bytes(data: bytes, replacements: Replacements) -> bytes:
                 needle = real.encode(codec)
             except UnicodeEncodeError:
                 continue
-            if needle.lower() in data.lower() if codec == "ascii" else needle in data:
-                data = re.sub(re.escape(needle), relay.encode(codec), data, flags=re.IGNORECASE)
+            # A bytes pattern with IGNORECASE folds ASCII letters, which covers both UTF-16 orders.
+            data = re.sub(re.escape(needle), relay.encode(codec), data, flags=re.IGNORECASE)
     return data
 
 

@@ -1,0 +1,175 @@
+"""Delivery: retries with back-off, permanent failures, bounces to VERP addresses, notices, loops."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from marketmsg.conversations.models import Message
+from marketmsg.delivery import verp, worker
+from marketmsg.delivery.models import Delivery
+from marketmsg.delivery.notices import clean_reason
+from tests.mail import compose, everything_readable, parse
+from tests.personas import make_pair
+from tests.test_relay_smtp import deliver_all
+
+pytestmark = pytest.mark.db
+
+
+def dsn(to: str, status: str = "5.1.1", action: str = "failed") -> str:
+    return f"""From: MAILER-DAEMON@mx.example.jp
+To: {to}
+Subject: Undelivered Mail Returned to Sender
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
+
+--b1
+Content-Type: text/plain
+
+This is the mail system at host mx.example.jp. taro.yamada@example.jp: user unknown
+
+--b1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.jp
+
+Final-Recipient: rfc822; taro.yamada@example.jp
+Action: {action}
+Status: {status}
+Diagnostic-Code: smtp; 550 5.1.1 <taro.yamada@example.jp>: Recipient address rejected
+
+--b1--
+"""
+
+
+def test_temporary_failure_is_retried_on_the_schedule_then_delivered(gateway, sink, settings):
+    settings.RETRY_SCHEDULE = [60, 300]
+    pair = make_pair()
+    sink.answers["taro.yamada@example.jp"] = "451 4.2.0 Mailbox busy, try later"
+    assert gateway.send("owner@sakura-books.example.jp", pair.buyer_relay,
+                        compose("owner@sakura-books.example.jp", pair.buyer_relay))[0] == 250
+    deliver_all()
+    delivery = Delivery.objects.get()
+    assert delivery.state == Delivery.State.DEFERRED and delivery.attempts == 1
+    assert timedelta(seconds=55) < delivery.next_attempt_at - timezone.now() <= timedelta(seconds=60)
+    assert deliver_all() == 0  # not due yet
+    Delivery.objects.update(next_attempt_at=timezone.now())
+    del sink.answers["taro.yamada@example.jp"]
+    assert deliver_all() == 1
+    delivery.refresh_from_db()
+    assert delivery.state == Delivery.State.DELIVERED and delivery.attempts == 2
+    assert list(delivery.attempt_log.values_list("outcome", flat=True)) == ["temporary", "delivered"]
+
+
+def test_giving_up_after_the_schedule_notifies_the_sender(gateway, sink, settings):
+    settings.RETRY_SCHEDULE = [60]
+    pair = make_pair()
+    sink.answers["taro.yamada@example.jp"] = "452 4.2.2 Mailbox full"
+    gateway.send("owner@sakura-books.example.jp", pair.buyer_relay,
+                 compose("owner@sakura-books.example.jp", pair.buyer_relay, subject="発送のお知らせ"))
+    deliver_all()
+    Delivery.objects.update(next_attempt_at=timezone.now())
+    deliver_all()
+    failed = Delivery.objects.get(message__author=Message.Author.SELLER)
+    assert failed.state == Delivery.State.FAILED and failed.attempts == 2
+    [notice_mail] = [m for m in sink.messages if m.rcpt_tos == ["owner@sakura-books.example.jp"]]
+    assert notice_mail.mail_from in ("", "<>")  # null sender: a notice never bounces back
+    notice = parse(notice_mail.data)
+    assert notice["Auto-Submitted"] == "auto-replied"
+    text = notice.get_body(("plain",)).get_content()
+    assert pair.buyer_relay in text and "配信できませんでした" in text and "could not be delivered" in text
+    assert "taro.yamada@example.jp" not in everything_readable(notice_mail.data)
+
+
+def test_permanent_refusal_fails_at_once_and_notifies_without_the_real_address(gateway, sink):
+    pair = make_pair()
+    sink.answers["owner@sakura-books.example.jp"] = "550 5.1.1 <owner@sakura-books.example.jp>: no such user"
+    gateway.send("taro.yamada@example.jp", pair.seller_relay, compose("taro.yamada@example.jp", pair.seller_relay))
+    deliver_all()
+    failed = Delivery.objects.get(message__author=Message.Author.BUYER)
+    assert failed.state == Delivery.State.FAILED and failed.attempts == 1
+    [notice_mail] = [m for m in sink.messages if m.rcpt_tos == ["taro.yamada@example.jp"]]
+    assert "sakura-books.example.jp" not in everything_readable(notice_mail.data)
+
+
+def test_bounce_to_verp_address_marks_delivery_bounced_and_tells_the_sender(gateway, sink):
+    pair = make_pair()
+    gateway.send("owner@sakura-books.example.jp", pair.buyer_relay,
+                 compose("owner@sakura-books.example.jp", pair.buyer_relay))
+    deliver_all()
+    delivery = Delivery.objects.get()
+    return_path = sink.messages[0].mail_from
+    assert verp.delivery_id_of(return_path) == delivery.pk
+    code, reply = gateway.send("", return_path, dsn(return_path))
+    assert code == 250, reply
+    delivery.refresh_from_db()
+    assert delivery.state == Delivery.State.BOUNCED and "5.1.1" in delivery.last_reply
+    deliver_all()
+    assert sink.messages[-1].rcpt_tos == ["owner@sakura-books.example.jp"]
+    assert "taro.yamada@example.jp" not in everything_readable(sink.messages[-1].data)
+
+
+def test_delay_notices_do_not_change_the_delivery(gateway, sink):
+    pair = make_pair()
+    gateway.send("owner@sakura-books.example.jp", pair.buyer_relay,
+                 compose("owner@sakura-books.example.jp", pair.buyer_relay))
+    deliver_all()
+    return_path = sink.messages[0].mail_from
+    assert gateway.send("", return_path, dsn(return_path, "4.4.7", "delayed"))[0] == 250
+    assert Delivery.objects.get().state == Delivery.State.DELIVERED
+
+
+def test_forged_verp_address_is_refused(gateway):
+    make_pair()
+    code, _ = gateway.send("", "bounce-1-000000000000@marketplace.example", dsn("x"))
+    assert code == 550
+
+
+def test_auto_replies_never_loop(gateway, sink):
+    pair = make_pair()
+    vacation = compose("taro.yamada@example.jp", pair.seller_relay, subject="自動返信: 不在です",
+                       Auto_Submitted="auto-replied")
+    assert gateway.send("taro.yamada@example.jp", pair.seller_relay, vacation)[0] == 250
+    answer = compose("owner@sakura-books.example.jp", pair.buyer_relay, subject="Out of office",
+                     Auto_Submitted="auto-replied")
+    assert gateway.send("owner@sakura-books.example.jp", pair.buyer_relay, answer)[0] == 250
+    again = compose("taro.yamada@example.jp", pair.seller_relay, subject="自動返信: 不在です", Precedence="bulk")
+    assert gateway.send("taro.yamada@example.jp", pair.seller_relay, again)[0] == 250
+    states = list(Message.objects.order_by("id").values_list("state", "is_auto", "needs_reply"))
+    assert states == [("relayed", True, False), ("suppressed", True, False), ("suppressed", True, False)]
+    deliver_all()
+    assert len(sink.messages) == 1
+    assert parse(sink.messages[0].data)["Auto-Submitted"] == "auto-replied"
+
+
+def test_mail_in_one_conversation_is_delivered_in_order(gateway, sink):
+    pair = make_pair()
+    sink.answers["taro.yamada@example.jp"] = "451 4.3.0 later"
+    for n in range(3):
+        gateway.send("owner@sakura-books.example.jp", pair.buyer_relay,
+                     compose("owner@sakura-books.example.jp", pair.buyer_relay, subject=f"message {n}"))
+    deliver_all()
+    # The first is deferred; the later ones wait behind it instead of overtaking it.
+    assert sorted(Delivery.objects.values_list("attempts", flat=True)) == [0, 0, 1]
+    del sink.answers["taro.yamada@example.jp"]
+    Delivery.objects.update(next_attempt_at=timezone.now())
+    deliver_all()
+    assert [parse(m.data)["Subject"] for m in sink.messages] == ["message 0", "message 1", "message 2"]
+
+
+def test_two_workers_never_claim_the_same_delivery(gateway, sink):
+    pair = make_pair()
+    for _ in range(5):
+        gateway.send("taro.yamada@example.jp", pair.seller_relay, compose("taro.yamada@example.jp", pair.seller_relay))
+    first = worker.claim("worker-a", limit=10)
+    second = worker.claim("worker-b", limit=10)
+    assert {d.pk for d in first}.isdisjoint({d.pk for d in second})
+
+
+def test_clean_reason_removes_addresses():
+    assert clean_reason("550 5.1.1 <taro@example.jp>: Recipient unknown taro@example.jp") == (
+        "550 5.1.1 <…>: Recipient unknown …"
+    )
