@@ -12,10 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Before Django reads its settings: tests keep their files apart from a developer's var/.
-_DATA = Path(os.environ.get("MARKETMSG_TEST_DATA_DIR", Path(__file__).resolve().parent.parent / "var" / "test"))
+_DATA = Path(
+    os.environ.get("MARKETMSG_TEST_DATA_DIR", Path(__file__).resolve().parent.parent / "var" / "test")
+)
 os.environ["MARKETMSG_DATA_DIR"] = str(_DATA)
 os.environ.setdefault("MARKETMSG_SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("MARKETMSG_RETRY_SCHEDULE", "1m,5m,1h")
+# Durable against process crashes (which the crash-safety test inflicts), not against power loss.
+os.environ.setdefault("MARKETMSG_SQLITE_SYNCHRONOUS", "NORMAL")
 
 import pytest  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
@@ -45,8 +49,9 @@ class SinkHandler:
     answers: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
-                          options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
         answer = self.answers.get(address.lower())
         if answer:
             return answer
@@ -55,7 +60,9 @@ class SinkHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         with self.lock:
-            self.messages.append(Caught(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+            self.messages.append(
+                Caught(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+            )
         return "250 2.0.0 Queued"
 
 
@@ -111,3 +118,9 @@ def gateway(transactional_db, settings) -> Iterator[Gateway]:  # type: ignore[no
     yield Gateway("127.0.0.1", port)
     controller.stop()
     controller.handler.executor.shutdown(wait=True)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
+    """PBKDF2 takes a third of a second per user by design; tests create hundreds of users."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -10,12 +10,16 @@ from email.utils import make_msgid
 from urllib.parse import unquote
 
 
-def compose(sender: str, to: str, subject: str = "注文について", body: str = "こんにちは", **headers: str) -> bytes:
+def compose(
+    sender: str, to: str, subject: str = "注文について", body: str = "こんにちは", **headers: str
+) -> bytes:
     mail = EmailMessage()
     mail["From"] = sender
     mail["To"] = to
     mail["Subject"] = subject
-    mail["Message-ID"] = headers.pop("message_id", make_msgid(domain=sender.rpartition("@")[2] or "x.example"))
+    mail["Message-ID"] = headers.pop(
+        "message_id", make_msgid(domain=sender.rpartition("@")[2] or "x.example")
+    )
     for name, value in headers.items():
         mail[name.replace("_", "-")] = value
     mail.set_content(body)
@@ -38,7 +42,9 @@ def everything_readable(data: bytes) -> str:
     for part in message.walk():
         for _, value in part.items():
             for chunk, charset in decode_header(str(value)):
-                texts.append(chunk.decode(charset or "utf-8", "replace") if isinstance(chunk, bytes) else chunk)
+                texts.append(
+                    chunk.decode(charset or "utf-8", "replace") if isinstance(chunk, bytes) else chunk
+                )
         for param in ("filename", "name"):
             value = part.get_param(param, header="content-disposition") or part.get_param(param)
             if value:

@@ -21,7 +21,9 @@ class Pair:
     seller_relay: str  # the seller as the buyer sees them
 
 
-def make_seller(name: str = "さくら書店 Sakura Books", owner: str = "owner@sakura-books.example.jp") -> SellerAccount:
+def make_seller(
+    name: str = "さくら書店 Sakura Books", owner: str = "owner@sakura-books.example.jp"
+) -> SellerAccount:
     account = SellerAccount.objects.create(name=name)
     user = User.objects.create_user(owner, PASSWORD, name="桜井 店長", role=User.Role.SELLER)
     SellerUser.objects.create(account=account, user=user, is_owner=True)
@@ -37,10 +39,13 @@ def make_buyer(email: str = "taro.yamada@example.jp", name: str = "山田 太郎
 _order_counter = [1000000]
 
 
-def make_order(seller: SellerAccount, buyer: Buyer, asin: str = "B0C1X2Y3Z4", fulfillment: str = "MFN") -> Order:
+def make_order(
+    seller: SellerAccount, buyer: Buyer, asin: str = "B0C1X2Y3Z4", fulfillment: str = "MFN"
+) -> Order:
     _order_counter[0] += 1
-    order = Order.objects.create(order_id=f"503-{_order_counter[0]:07d}-7654321", seller=seller, buyer=buyer,
-                                 fulfillment=fulfillment)
+    order = Order.objects.create(
+        order_id=f"503-{_order_counter[0]:07d}-7654321", seller=seller, buyer=buyer, fulfillment=fulfillment
+    )
     OrderItem.objects.create(order=order, asin=asin, title="星の王子さま 文庫")
     return order
 

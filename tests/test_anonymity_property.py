@@ -28,7 +28,9 @@ from tests.personas import make_buyer, make_pair, make_seller
 pytestmark = pytest.mark.db
 _counter = itertools.count()
 
-local_parts = st.from_regex(r"[a-z][a-z0-9._+-]{1,15}[a-z0-9]", fullmatch=True).filter(lambda s: ".." not in s)
+local_parts = st.from_regex(r"[a-z][a-z0-9._+-]{1,15}[a-z0-9]", fullmatch=True).filter(
+    lambda s: ".." not in s
+)
 domains = st.from_regex(r"[a-z][a-z0-9-]{1,10}\.(jp|com|co\.jp|net|example)", fullmatch=True)
 
 
@@ -40,10 +42,31 @@ def entity_encode(text: str) -> str:
     return "".join(f"&#{ord(c)};" if i % 2 else f"&#x{ord(c):x};" for i, c in enumerate(text))
 
 
-PLACES = ["reply_to", "cc", "sender", "custom_header", "subject_b", "subject_q", "display_name", "text",
-          "text_quoted", "text_iso2022", "text_base64", "text_qp", "html_text", "html_entities", "html_mailto",
-          "html_percent", "html_attr", "html_comment", "filename_2231", "filename_word", "attachment_text",
-          "attachment_binary", "forwarded"]
+PLACES = [
+    "reply_to",
+    "cc",
+    "sender",
+    "custom_header",
+    "subject_b",
+    "subject_q",
+    "display_name",
+    "text",
+    "text_quoted",
+    "text_iso2022",
+    "text_base64",
+    "text_qp",
+    "html_text",
+    "html_entities",
+    "html_mailto",
+    "html_percent",
+    "html_attr",
+    "html_comment",
+    "filename_2231",
+    "filename_word",
+    "attachment_text",
+    "attachment_binary",
+    "forwarded",
+]
 
 
 def build_mail(secret: str, to: str, places: list[str], style: int) -> bytes:
@@ -57,8 +80,12 @@ def build_mail(secret: str, to: str, places: list[str], style: int) -> bytes:
     elif "subject_q" in places:
         subject = f"=?utf-8?q?{''.join(f'={b:02X}' for b in hidden.encode())}?="
     mail["Subject"] = subject
-    for place, header in (("reply_to", "Reply-To"), ("cc", "Cc"), ("sender", "Sender"),
-                          ("custom_header", "X-Contact")):
+    for place, header in (
+        ("reply_to", "Reply-To"),
+        ("cc", "Cc"),
+        ("sender", "Sender"),
+        ("custom_header", "X-Contact"),
+    ):
         if place in places:
             mail[header] = hidden
     if "display_name" in places:
@@ -68,8 +95,9 @@ def build_mail(secret: str, to: str, places: list[str], style: int) -> bytes:
         text += f"連絡先: {hidden}\n"
     if "text_quoted" in places:
         text += f"\n> On Mon, {hidden} wrote:\n> 質問です\n"
-    mail.set_content(text, cte="quoted-printable" if "text_qp" in places else "base64" if "text_base64" in places
-                     else None)
+    mail.set_content(
+        text, cte="quoted-printable" if "text_qp" in places else "base64" if "text_base64" in places else None
+    )
     if "text_iso2022" in places:
         mail.set_content(f"ご連絡は {hidden} まで", charset="iso-2022-jp", cte="7bit")
     html_parts = ["<p>こんにちは</p>"]
@@ -88,16 +116,25 @@ def build_mail(secret: str, to: str, places: list[str], style: int) -> bytes:
     if len(html_parts) > 1:
         mail.add_alternative("".join(html_parts), subtype="html")
     if "filename_2231" in places:
-        mail.add_attachment(b"%PDF-1.4 test", maintype="application", subtype="pdf",
-                            filename=("utf-8", "", f"請求書 {hidden}.pdf"))
+        mail.add_attachment(
+            b"%PDF-1.4 test",
+            maintype="application",
+            subtype="pdf",
+            filename=("utf-8", "", f"請求書 {hidden}.pdf"),
+        )
     if "filename_word" in places:
-        mail.add_attachment(b"GIF89a", maintype="image", subtype="gif",
-                            filename=Header(f"{hidden}.gif", "utf-8").encode())
+        mail.add_attachment(
+            b"GIF89a", maintype="image", subtype="gif", filename=Header(f"{hidden}.gif", "utf-8").encode()
+        )
     if "attachment_text" in places:
         mail.add_attachment(f"メモ {hidden}\n", filename="memo.txt")
     if "attachment_binary" in places:
-        mail.add_attachment(b"\x00\x01BIN" + hidden.encode() + b"\x00" + hidden.encode("utf-16-le"),
-                            maintype="application", subtype="octet-stream", filename="data.bin")
+        mail.add_attachment(
+            b"\x00\x01BIN" + hidden.encode() + b"\x00" + hidden.encode("utf-16-le"),
+            maintype="application",
+            subtype="octet-stream",
+            filename="data.bin",
+        )
     if "forwarded" in places:
         inner = EmailMessage()
         inner["From"] = hidden
@@ -108,7 +145,7 @@ def build_mail(secret: str, to: str, places: list[str], style: int) -> bytes:
 
 
 @pytest.mark.django_db
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     local=local_parts,
     domain=domains,
@@ -125,8 +162,10 @@ def test_hidden_sender_address_never_reaches_the_other_party(local, domain, plac
         pair = make_pair(seller=seller, buyer=make_buyer(f"buyer{n}@buyers.example.jp", f"Buyer {n}"))
         to = pair.buyer_relay
     else:
-        pair = make_pair(seller=make_seller(f"Shop {n}", f"owner{n}@shop{n}.example.com"),
-                         buyer=make_buyer(secret, f"Buyer {n}"))
+        pair = make_pair(
+            seller=make_seller(f"Shop {n}", f"owner{n}@shop{n}.example.com"),
+            buyer=make_buyer(secret, f"Buyer {n}"),
+        )
         to = pair.seller_relay
     raw = build_mail(secret, to, places, style)
     receipt = inbound.receive(raw, secret, [to])

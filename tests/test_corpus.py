@@ -68,6 +68,7 @@ def test_every_corpus_message_gets_a_defined_answer_and_leaks_nothing(gateway, s
         for real in {message.sender_email, seller_owner}:
             assert real not in readable, f"message {message.pk} leaks {real}"
         checked += 1
-    sys.stderr.write(f"\ncorpus: {len(paths)} messages; answers {dict(answers)}; {checked} relayed and checked\n")
+    sys.stderr.write(
+        f"\ncorpus: {len(paths)} messages; answers {dict(answers)}; {checked} relayed and checked\n"
+    )
     assert checked >= 0.9 * len(paths)
-

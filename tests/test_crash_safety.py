@@ -56,8 +56,12 @@ class Service:
 
     def start(self) -> None:
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "marketmsg", *self.args], env=self.env,
-                                            stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "marketmsg", *self.args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         if self.port:
             wait_for_port(self.port)
 
@@ -112,18 +116,30 @@ def test_sigkill_of_gateway_and_worker_loses_no_accepted_message(tmp_path: Path,
     sink_port, gateway_port = free_port(), free_port()
     sink_controller = Controller(sink, hostname="127.0.0.1", port=sink_port)
     sink_controller.start()
-    env = dict(os.environ, MARKETMSG_DATABASE_URL=database_url, MARKETMSG_DATA_DIR=str(tmp_path),
-               MARKETMSG_SMARTHOST=f"127.0.0.1:{sink_port}", MARKETMSG_WORKER_POLL_SECONDS="0.1",
-               MARKETMSG_WORKER_LEASE_SECONDS="3", MARKETMSG_SECRET_KEY="crash-test", PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        MARKETMSG_DATABASE_URL=database_url,
+        MARKETMSG_DATA_DIR=str(tmp_path),
+        MARKETMSG_SMARTHOST=f"127.0.0.1:{sink_port}",
+        MARKETMSG_WORKER_POLL_SECONDS="0.1",
+        MARKETMSG_WORKER_LEASE_SECONDS="3",
+        MARKETMSG_SECRET_KEY="crash-test",
+        PYTHONUNBUFFERED="1",
+    )
     run = [sys.executable, "-m", "marketmsg"]
     subprocess.run([*run, "migrate", "-v0"], env=env, check=True)
     seed_file = tmp_path / "seed.json"
-    subprocess.run([*run, "seed", "--sellers", "2", "--buyers", "6", "--orders", "12", "--json", str(seed_file)],
-                   env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*run, "seed", "--sellers", "2", "--buyers", "6", "--orders", "12", "--json", str(seed_file)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     data = json.loads(seed_file.read_text())
     emails = {b["id"]: b["email"] for b in data["buyers"]}
-    gateway = Service(["gateway", "--listen", f"127.0.0.1:{gateway_port}"], env, tmp_path / "gateway.log",
-                      gateway_port)
+    gateway = Service(
+        ["gateway", "--listen", f"127.0.0.1:{gateway_port}"], env, tmp_path / "gateway.log", gateway_port
+    )
     worker = Service(["worker"], env, tmp_path / "worker.log")
     gateway.start()
     worker.start()
@@ -166,9 +182,11 @@ def test_sigkill_of_gateway_and_worker_loses_no_accepted_message(tmp_path: Path,
     delivered = Counter(parse(m.data)["Subject"].split()[0] for m in sink.messages)
     missing = set(accepted) - set(delivered)
     duplicates = sum(n - 1 for n in delivered.values() if n > 1)
-    sys.stderr.write(f"\ncrash safety: {len(accepted)} accepted, {len(refused)} given up by the client, "
-                     f"{len(delivered)} delivered, {duplicates} duplicate(s); gateway killed {gateway.kills}x, "
-                     f"worker killed {worker.kills}x\n")
+    sys.stderr.write(
+        f"\ncrash safety: {len(accepted)} accepted, {len(refused)} given up by the client, "
+        f"{len(delivered)} delivered, {duplicates} duplicate(s); gateway killed {gateway.kills}x, "
+        f"worker killed {worker.kills}x\n"
+    )
     assert gateway.kills >= 2 and worker.kills >= 2
     assert not missing, f"accepted but never delivered: {sorted(missing)}"
     assert len(accepted) >= MESSAGES * 0.9

@@ -49,8 +49,14 @@ def test_temporary_failure_is_retried_on_the_schedule_then_delivered(gateway, si
     settings.RETRY_SCHEDULE = [60, 300]
     pair = make_pair()
     sink.answers["taro.yamada@example.jp"] = "451 4.2.0 Mailbox busy, try later"
-    assert gateway.send("owner@sakura-books.example.jp", pair.buyer_relay,
-                        compose("owner@sakura-books.example.jp", pair.buyer_relay))[0] == 250
+    assert (
+        gateway.send(
+            "owner@sakura-books.example.jp",
+            pair.buyer_relay,
+            compose("owner@sakura-books.example.jp", pair.buyer_relay),
+        )[0]
+        == 250
+    )
     deliver_all()
     delivery = Delivery.objects.get()
     assert delivery.state == Delivery.State.DEFERRED and delivery.attempts == 1
@@ -68,8 +74,11 @@ def test_giving_up_after_the_schedule_notifies_the_sender(gateway, sink, setting
     settings.RETRY_SCHEDULE = [60]
     pair = make_pair()
     sink.answers["taro.yamada@example.jp"] = "452 4.2.2 Mailbox full"
-    gateway.send("owner@sakura-books.example.jp", pair.buyer_relay,
-                 compose("owner@sakura-books.example.jp", pair.buyer_relay, subject="発送のお知らせ"))
+    gateway.send(
+        "owner@sakura-books.example.jp",
+        pair.buyer_relay,
+        compose("owner@sakura-books.example.jp", pair.buyer_relay, subject="発送のお知らせ"),
+    )
     deliver_all()
     Delivery.objects.update(next_attempt_at=timezone.now())
     deliver_all()
@@ -87,7 +96,9 @@ def test_giving_up_after_the_schedule_notifies_the_sender(gateway, sink, setting
 def test_permanent_refusal_fails_at_once_and_notifies_without_the_real_address(gateway, sink):
     pair = make_pair()
     sink.answers["owner@sakura-books.example.jp"] = "550 5.1.1 <owner@sakura-books.example.jp>: no such user"
-    gateway.send("taro.yamada@example.jp", pair.seller_relay, compose("taro.yamada@example.jp", pair.seller_relay))
+    gateway.send(
+        "taro.yamada@example.jp", pair.seller_relay, compose("taro.yamada@example.jp", pair.seller_relay)
+    )
     deliver_all()
     failed = Delivery.objects.get(message__author=Message.Author.BUYER)
     assert failed.state == Delivery.State.FAILED and failed.attempts == 1
@@ -97,8 +108,11 @@ def test_permanent_refusal_fails_at_once_and_notifies_without_the_real_address(g
 
 def test_bounce_to_verp_address_marks_delivery_bounced_and_tells_the_sender(gateway, sink):
     pair = make_pair()
-    gateway.send("owner@sakura-books.example.jp", pair.buyer_relay,
-                 compose("owner@sakura-books.example.jp", pair.buyer_relay))
+    gateway.send(
+        "owner@sakura-books.example.jp",
+        pair.buyer_relay,
+        compose("owner@sakura-books.example.jp", pair.buyer_relay),
+    )
     deliver_all()
     delivery = Delivery.objects.get()
     return_path = sink.messages[0].mail_from
@@ -114,8 +128,11 @@ def test_bounce_to_verp_address_marks_delivery_bounced_and_tells_the_sender(gate
 
 def test_delay_notices_do_not_change_the_delivery(gateway, sink):
     pair = make_pair()
-    gateway.send("owner@sakura-books.example.jp", pair.buyer_relay,
-                 compose("owner@sakura-books.example.jp", pair.buyer_relay))
+    gateway.send(
+        "owner@sakura-books.example.jp",
+        pair.buyer_relay,
+        compose("owner@sakura-books.example.jp", pair.buyer_relay),
+    )
     deliver_all()
     return_path = sink.messages[0].mail_from
     assert gateway.send("", return_path, dsn(return_path, "4.4.7", "delayed"))[0] == 250
@@ -130,13 +147,23 @@ def test_forged_verp_address_is_refused(gateway):
 
 def test_auto_replies_never_loop(gateway, sink):
     pair = make_pair()
-    vacation = compose("taro.yamada@example.jp", pair.seller_relay, subject="自動返信: 不在です",
-                       Auto_Submitted="auto-replied")
+    vacation = compose(
+        "taro.yamada@example.jp",
+        pair.seller_relay,
+        subject="自動返信: 不在です",
+        Auto_Submitted="auto-replied",
+    )
     assert gateway.send("taro.yamada@example.jp", pair.seller_relay, vacation)[0] == 250
-    answer = compose("owner@sakura-books.example.jp", pair.buyer_relay, subject="Out of office",
-                     Auto_Submitted="auto-replied")
+    answer = compose(
+        "owner@sakura-books.example.jp",
+        pair.buyer_relay,
+        subject="Out of office",
+        Auto_Submitted="auto-replied",
+    )
     assert gateway.send("owner@sakura-books.example.jp", pair.buyer_relay, answer)[0] == 250
-    again = compose("taro.yamada@example.jp", pair.seller_relay, subject="自動返信: 不在です", Precedence="bulk")
+    again = compose(
+        "taro.yamada@example.jp", pair.seller_relay, subject="自動返信: 不在です", Precedence="bulk"
+    )
     assert gateway.send("taro.yamada@example.jp", pair.seller_relay, again)[0] == 250
     states = list(Message.objects.order_by("id").values_list("state", "is_auto", "needs_reply"))
     assert states == [("relayed", True, False), ("suppressed", True, False), ("suppressed", True, False)]
@@ -149,8 +176,11 @@ def test_mail_in_one_conversation_is_delivered_in_order(gateway, sink):
     pair = make_pair()
     sink.answers["taro.yamada@example.jp"] = "451 4.3.0 later"
     for n in range(3):
-        gateway.send("owner@sakura-books.example.jp", pair.buyer_relay,
-                     compose("owner@sakura-books.example.jp", pair.buyer_relay, subject=f"message {n}"))
+        gateway.send(
+            "owner@sakura-books.example.jp",
+            pair.buyer_relay,
+            compose("owner@sakura-books.example.jp", pair.buyer_relay, subject=f"message {n}"),
+        )
     deliver_all()
     # The first is deferred; the later ones wait behind it instead of overtaking it.
     assert sorted(Delivery.objects.values_list("attempts", flat=True)) == [0, 0, 1]
@@ -163,7 +193,9 @@ def test_mail_in_one_conversation_is_delivered_in_order(gateway, sink):
 def test_two_workers_never_claim_the_same_delivery(gateway, sink):
     pair = make_pair()
     for _ in range(5):
-        gateway.send("taro.yamada@example.jp", pair.seller_relay, compose("taro.yamada@example.jp", pair.seller_relay))
+        gateway.send(
+            "taro.yamada@example.jp", pair.seller_relay, compose("taro.yamada@example.jp", pair.seller_relay)
+        )
     first = worker.claim("worker-a", limit=10)
     second = worker.claim("worker-b", limit=10)
     assert {d.pk for d in first}.isdisjoint({d.pk for d in second})

@@ -28,8 +28,11 @@ def deliver_all() -> int:
 def test_buyer_mail_reaches_seller_from_buyer_relay_address_without_real_address(gateway, sink):
     pair = make_pair()
     body = "発送はいつですか？ 連絡先: taro.yamada@example.jp / TARO.YAMADA@EXAMPLE.JP"
-    code, reply = gateway.send("taro.yamada@example.jp", pair.seller_relay,
-                               compose("山田 太郎 <taro.yamada@example.jp>", pair.seller_relay, body=body))
+    code, reply = gateway.send(
+        "taro.yamada@example.jp",
+        pair.seller_relay,
+        compose("山田 太郎 <taro.yamada@example.jp>", pair.seller_relay, body=body),
+    )
     assert code == 250, reply
     assert deliver_all() == 1
     [caught] = sink.messages
@@ -52,9 +55,15 @@ def test_seller_reply_reaches_buyer_threaded_under_the_buyers_own_message(gatewa
     seller_sees_id = relayed_question["Message-ID"]
     assert seller_sees_id != "<q1@example.jp>"
 
-    answer = compose("owner@sakura-books.example.jp", pair.buyer_relay, subject="Re: 注文について",
-                     body="明日発送します。\n> 発送はいつですか", message_id="<a1@sakura-books.example.jp>",
-                     In_Reply_To=seller_sees_id, References=seller_sees_id)
+    answer = compose(
+        "owner@sakura-books.example.jp",
+        pair.buyer_relay,
+        subject="Re: 注文について",
+        body="明日発送します。\n> 発送はいつですか",
+        message_id="<a1@sakura-books.example.jp>",
+        In_Reply_To=seller_sees_id,
+        References=seller_sees_id,
+    )
     code, reply = gateway.send("owner@sakura-books.example.jp", pair.buyer_relay, answer)
     assert code == 250, reply
     deliver_all()
@@ -72,16 +81,33 @@ def test_seller_reply_reaches_buyer_threaded_under_the_buyers_own_message(gatewa
 
 def test_headers_are_allow_listed(gateway, sink):
     pair = make_pair()
-    raw = compose("taro.yamada@example.jp", pair.seller_relay, X_Mailer="Thunderbird 115",
-                  X_Originating_IP="[203.0.113.9]", Reply_To="taro.private@example.net",
-                  Disposition_Notification_To="taro.yamada@example.jp", User_Agent="Mutt/2.2",
-                  Received="from pc.taro.example ([203.0.113.9])")
+    raw = compose(
+        "taro.yamada@example.jp",
+        pair.seller_relay,
+        X_Mailer="Thunderbird 115",
+        X_Originating_IP="[203.0.113.9]",
+        Reply_To="taro.private@example.net",
+        Disposition_Notification_To="taro.yamada@example.jp",
+        User_Agent="Mutt/2.2",
+        Received="from pc.taro.example ([203.0.113.9])",
+    )
     assert gateway.send("taro.yamada@example.jp", pair.seller_relay, raw)[0] == 250
     deliver_all()
     relayed = parse(sink.messages[0].data)
-    allowed = {"from", "to", "subject", "date", "message-id", "mime-version", "content-type",
-               "content-transfer-encoding", "in-reply-to", "references", "auto-submitted"}
-    assert {k.lower() for k in relayed.keys()} <= allowed
+    allowed = {
+        "from",
+        "to",
+        "subject",
+        "date",
+        "message-id",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+        "in-reply-to",
+        "references",
+        "auto-submitted",
+    }
+    assert {k.lower() for k in relayed} <= allowed
     assert "203.0.113.9" not in sink.messages[0].data.decode()
 
 
@@ -169,8 +195,11 @@ def test_mobile_carrier_buyer_gets_mobile_relay_domain(gateway, sink):
     pair = make_pair(buyer=buyer)
     assert pair.seller_relay.endswith("@m.marketplace.example")
     assert pair.buyer_relay.endswith("@m.marketplace.example")
-    code, _ = gateway.send("owner@sakura-books.example.jp", pair.buyer_relay,
-                           compose("owner@sakura-books.example.jp", pair.buyer_relay))
+    code, _ = gateway.send(
+        "owner@sakura-books.example.jp",
+        pair.buyer_relay,
+        compose("owner@sakura-books.example.jp", pair.buyer_relay),
+    )
     assert code == 250
     deliver_all()
     assert parse(sink.messages[0].data)["From"].addresses[0].addr_spec == pair.seller_relay
@@ -185,7 +214,11 @@ def test_relay_pair_never_changes_and_differs_between_sellers():
     again = addresses.relay_pair(buyer, first)
     b = addresses.relay_pair(buyer, second)
     assert (a.buyer_address.pk, a.seller_address.pk) == (again.buyer_address.pk, again.seller_address.pk)
-    locals_ = {a.buyer_address.local_part, a.seller_address.local_part, b.buyer_address.local_part,
-               b.seller_address.local_part}
+    locals_ = {
+        a.buyer_address.local_part,
+        a.seller_address.local_part,
+        b.buyer_address.local_part,
+        b.seller_address.local_part,
+    }
     assert len(locals_) == 4
     assert all(len(x) == 16 and int(x, 16) >= 0 for x in locals_)

@@ -154,12 +154,18 @@ def _database() -> dict[str, Any]:
     config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=0))
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # WAL lets readers run beside the one writer; synchronous=FULL makes every commit durable
-        # before the gateway answers 250; IMMEDIATE takes the write lock at BEGIN so concurrent
-        # writers queue on the busy timeout instead of failing on a lock upgrade.
+        # (even against power loss) before the gateway answers 250; NORMAL is durable against process
+        # crashes only. IMMEDIATE takes the write lock at BEGIN so concurrent writers queue on the
+        # busy timeout instead of failing on a lock upgrade.
+        synchronous = _env("SQLITE_SYNCHRONOUS", "FULL").upper()
+        if synchronous not in {"FULL", "NORMAL", "EXTRA"}:
+            raise ValueError("MARKETMSG_SQLITE_SYNCHRONOUS must be FULL, EXTRA or NORMAL")
         config["OPTIONS"] = {
             "timeout": 30,
             "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+            "init_command": (
+                f"PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous}; PRAGMA foreign_keys=ON;"
+            ),
         }
         name = Path(str(config["NAME"]))
         config["TEST"] = {"NAME": str(name.with_name(f"test_{name.name}"))}

@@ -70,9 +70,9 @@ def conversation_for(
 
 def authorize(draft: Draft) -> str:
     """The state the message starts in, or Refused. The sender-address rules live here only."""
-    if draft.author == Author.BUYER and draft.channel == Message.Channel.MAIL:
-        if draft.sender_email.lower() != draft.buyer.email.lower():
-            raise Refused(Refusal.SENDER_NOT_BUYER)
+    is_mail = draft.channel == Message.Channel.MAIL
+    if draft.author == Author.BUYER and is_mail and draft.sender_email.lower() != draft.buyer.email.lower():
+        raise Refused(Refusal.SENDER_NOT_BUYER)
     if draft.author == Author.SELLER and draft.channel == Message.Channel.MAIL:
         if not draft.sender_email:
             raise Refused(Refusal.NO_SENDER)
@@ -139,7 +139,10 @@ def post_message(draft: Draft) -> Message:
         if draft.author == Author.SELLER and state == State.RELAYED:
             # A seller's message answers every earlier buyer message in the conversation.
             conversation.messages.filter(author=Author.BUYER, needs_reply=True).update(needs_reply=False)
-        delivery_state = {State.RELAYED: Delivery.State.PENDING, State.HELD: Delivery.State.HELD}.get(state)
+        delivery_state = {
+            State.RELAYED.value: Delivery.State.PENDING,
+            State.HELD.value: Delivery.State.HELD,
+        }.get(state)
         if delivery_state is not None:
             Delivery.objects.bulk_create(
                 Delivery(message=message, recipient=r, state=delivery_state, next_attempt_at=now)

@@ -41,7 +41,7 @@ def notify_failure(delivery: Delivery) -> Message | None:
     conversation = message.conversation
     pair = addresses.relay_pair(conversation.buyer, conversation.seller)
     towards = pair.buyer_address if message.author == Message.Author.SELLER else pair.seller_address
-    order = conversation.order_id and conversation.order.order_id
+    order = conversation.order.order_id if conversation.order else ""
     reason = clean_reason(delivery.last_reply) or "-"
     about = f"（注文番号 {order}）" if order else ""
     about_en = f" about order {order}" if order else ""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import smtplib
-import socket
 from dataclasses import dataclass
 from enum import Enum
 
@@ -47,5 +46,5 @@ def send(host: str, port: int, envelope_from: str, recipient: str, data: bytes, 
             return _classify(code, _text(reply))
     except smtplib.SMTPResponseException as error:
         return _classify(error.smtp_code, _text(error.smtp_error))
-    except (OSError, smtplib.SMTPException, socket.timeout) as error:
+    except (TimeoutError, OSError, smtplib.SMTPException) as error:
         return SendResult(Outcome.TEMPORARY, None, f"connection problem: {type(error).__name__}: {error}")

@@ -81,8 +81,14 @@ def deliver(delivery: Delivery, owner: str) -> Outcome:
         result = SendResult(Outcome.PERMANENT, None, "withheld by the anonymity check")
     else:
         host, port = settings.SMARTHOST
-        result = send(host, port, rendered.envelope_from, delivery.recipient, rendered.data,
-                      settings.SMTP_TIMEOUT_SECONDS)
+        result = send(
+            host,
+            port,
+            rendered.envelope_from,
+            delivery.recipient,
+            rendered.data,
+            settings.SMTP_TIMEOUT_SECONDS,
+        )
     record(delivery.pk, owner, result)
     return result.outcome
 

@@ -23,7 +23,10 @@ class CatcherHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         name = f"{time.time_ns()}"
         meta = {"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos, "received_at": time.time()}
-        for suffix, data in ((".json", json.dumps(meta).encode()), (".eml", envelope.original_content or b"")):
+        for suffix, data in (
+            (".json", json.dumps(meta).encode()),
+            (".eml", envelope.original_content or b""),
+        ):
             tmp = self.directory / f".{name}{suffix}.tmp"
             tmp.write_bytes(data)
             os.replace(tmp, self.directory / f"{name}{suffix}")
@@ -47,6 +50,9 @@ def caught(directory: Path, limit: int = 200) -> list[CaughtMail]:
     for meta_file in sorted(directory.glob("*.json"), reverse=True)[:limit]:
         key = meta_file.stem
         meta: dict[str, Any] = json.loads(meta_file.read_text())
-        found.append(CaughtMail(key, meta["mail_from"], meta["rcpt_tos"], meta["received_at"],
-                                directory / f"{key}.eml"))
+        found.append(
+            CaughtMail(
+                key, meta["mail_from"], meta["rcpt_tos"], meta["received_at"], directory / f"{key}.eml"
+            )
+        )
     return found

@@ -76,8 +76,12 @@ class RelayHandler:
             # A bug must never turn into a lost message: the sender's server will try again.
             log.exception("unexpected error while storing a message (%d bytes)", len(raw))
             return replies.TEMPORARY_FAILURE
-        log.info("stored %d message(s), %d held, %d bounce(s)", len(receipt.message_ids), receipt.held,
-                 receipt.bounces)
+        log.info(
+            "stored %d message(s), %d held, %d bounce(s)",
+            len(receipt.message_ids),
+            receipt.held,
+            receipt.bounces,
+        )
         if receipt.message_ids and receipt.held == len(receipt.message_ids):
             return replies.OK_HELD
         return replies.OK_BOUNCE if not receipt.message_ids else replies.OK_STORED

@@ -24,12 +24,16 @@ OK_RECIPIENT = _reply(250, "2.1.5", "Recipient OK")
 UNKNOWN_RECIPIENT = _reply(
     550, "5.1.1", "No such relay address here. Check the address in the order or message you are answering"
 )
-NOT_OUR_DOMAIN = _reply(550, "5.7.1", "Relaying denied: this server only accepts mail for its relay addresses")
+NOT_OUR_DOMAIN = _reply(
+    550, "5.7.1", "Relaying denied: this server only accepts mail for its relay addresses"
+)
 SENDER_BLOCKED = _reply(
     550, "5.7.1", "This sender address is blocked by the seller account and may not write to buyers"
 )
 SENDER_NOT_BUYER = _reply(
-    550, "5.7.1", "Only the buyer this relay address belongs to may write to it; send from your registered address"
+    550,
+    "5.7.1",
+    "Only the buyer this relay address belongs to may write to it; send from your registered address",
 )
 NO_SENDER = _reply(550, "5.1.7", "The message has no usable sender address (From header)")
 TOO_MANY_RECIPIENTS = _reply(452, "4.5.3", "Too many recipients in one message; send the rest separately")
@@ -48,10 +52,16 @@ REFUSALS = {
 # sentence a person can act on where the sender is likely to read it.
 _ENHANCED = re.compile(r"^[245]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b")
 _PROTOCOL = [
-    ("552 Error: Too much mail data", "552 5.3.4 Message too big for this relay: at most {limit} MB. "
-     "Send smaller attachments, or several messages"),
-    ("552 Error: message size exceeds", "552 5.3.4 Message too big for this relay: at most {limit} MB. "
-     "Send smaller attachments, or several messages"),
+    (
+        "552 Error: Too much mail data",
+        "552 5.3.4 Message too big for this relay: at most {limit} MB. "
+        "Send smaller attachments, or several messages",
+    ),
+    (
+        "552 Error: message size exceeds",
+        "552 5.3.4 Message too big for this relay: at most {limit} MB. "
+        "Send smaller attachments, or several messages",
+    ),
     ("503 Error: need RCPT command", "503 5.5.1 No recipient was accepted; send RCPT TO first"),
     ("503 Error: need MAIL command", "503 5.5.1 Send MAIL FROM first"),
     ("503 Error: nested MAIL command", "503 5.5.1 A MAIL command is already in progress"),
@@ -63,12 +73,20 @@ _PROTOCOL = [
 
 def enhance(status: str, limit_bytes: int) -> str:
     """The reply aiosmtpd wants to send, with an enhanced status code (RFC 3463) added if missing."""
-    if not status[:1] in ("4", "5") or _ENHANCED.match(status):
+    if status[:1] not in ("4", "5") or _ENHANCED.match(status):
         return status
     for prefix, replacement in _PROTOCOL:
         if status.startswith(prefix):
             return replacement.format(limit=round(limit_bytes / 1024 / 1024, 1))
     code, _, text = status.partition(" ")
-    detail = {"500": "5.5.2", "501": "5.5.4", "502": "5.5.1", "503": "5.5.1", "504": "5.5.4",
-              "553": "5.1.3", "554": "5.7.0", "555": "5.5.4"}.get(code, f"{code[0]}.0.0")
+    detail = {
+        "500": "5.5.2",
+        "501": "5.5.4",
+        "502": "5.5.1",
+        "503": "5.5.1",
+        "504": "5.5.4",
+        "553": "5.1.3",
+        "554": "5.7.0",
+        "555": "5.5.4",
+    }.get(code, f"{code[0]}.0.0")
     return f"{code} {detail} {text}"

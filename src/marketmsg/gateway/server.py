@@ -13,6 +13,10 @@ from marketmsg.gateway.handler import RelayHandler
 
 
 class GatewaySMTP(SMTP):
+    # RFC 5321 allows 1000 octets a line, but real mail (one-line HTML, unwrapped base64) often has
+    # longer ones and a receiving MTA is expected to cope; outgoing mail is re-encoded to 998.
+    line_length_limit = 64 * 1024
+
     async def push(self, status: AnyStr) -> None:
         text = status.decode("utf-8", "replace") if isinstance(status, bytes) else status
         await super().push(replies.enhance(text, self.data_size_limit or 0))

@@ -47,6 +47,7 @@ def read_bounce(message: Message) -> BounceReport | None:
     text = parsing.bodies(message).text
     match = _SMTP_REPLY.search(text)
     if match:
-        return BounceReport(permanent=match.group(1) == "5", status=match.group(2) or "5.0.0",
-                            diagnostic=match.group(0))
+        return BounceReport(
+            permanent=match.group(1) == "5", status=match.group(2) or "5.0.0", diagnostic=match.group(0)
+        )
     return BounceReport(permanent=True, status="5.0.0", diagnostic="")

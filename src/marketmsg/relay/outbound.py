@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from email import policy
+from typing import Any
 
 from django.conf import settings
 
@@ -29,7 +30,9 @@ def render_delivery(delivery: Delivery) -> Rendered:
     message = delivery.message
     conversation = message.conversation
     pair = addresses.relay_pair(conversation.buyer, conversation.seller)
-    extra = {message.sender_email} if message.author == Message.Author.SELLER and message.sender_email else set()
+    extra = (
+        {message.sender_email} if message.author == Message.Author.SELLER and message.sender_email else set()
+    )
     replacements = replacement_map(pair, extra_seller=extra)
     if message.author == Message.Author.BUYER:
         from_name, from_address = conversation.buyer.name, pair.buyer_address.address
@@ -80,11 +83,13 @@ def _thread_headers(message: Message, reader: str) -> tuple[str, tuple[str, ...]
     )
     earlier.reverse()
 
-    def known_as(row: dict[str, str]) -> str:
+    def known_as(row: Any) -> str:
         if row["author"] == reader and row["channel"] == Message.Channel.MAIL and row["incoming_message_id"]:
             return row["incoming_message_id"]
         return row["outbound_message_id"]
 
     references = tuple(known_as(row) for row in earlier)
-    parent = next((row for row in earlier if row["pk"] == message.parent_id), earlier[-1] if earlier else None)
+    parent = next(
+        (row for row in earlier if row["pk"] == message.parent_id), earlier[-1] if earlier else None
+    )
     return (known_as(parent) if parent else ""), references

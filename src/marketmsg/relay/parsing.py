@@ -179,5 +179,5 @@ def walk(message: Message, limit: int = 500) -> list[Message]:
         if part.is_multipart():
             payload = part.get_payload()
             if isinstance(payload, list):
-                stack.extend(reversed(payload))
+                stack.extend(p for p in reversed(payload) if isinstance(p, Message))
     return parts

@@ -87,7 +87,7 @@ def _rebuild(source: Message, replacements: Replacements, depth: int) -> EmailMe
     ctype = source.get_content_type()
     if source.is_multipart() and ctype.startswith("message/"):
         inner = source.get_payload()
-        nested = inner[0] if isinstance(inner, list) and inner else None
+        nested = inner[0] if isinstance(inner, list) and inner and isinstance(inner[0], Message) else None
         return _attached_message(nested, replacements, depth)
     if source.is_multipart():
         container = EmailMessage()
@@ -156,7 +156,7 @@ def assert_no_leak(rendered: bytes, reals: list[str]) -> None:
 
     found = leaked(rendered.decode("utf-8", errors="replace"), reals)
     message = parsing.parse(rendered)
-    for key in message.keys():
+    for key in message:
         found += leaked(parsing.header_text(message, key), reals)
     for part in parsing.walk(message):
         if part.is_multipart():

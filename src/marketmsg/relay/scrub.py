@@ -6,6 +6,7 @@ stands for its owner towards the recipient.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Mapping
@@ -32,31 +33,41 @@ _ALLOWED_ATTRIBUTES = {
 }
 
 
-def _pattern(replacements: Replacements) -> re.Pattern[str] | None:
-    reals = sorted((r for r in replacements if r), key=len, reverse=True)
-    if not reals:
-        return None
+def _ordered(replacements: Replacements) -> tuple[str, ...]:
+    # Longest first, so that an address inside a longer one is not half-replaced.
+    return tuple(sorted({r.lower() for r in replacements if r}, key=lambda r: (-len(r), r)))
+
+
+@functools.lru_cache(maxsize=512)
+def _text_pattern(reals: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(r) for r in reals), re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=512)
+def _bytes_pattern(reals: tuple[str, ...], codec: str) -> re.Pattern[bytes]:
+    # A bytes pattern with IGNORECASE folds ASCII letters, which covers UTF-16 in both byte orders.
+    return re.compile(b"|".join(re.escape(r.encode(codec)) for r in reals), re.IGNORECASE)
 
 
 def scrub_text(text: str, replacements: Replacements) -> str:
     """Every real address in ``text`` (any case) replaced by its relay address."""
-    pattern = _pattern(replacements)
-    if pattern is None or not text:
+    reals = _ordered(replacements)
+    if not reals or not text:
         return text
-    return pattern.sub(lambda m: replacements[m.group(0).lower()], text)
+    return _text_pattern(reals).sub(lambda m: replacements[m.group(0).lower()], text)
 
 
 def scrub_bytes(data: bytes, replacements: Replacements) -> bytes:
     """Byte-level replacement for binary parts (ASCII and UTF-16 spellings)."""
-    for real, relay in sorted(replacements.items(), key=lambda kv: len(kv[0]), reverse=True):
-        for codec in ("ascii", "utf-16-le", "utf-16-be"):
-            try:
-                needle = real.encode(codec)
-            except UnicodeEncodeError:
-                continue
-            # A bytes pattern with IGNORECASE folds ASCII letters, which covers both UTF-16 orders.
-            data = re.sub(re.escape(needle), relay.encode(codec), data, flags=re.IGNORECASE)
+    reals = tuple(r for r in _ordered(replacements) if r.isascii())
+    if not reals or not data:
+        return data
+    for codec in ("ascii", "utf-16-le", "utf-16-be"):
+
+        def relay_for(match: re.Match[bytes], codec: str = codec) -> bytes:
+            return replacements[match.group(0).decode(codec).lower()].encode(codec)
+
+        data = _bytes_pattern(reals, codec).sub(relay_for, data)
     return data
 
 

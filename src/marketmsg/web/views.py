@@ -38,8 +38,9 @@ def home(request: HttpRequest) -> HttpResponse:
         side = RelayAddress.Side.BUYER
     relays = {
         (r.buyer_id, r.seller_id): r.address
-        for r in RelayAddress.objects.filter(side=side, buyer_id__in={o.buyer_id for o in rows},
-                                             seller_id__in={o.seller_id for o in rows})
+        for r in RelayAddress.objects.filter(
+            side=side, buyer_id__in={o.buyer_id for o in rows}, seller_id__in={o.seller_id for o in rows}
+        )
     }
     for order in rows:
         orders.append({"order": order, "relay": relays.get((order.buyer_id, order.seller_id), "")})
@@ -56,13 +57,15 @@ def mailcatcher_list(request: HttpRequest) -> HttpResponse:
     mails = []
     for mail in caught(_catcher_dir()):
         message = parsing.parse(mail.path.read_bytes())
-        mails.append({
-            "key": mail.key,
-            "received": datetime.fromtimestamp(mail.received_at, tz=UTC),
-            "rcpt": ", ".join(mail.rcpt_tos),
-            "from": parsing.header_text(message, "From"),
-            "subject": parsing.header_text(message, "Subject"),
-        })
+        mails.append(
+            {
+                "key": mail.key,
+                "received": datetime.fromtimestamp(mail.received_at, tz=UTC),
+                "rcpt": ", ".join(mail.rcpt_tos),
+                "from": parsing.header_text(message, "From"),
+                "subject": parsing.header_text(message, "Subject"),
+            }
+        )
     return render(request, "web/mailcatcher_list.html", {"mails": mails})
 
 
@@ -83,10 +86,17 @@ def mailcatcher_detail(request: HttpRequest, key: str) -> HttpResponse:
         if not p.is_multipart() and (p.get_content_disposition() == "attachment" or parsing.filename_of(p))
     ]
     headers = [(k, parsing.header_text(message, k)) for k in dict.fromkeys(message.keys())]
-    return render(request, "web/mailcatcher_detail.html", {
-        "key": key, "headers": headers, "text": body.text, "html": sanitize_html(body.html) if body.html else "",
-        "attachments": attachments,
-    })
+    return render(
+        request,
+        "web/mailcatcher_detail.html",
+        {
+            "key": key,
+            "headers": headers,
+            "text": body.text,
+            "html": sanitize_html(body.html) if body.html else "",
+            "attachments": attachments,
+        },
+    )
 
 
 def mailcatcher_raw(request: HttpRequest, key: str) -> HttpResponse:

@@ -7,57 +7,124 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SenderAddress',
+            name="SenderAddress",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.EmailField(max_length=254)),
-                ('state', models.CharField(choices=[('approved', '承認された差出人 / Approved'), ('blocked', 'ブロックされた差出人 / Blocked'), ('unknown', '不明な差出人 / Unknown')], max_length=8)),
-                ('is_shared', models.BooleanField(default=False, help_text='A team alias rather than one person.')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sender_addresses', to='accounts.selleraccount')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("email", models.EmailField(max_length=254)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("approved", "承認された差出人 / Approved"),
+                            ("blocked", "ブロックされた差出人 / Blocked"),
+                            ("unknown", "不明な差出人 / Unknown"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "is_shared",
+                    models.BooleanField(default=False, help_text="A team alias rather than one person."),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sender_addresses",
+                        to="accounts.selleraccount",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SenderAddressChange',
+            name="SenderAddressChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_state', models.CharField(blank=True, max_length=8)),
-                ('to_state', models.CharField(max_length=8)),
-                ('changed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('note', models.CharField(blank=True, max_length=300)),
-                ('changed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL)),
-                ('sender', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='history', to='addresses.senderaddress')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("from_state", models.CharField(blank=True, max_length=8)),
+                ("to_state", models.CharField(max_length=8)),
+                ("changed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("note", models.CharField(blank=True, max_length=300)),
+                (
+                    "changed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "sender",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="history",
+                        to="addresses.senderaddress",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='RelayAddress',
+            name="RelayAddress",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('local_part', models.CharField(max_length=16, unique=True)),
-                ('domain', models.CharField(max_length=253)),
-                ('side', models.CharField(choices=[('buyer', 'Buyer'), ('seller', 'Seller')], max_length=6)),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('buyer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='relay_addresses', to='accounts.buyer')),
-                ('seller', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='relay_addresses', to='accounts.selleraccount')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("local_part", models.CharField(max_length=16, unique=True)),
+                ("domain", models.CharField(max_length=253)),
+                ("side", models.CharField(choices=[("buyer", "Buyer"), ("seller", "Seller")], max_length=6)),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "buyer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="relay_addresses",
+                        to="accounts.buyer",
+                    ),
+                ),
+                (
+                    "seller",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="relay_addresses",
+                        to="accounts.selleraccount",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('buyer', 'seller', 'side'), name='one_relay_address_per_side')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("buyer", "seller", "side"), name="one_relay_address_per_side"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='senderaddress',
-            constraint=models.UniqueConstraint(fields=('account', 'email'), name='one_row_per_sender'),
+            model_name="senderaddress",
+            constraint=models.UniqueConstraint(fields=("account", "email"), name="one_row_per_sender"),
         ),
     ]

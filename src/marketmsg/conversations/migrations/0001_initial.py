@@ -7,85 +7,182 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('orders', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("orders", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Message',
+            name="Message",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('author', models.CharField(choices=[('buyer', '購入者 / Buyer'), ('seller', '出品者 / Seller'), ('marketplace', 'マーケットプレイス / Marketplace')], max_length=11)),
-                ('channel', models.CharField(choices=[('mail', 'メール / Mail'), ('web', 'Web'), ('api', 'API'), ('system', 'システム / System')], max_length=6)),
-                ('state', models.CharField(choices=[('relayed', '転送 / Relayed'), ('held', '保留中 / Held'), ('blocked', 'ブロック / Blocked'), ('suppressed', '自動応答の抑止 / Auto-reply suppressed')], default='relayed', max_length=10)),
-                ('sender_email', models.EmailField(blank=True, default='', max_length=254)),
-                ('subject', models.CharField(blank=True, default='', max_length=998)),
-                ('text', models.TextField(blank=True, default='')),
-                ('html', models.TextField(blank=True, default='')),
-                ('has_attachments', models.BooleanField(default=False)),
-                ('is_auto', models.BooleanField(default=False, help_text='Auto-reply, vacation notice or system notice.')),
-                ('needs_reply', models.BooleanField(default=False)),
-                ('incoming_message_id', models.CharField(blank=True, db_index=True, default='', max_length=998)),
-                ('outbound_message_id', models.CharField(max_length=255, unique=True)),
-                ('raw_sha256', models.CharField(blank=True, default='', max_length=64)),
-                ('raw_size', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "author",
+                    models.CharField(
+                        choices=[
+                            ("buyer", "購入者 / Buyer"),
+                            ("seller", "出品者 / Seller"),
+                            ("marketplace", "マーケットプレイス / Marketplace"),
+                        ],
+                        max_length=11,
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("mail", "メール / Mail"),
+                            ("web", "Web"),
+                            ("api", "API"),
+                            ("system", "システム / System"),
+                        ],
+                        max_length=6,
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("relayed", "転送 / Relayed"),
+                            ("held", "保留中 / Held"),
+                            ("blocked", "ブロック / Blocked"),
+                            ("suppressed", "自動応答の抑止 / Auto-reply suppressed"),
+                        ],
+                        default="relayed",
+                        max_length=10,
+                    ),
+                ),
+                ("sender_email", models.EmailField(blank=True, default="", max_length=254)),
+                ("subject", models.CharField(blank=True, default="", max_length=998)),
+                ("text", models.TextField(blank=True, default="")),
+                ("html", models.TextField(blank=True, default="")),
+                ("has_attachments", models.BooleanField(default=False)),
+                (
+                    "is_auto",
+                    models.BooleanField(
+                        default=False, help_text="Auto-reply, vacation notice or system notice."
+                    ),
+                ),
+                ("needs_reply", models.BooleanField(default=False)),
+                (
+                    "incoming_message_id",
+                    models.CharField(blank=True, db_index=True, default="", max_length=998),
+                ),
+                ("outbound_message_id", models.CharField(max_length=255, unique=True)),
+                ("raw_sha256", models.CharField(blank=True, default="", max_length=64)),
+                ("raw_size", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name='Conversation',
+            name="Conversation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('asin', models.CharField(blank=True, default='', max_length=10)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_message_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('buyer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='conversations', to='accounts.buyer')),
-                ('order', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='orders.order')),
-                ('seller', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='conversations', to='accounts.selleraccount')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("asin", models.CharField(blank=True, default="", max_length=10)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_message_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "buyer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="conversations",
+                        to="accounts.buyer",
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to="orders.order"
+                    ),
+                ),
+                (
+                    "seller",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="conversations",
+                        to="accounts.selleraccount",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='RawMime',
+            name="RawMime",
             fields=[
-                ('message', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, primary_key=True, related_name='raw', serialize=False, to='conversations.message')),
-                ('data', models.BinaryField()),
+                (
+                    "message",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        primary_key=True,
+                        related_name="raw",
+                        serialize=False,
+                        to="conversations.message",
+                    ),
+                ),
+                ("data", models.BinaryField()),
             ],
         ),
         migrations.AddField(
-            model_name='message',
-            name='conversation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='messages', to='conversations.conversation'),
+            model_name="message",
+            name="conversation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="messages",
+                to="conversations.conversation",
+            ),
         ),
         migrations.AddField(
-            model_name='message',
-            name='parent',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='conversations.message'),
+            model_name="message",
+            name="parent",
+            field=models.ForeignKey(
+                blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to="conversations.message"
+            ),
         ),
         migrations.AddField(
-            model_name='message',
-            name='sender_user',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL),
+            model_name="message",
+            name="sender_user",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddIndex(
-            model_name='conversation',
-            index=models.Index(fields=['seller', '-last_message_at'], name='conversatio_seller__ef5299_idx'),
+            model_name="conversation",
+            index=models.Index(fields=["seller", "-last_message_at"], name="conversatio_seller__ef5299_idx"),
         ),
         migrations.AddConstraint(
-            model_name='conversation',
-            constraint=models.UniqueConstraint(condition=models.Q(('order__isnull', False)), fields=('seller', 'buyer', 'order'), name='one_conversation_per_order'),
+            model_name="conversation",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("order__isnull", False)),
+                fields=("seller", "buyer", "order"),
+                name="one_conversation_per_order",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='conversation',
-            constraint=models.UniqueConstraint(condition=models.Q(('order__isnull', True)), fields=('seller', 'buyer', 'asin'), name='one_conversation_per_product_or_general'),
+            model_name="conversation",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("order__isnull", True)),
+                fields=("seller", "buyer", "asin"),
+                name="one_conversation_per_product_or_general",
+            ),
         ),
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['conversation', 'created_at'], name='conversatio_convers_4b968d_idx'),
+            model_name="message",
+            index=models.Index(fields=["conversation", "created_at"], name="conversatio_convers_4b968d_idx"),
         ),
     ]

@@ -6,43 +6,86 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('conversations', '0001_initial'),
+        ("conversations", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('recipient', models.EmailField(help_text='The real mailbox; never shown to the other party.', max_length=254)),
-                ('state', models.CharField(choices=[('held', '保留中 / Held'), ('pending', '送信待ち / Pending'), ('deferred', '再送待ち / Deferred'), ('delivered', '配信済み / Delivered'), ('failed', '配信失敗 / Failed'), ('bounced', 'バウンス / Bounced'), ('cancelled', '取り消し / Cancelled')], default='pending', max_length=9)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('lease_owner', models.CharField(blank=True, default='', max_length=64)),
-                ('lease_until', models.DateTimeField(blank=True, null=True)),
-                ('last_reply', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('message', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='deliveries', to='conversations.message')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "recipient",
+                    models.EmailField(
+                        help_text="The real mailbox; never shown to the other party.", max_length=254
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("held", "保留中 / Held"),
+                            ("pending", "送信待ち / Pending"),
+                            ("deferred", "再送待ち / Deferred"),
+                            ("delivered", "配信済み / Delivered"),
+                            ("failed", "配信失敗 / Failed"),
+                            ("bounced", "バウンス / Bounced"),
+                            ("cancelled", "取り消し / Cancelled"),
+                        ],
+                        default="pending",
+                        max_length=9,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("lease_owner", models.CharField(blank=True, default="", max_length=64)),
+                ("lease_until", models.DateTimeField(blank=True, null=True)),
+                ("last_reply", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "message",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="deliveries",
+                        to="conversations.message",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='DeliveryAttempt',
+            name="DeliveryAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('code', models.PositiveIntegerField(blank=True, null=True)),
-                ('reply', models.TextField(blank=True, default='')),
-                ('outcome', models.CharField(max_length=9)),
-                ('delivery', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='attempt_log', to='delivery.delivery')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("code", models.PositiveIntegerField(blank=True, null=True)),
+                ("reply", models.TextField(blank=True, default="")),
+                ("outcome", models.CharField(max_length=9)),
+                (
+                    "delivery",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="attempt_log",
+                        to="delivery.delivery",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['state', 'next_attempt_at'], name='delivery_de_state_f80059_idx'),
+            model_name="delivery",
+            index=models.Index(fields=["state", "next_attempt_at"], name="delivery_de_state_f80059_idx"),
         ),
     ]

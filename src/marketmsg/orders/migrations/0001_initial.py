@@ -6,37 +6,75 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order_id', models.CharField(max_length=19, unique=True)),
-                ('fulfillment', models.CharField(choices=[('MFN', '出品者出荷 / Merchant fulfilled'), ('FBA', 'マーケットプレイス出荷 / Fulfilled by marketplace')], default='MFN', max_length=3)),
-                ('ordered_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('buyer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='accounts.buyer')),
-                ('seller', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='accounts.selleraccount')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("order_id", models.CharField(max_length=19, unique=True)),
+                (
+                    "fulfillment",
+                    models.CharField(
+                        choices=[
+                            ("MFN", "出品者出荷 / Merchant fulfilled"),
+                            ("FBA", "マーケットプレイス出荷 / Fulfilled by marketplace"),
+                        ],
+                        default="MFN",
+                        max_length=3,
+                    ),
+                ),
+                ("ordered_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                (
+                    "buyer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="orders",
+                        to="accounts.buyer",
+                    ),
+                ),
+                (
+                    "seller",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="orders",
+                        to="accounts.selleraccount",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='OrderItem',
+            name="OrderItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('asin', models.CharField(db_index=True, max_length=10)),
-                ('title', models.CharField(max_length=300)),
-                ('quantity', models.PositiveIntegerField(default=1)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='orders.order')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("asin", models.CharField(db_index=True, max_length=10)),
+                ("title", models.CharField(max_length=300)),
+                ("quantity", models.PositiveIntegerField(default=1)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="items", to="orders.order"
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['seller', '-ordered_at'], name='orders_orde_seller__93b5a8_idx'),
+            model_name="order",
+            index=models.Index(fields=["seller", "-ordered_at"], name="orders_orde_seller__93b5a8_idx"),
         ),
     ]

@@ -31,14 +31,25 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         description = Path(settings.DATA_DIR) / "demo.json"
         if not User.objects.exists() or not description.exists():
-            result = seed(sellers=3, buyers=8, orders=24, messages=40, rng_seed=7, password="marketmsg",
-                          mobile_share=0.25)
+            result = seed(
+                sellers=3,
+                buyers=8,
+                orders=24,
+                messages=40,
+                rng_seed=7,
+                password="marketmsg",
+                mobile_share=0.25,
+            )
             with description.open("w", encoding="utf-8") as out:
                 write_json(result, out)
         catcher_dir = Path(settings.DATA_DIR) / "mailcatcher"
-        env = dict(os.environ, MARKETMSG_SMARTHOST=options["catcher"],
-                   MARKETMSG_MAILCATCHER_DIR=str(catcher_dir), MARKETMSG_DATA_DIR=str(settings.DATA_DIR),
-                   PYTHONUNBUFFERED="1")
+        env = dict(
+            os.environ,
+            MARKETMSG_SMARTHOST=options["catcher"],
+            MARKETMSG_MAILCATCHER_DIR=str(catcher_dir),
+            MARKETMSG_DATA_DIR=str(settings.DATA_DIR),
+            PYTHONUNBUFFERED="1",
+        )
         command = [sys.executable, "-m", "marketmsg"]
         children = [
             subprocess.Popen([*command, "mailcatcher", "--listen", options["catcher"]], env=env),
@@ -82,28 +93,28 @@ def instructions(data: dict[str, Any], options: dict[str, Any]) -> str:
 ================================================================================
  marketmsg demo is running / デモを起動しました  (Ctrl-C to stop / Ctrl-C で終了)
 
- Web:          {web}/          sign in as any seeded person, password "{data['password']}"
-   seller:     {seller['owner_email']}   ({seller['name']})
-   buyer:      {buyer['email']}   ({buyer['name']})
-   staff:      {data['staff'][0]['email']}
+ Web:          {web}/          sign in as any seeded person, password "{data["password"]}"
+   seller:     {seller["owner_email"]}   ({seller["name"]})
+   buyer:      {buyer["email"]}   ({buyer["name"]})
+   staff:      {data["staff"][0]["email"]}
  Mail catcher: {web}/mailcatcher/   (what the real mailboxes would receive)
- SMTP gateway: {options['gateway']}
+ SMTP gateway: {options["gateway"]}
  Everything seeded: {settings.DATA_DIR}/demo.json
 
- 1. The buyer writes to the seller's relay address about order {order['order_id']}:
-    {swaks} --server {host} --port {port} --from {buyer['email']} \\
-      --to {order['seller_relay_address']} \\
-      --header "Subject: 注文 {order['order_id']} について" --body "いつ発送されますか？ {buyer['email']}"
- 2. Open the mail catcher: the seller got it from {order['buyer_relay_address']},
+ 1. The buyer writes to the seller's relay address about order {order["order_id"]}:
+    {swaks} --server {host} --port {port} --from {buyer["email"]} \\
+      --to {order["seller_relay_address"]} \\
+      --header "Subject: 注文 {order["order_id"]} について" --body "いつ発送されますか？ {buyer["email"]}"
+ 2. Open the mail catcher: the seller got it from {order["buyer_relay_address"]},
     and the buyer's real address is gone from the body too.
  3. The seller answers from their own mail client:
-    {swaks} --server {host} --port {port} --from {seller['owner_email']} \\
-      --to {order['buyer_relay_address']} \\
-      --header "Subject: Re: 注文 {order['order_id']} について" --body "明日発送します。"
+    {swaks} --server {host} --port {port} --from {seller["owner_email"]} \\
+      --to {order["buyer_relay_address"]} \\
+      --header "Subject: Re: 注文 {order["order_id"]} について" --body "明日発送します。"
  4. A stranger writing to the buyer is held (250, not delivered) until the owner approves:
     {swaks} --server {host} --port {port} --from someone@elsewhere.example \\
-      --to {order['buyer_relay_address']} --body "hello"
+      --to {order["buyer_relay_address"]} --body "hello"
  5. An unknown relay address is refused at RCPT with 550 5.1.1:
-    {swaks} --server {host} --port {port} --from {buyer['email']} --to 0000000000000000@{data['relay_domain']}
+    {swaks} --server {host} --port {port} --from {buyer["email"]} --to 0000000000000000@{data["relay_domain"]}
 ================================================================================
 """

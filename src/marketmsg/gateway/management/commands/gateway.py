@@ -18,11 +18,15 @@ class Command(BaseCommand):
         parser.add_argument("--listen", default=None, help="HOST:PORT (default MARKETMSG_GATEWAY_LISTEN)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        host, port = parse_host_port(options["listen"], 2525) if options["listen"] else settings.GATEWAY_LISTEN
+        host, port = (
+            parse_host_port(options["listen"], 2525) if options["listen"] else settings.GATEWAY_LISTEN
+        )
         controller = make_controller(host, port)
         controller.start()
-        self.stdout.write(f"SMTP gateway listening on {host}:{port} (relay domains: "
-                          f"{settings.RELAY_DOMAIN}, {settings.MOBILE_RELAY_DOMAIN})")
+        self.stdout.write(
+            f"SMTP gateway listening on {host}:{port} (relay domains: "
+            f"{settings.RELAY_DOMAIN}, {settings.MOBILE_RELAY_DOMAIN})"
+        )
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -36,5 +36,12 @@ class Command(BaseCommand):
         host, port = parse_host_port(options["listen"], 8000) if options["listen"] else settings.WEB_LISTEN
         call_command("collectstatic", interactive=False, verbosity=0)
         self.stdout.write(f"web listening on http://{host}:{port}/")
-        _Server({"bind": f"{host}:{port}", "workers": options["workers"], "accesslog": "-",
-                 "graceful_timeout": 5, "timeout": 60}).run()
+        _Server(
+            {
+                "bind": f"{host}:{port}",
+                "workers": options["workers"],
+                "accesslog": "-",
+                "graceful_timeout": 5,
+                "timeout": 60,
+            }
+        ).run()

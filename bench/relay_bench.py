@@ -1,0 +1,266 @@
+"""Relay benchmark: gateway accepted/s and whole-relay delivered/s, as ratios to a bare aiosmtpd sink.
+
+Run with ``make bench``. Everything is a real process on loopback: a bare aiosmtpd sink, the
+``marketmsg gateway`` and ``marketmsg worker`` on a fresh SQLite database (production durability,
+synchronous=FULL), and several client processes sending over SMTP. Results go to the terminal and
+to bench/results/relay.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from email.message import EmailMessage
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENTS = 4
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on port {port}")
+
+
+def make_mail(sender: str, to: str, size: int, n: int) -> bytes:
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = to
+    mail["Subject"] = f"ベンチマーク {n}"
+    line = "お問い合わせありがとうございます。The quick brown fox jumps. 0123456789\n"
+    body = (line * (size // len(line.encode()) + 1))[: max(size - 400, 10)]
+    mail.set_content(body)
+    return mail.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def client(port: int, jobs: list[tuple[str, str, bytes]]) -> tuple[int, int, float, float]:
+    """One SMTP connection sending its share; returns (accepted, refused, start, end)."""
+    accepted = refused = 0
+    started = time.time()
+    with smtplib.SMTP("127.0.0.1", port, timeout=120) as smtp:
+        for sender, to, data in jobs:
+            try:
+                smtp.sendmail(sender, [to], data)
+                accepted += 1
+            except smtplib.SMTPException:
+                refused += 1
+                smtp.rset()
+    return accepted, refused, started, time.time()
+
+
+def blast(port: int, jobs: list[tuple[str, str, bytes]]) -> tuple[float, int, int]:
+    shares = [jobs[i::CLIENTS] for i in range(CLIENTS)]
+    with ProcessPoolExecutor(CLIENTS) as pool:
+        results = list(pool.map(client, [port] * CLIENTS, shares))
+    # Timed by the clients themselves, from the first connection to the last answer.
+    elapsed = max(r[3] for r in results) - min(r[2] for r in results)
+    return elapsed, sum(r[0] for r in results), sum(r[1] for r in results)
+
+
+class Proc:
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log.open("ab")
+        self.process = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+
+    def peak_rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+
+def read_count(path: Path) -> int:
+    try:
+        return int(path.read_text() or 0)
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def progress(text: str) -> None:
+    sys.stderr.write(f"  {text}\n")
+    sys.stderr.flush()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--small", type=int, default=800, help="1 KB messages per run")
+    parser.add_argument("--large", type=int, default=200, help="100 KB messages per run")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="marketmsg-bench-"))
+    env = dict(
+        os.environ,
+        MARKETMSG_DATA_DIR=str(work),
+        MARKETMSG_SECRET_KEY="bench",
+        MARKETMSG_SQLITE_SYNCHRONOUS="FULL",
+        MARKETMSG_WORKER_POLL_SECONDS="0.05",
+        MARKETMSG_LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("MARKETMSG_DATABASE_URL", None)
+    python = sys.executable
+    sys.stderr.write(f"marketmsg relay benchmark (work dir {work})\n")
+    subprocess.run([python, "-m", "marketmsg", "migrate", "-v0"], env=env, check=True)
+    seed_file = work / "seed.json"
+    subprocess.run(
+        [
+            python,
+            "-m",
+            "marketmsg",
+            "seed",
+            "--sellers",
+            "50",
+            "--buyers",
+            "400",
+            "--orders",
+            "1000",
+            "--json",
+            str(seed_file),
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    data = json.loads(seed_file.read_text())
+    emails = {b["id"]: b["email"] for b in data["buyers"]}
+    rng = random.Random(3)
+
+    def jobs(count: int, size: int) -> list[tuple[str, str, bytes]]:
+        out = []
+        for n in range(count):
+            order = rng.choice(data["orders"])
+            sender = emails[order["buyer_id"]]
+            out.append(
+                (
+                    sender,
+                    order["seller_relay_address"],
+                    make_mail(sender, order["seller_relay_address"], size, n),
+                )
+            )
+        return out
+
+    results: dict[str, object] = {"clients": CLIENTS, "cpu_count": os.cpu_count()}
+    sink_port = free_port()
+    count_file = work / "sink.count"
+    sink = Proc(
+        [python, str(ROOT / "bench" / "sink.py"), "--port", str(sink_port), "--count-file", str(count_file)],
+        env,
+        work / "sink.log",
+    )
+    wait_for_port(sink_port)
+    gateway_port = free_port()
+    gateway = Proc(
+        [python, "-m", "marketmsg", "gateway", "--listen", f"127.0.0.1:{gateway_port}"],
+        env,
+        work / "gateway.log",
+    )
+    wait_for_port(gateway_port)
+    try:
+        for label, count, size in (("1KB", args.small, 1024), ("100KB", args.large, 100 * 1024)):
+            batch = jobs(count, size)
+            before = read_count(count_file)
+            bare_s, bare_ok, _ = blast(sink_port, batch)
+            time.sleep(0.3)
+            assert read_count(count_file) - before == bare_ok == count, "the bare sink lost messages"
+            bare_rate = count / bare_s
+            progress(f"{label}: bare aiosmtpd sink {bare_rate:8.1f} msg/s")
+            gw_s, gw_ok, gw_refused = blast(gateway_port, batch)
+            gw_rate = gw_ok / gw_s
+            progress(
+                f"{label}: gateway accepted  {gw_rate:8.1f} msg/s  ({gw_rate / bare_rate:.2f} × bare sink)"
+            )
+            # Whole relay: start a worker on what the gateway stored, time until the sink has all of it.
+            env_worker = dict(env, MARKETMSG_SMARTHOST=f"127.0.0.1:{sink_port}")
+            before = read_count(count_file)
+            started = time.monotonic()
+            worker = Proc([python, "-m", "marketmsg", "worker"], env_worker, work / "worker.log")
+            deadline = started + 600
+            while read_count(count_file) - before < gw_ok and time.monotonic() < deadline:
+                time.sleep(0.05)
+            relay_s = time.monotonic() - started
+            worker.stop()
+            delivered = read_count(count_file) - before
+            relay_rate = delivered / relay_s
+            progress(
+                f"{label}: relay delivered   {relay_rate:8.1f} msg/s  "
+                f"({relay_rate / bare_rate:.2f} × bare sink), {delivered}/{gw_ok} delivered"
+            )
+            results[label] = {
+                "messages": count,
+                "bare_sink_per_s": round(bare_rate, 1),
+                "gateway_accepted_per_s": round(gw_rate, 1),
+                "gateway_ratio": round(gw_rate / bare_rate, 3),
+                "gateway_refused": gw_refused,
+                "relay_delivered_per_s": round(relay_rate, 1),
+                "relay_ratio": round(relay_rate / bare_rate, 3),
+                "accepted": gw_ok,
+                "delivered": delivered,
+                "lost": gw_ok - delivered,
+            }
+        gateway.stop()
+        # Peak memory of a fresh gateway while it takes one 14 MB message.
+        gateway = Proc(
+            [python, "-m", "marketmsg", "gateway", "--listen", f"127.0.0.1:{gateway_port}"],
+            env,
+            work / "gateway-mem.log",
+        )
+        wait_for_port(gateway_port)
+        idle = gateway.peak_rss_mb()
+        order = data["orders"][0]
+        big = make_mail(emails[order["buyer_id"]], order["seller_relay_address"], 14 * 1024 * 1024, 0)
+        _, ok, _ = blast(gateway_port, [(emails[order["buyer_id"]], order["seller_relay_address"], big)])
+        peak = gateway.peak_rss_mb()
+        progress(f"14 MB message: accepted={bool(ok)}, gateway peak RSS {peak:.0f} MB (idle {idle:.0f} MB)")
+        results["memory_14MB"] = {
+            "accepted": bool(ok),
+            "message_bytes": len(big),
+            "peak_rss_mb": round(peak, 1),
+            "idle_rss_mb": round(idle, 1),
+        }
+    finally:
+        gateway.stop()
+        sink.stop()
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "relay.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    target = results["1KB"]["gateway_ratio"] >= 0.25  # type: ignore[index]
+    memory = results["memory_14MB"]["peak_rss_mb"] <= 200  # type: ignore[index]
+    print(
+        f"target accepted/s >= 0.25 x bare sink (1 KB, SQLite): {'met' if target else 'NOT met'}; "
+        f"gateway peak RSS <= 200 MB for 14 MB: {'met' if memory else 'NOT met'}"
+    )
+
+
+if __name__ == "__main__":
+    main()

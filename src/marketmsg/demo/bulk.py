@@ -1,0 +1,99 @@
+"""Fast bulk writing of rows: executemany on SQLite, COPY on PostgreSQL.
+
+Rows are plain tuples in the order of the given field names; values are adapted the way Django
+would store them. Used by the seeder, where building millions of model instances is too slow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, models, transaction
+
+CHUNK = 20_000
+
+
+def next_id(model: type[models.Model]) -> int:
+    return (model._default_manager.aggregate(m=models.Max("pk"))["m"] or 0) + 1
+
+
+def _adapt(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    return value
+
+
+def insert(
+    model: type[models.Model],
+    fields: Sequence[str],
+    rows: Iterable[tuple[Any, ...]],
+    on_chunk: Callable[[int], None] = lambda done: None,
+) -> int:
+    """Writes ``rows`` into ``model``'s table in chunks, one transaction each; returns the count."""
+    meta = model._meta
+    columns = [str(getattr(meta.get_field(name), "column")) for name in fields]  # noqa: B009
+    table = connection.ops.quote_name(meta.db_table)
+    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+    done = 0
+    chunk: list[tuple[Any, ...]] = []
+
+    def flush() -> None:
+        nonlocal done
+        if not chunk:
+            return
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
+                    for row in chunk:
+                        copy.write_row(row)
+            else:
+                marks = ", ".join(["%s"] * len(columns))
+                cursor.executemany(
+                    f"INSERT INTO {table} ({quoted}) VALUES ({marks})",
+                    [tuple(_adapt(v) for v in row) for row in chunk],
+                )
+        done += len(chunk)
+        chunk.clear()
+        on_chunk(done)
+
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= CHUNK:
+            flush()
+    flush()
+    return done
+
+
+def reset_sequences(models_: Sequence[type[models.Model]]) -> None:
+    """Explicit IDs leave PostgreSQL's sequences behind; move them past the new rows."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for model in models_:
+            table = model._meta.db_table
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"COALESCE((SELECT MAX(id) FROM {table}), 1))"
+            )
+
+
+class FastSQLiteWrites:
+    """For the length of a seed: SQLite without fsync and with a large cache.
+
+    A crash mid-seed can leave a half-seeded database, which is acceptable for demo and benchmark
+    data (seed again); the service's own writes never run in this mode.
+    """
+
+    def __enter__(self) -> None:
+        self.active = connection.vendor == "sqlite" and not connection.in_atomic_block
+        if self.active:
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA synchronous=OFF")
+                cursor.execute("PRAGMA cache_size=-262144")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.active:
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA synchronous=FULL")
