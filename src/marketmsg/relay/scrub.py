@@ -6,9 +6,7 @@ stands for its owner towards the recipient.
 
 from __future__ import annotations
 
-import functools
 import html
-import re
 from collections.abc import Mapping
 from html.parser import HTMLParser
 from urllib.parse import unquote
@@ -38,36 +36,58 @@ def _ordered(replacements: Replacements) -> tuple[str, ...]:
     return tuple(sorted({r.lower() for r in replacements if r}, key=lambda r: (-len(r), r)))
 
 
-@functools.lru_cache(maxsize=512)
-def _text_pattern(reals: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(re.escape(r) for r in reals), re.IGNORECASE)
+def _spans(haystack: str | bytes, needles: list[tuple[str | bytes, str]]) -> list[tuple[int, int, str]]:
+    """Non-overlapping (start, end, real) matches, longest needle first; plain find() in C, no regex.
 
-
-@functools.lru_cache(maxsize=512)
-def _bytes_pattern(reals: tuple[str, ...], codec: str) -> re.Pattern[bytes]:
-    # A bytes pattern with IGNORECASE folds ASCII letters, which covers UTF-16 in both byte orders.
-    return re.compile(b"|".join(re.escape(r.encode(codec)) for r in reals), re.IGNORECASE)
+    A seller account may have hundreds of addresses; compiling them into a pattern per message
+    would cost more than the search itself.
+    """
+    found: list[tuple[int, int, str]] = []
+    for needle, real in needles:
+        at = haystack.find(needle)  # type: ignore[arg-type]
+        while at != -1:
+            end = at + len(needle)
+            if all(end <= s or at >= e for s, e, _ in found):
+                found.append((at, end, real))
+            at = haystack.find(needle, end)  # type: ignore[arg-type]
+    return sorted(found)
 
 
 def scrub_text(text: str, replacements: Replacements) -> str:
     """Every real address in ``text`` (any case) replaced by its relay address."""
-    reals = _ordered(replacements)
-    if not reals or not text:
+    if "@" not in text or not replacements:
         return text
-    return _text_pattern(reals).sub(lambda m: replacements[m.group(0).lower()], text)
+    folded = text.lower()
+    if len(folded) != len(text):  # a few characters change length when lower-cased: go case by case
+        folded = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    mapping = {k.lower(): v for k, v in replacements.items() if k}
+    spans = _spans(folded, [(r, r) for r in _ordered(mapping)])
+    if not spans:
+        return text
+    out, last = [], 0
+    for start, end, real in spans:
+        out += [text[last:start], mapping[real]]
+        last = end
+    out.append(text[last:])
+    return "".join(out)
 
 
 def scrub_bytes(data: bytes, replacements: Replacements) -> bytes:
-    """Byte-level replacement for binary parts (ASCII and UTF-16 spellings)."""
-    reals = tuple(r for r in _ordered(replacements) if r.isascii())
+    """Byte-level replacement for binary parts (ASCII and UTF-16 spellings, any ASCII case)."""
+    mapping = {k.lower(): v for k, v in replacements.items() if k}
+    reals = [r for r in _ordered(mapping) if r.isascii()]
     if not reals or not data:
         return data
     for codec in ("ascii", "utf-16-le", "utf-16-be"):
-
-        def relay_for(match: re.Match[bytes], codec: str = codec) -> bytes:
-            return replacements[match.group(0).decode(codec).lower()].encode(codec)
-
-        data = _bytes_pattern(reals, codec).sub(relay_for, data)
+        spans = _spans(data.lower(), [(r.encode(codec), r) for r in reals])
+        if not spans:
+            continue
+        out, last = [], 0
+        for start, end, real in spans:
+            out += [data[last:start], mapping[real].encode(codec)]
+            last = end
+        out.append(data[last:])
+        data = b"".join(out)
     return data
 
 
