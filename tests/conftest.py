@@ -25,7 +25,11 @@ import pytest  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
 from aiosmtpd.smtp import SMTP, Envelope, Session  # noqa: E402
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+CORPUS = Path(
+    os.environ.get(
+        "MARKETMSG_CORPUS_DIR", Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+    )
+)
 
 
 def free_port() -> int:

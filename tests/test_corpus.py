@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import os
 import re
 import sys
 
@@ -35,8 +36,11 @@ def corpus_paths() -> list[str]:
         return [row["path"] for row in csv.DictReader(index, delimiter="\t")]
 
 
-@pytest.mark.skipif(not (CORPUS / "INDEX.tsv").exists(), reason="../shared/corpus is not here")
 def test_every_corpus_message_gets_a_defined_answer_and_leaks_nothing(gateway, sink, settings):
+    if not (CORPUS / "INDEX.tsv").exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"the corpus is missing at {CORPUS}; CI must have ../shared/corpus")
+        pytest.skip(f"no corpus at {CORPUS} (set MARKETMSG_CORPUS_DIR)")
     paths = corpus_paths()
     assert len(paths) >= 1000
     seed(sellers=1, buyers=len(paths), orders=0, password="x")

@@ -1,0 +1,64 @@
+"""The gateway answers 451 4.3.0 — never 250, never 5xx — while its database cannot be opened."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+
+from marketmsg.conversations.models import Message
+from tests.mail import compose
+from tests.personas import make_pair
+
+pytestmark = [
+    pytest.mark.db,
+    pytest.mark.skipif(
+        django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
+        reason="breaks the SQLite file; the PostgreSQL outage test belongs to the fault suite",
+    ),
+]
+
+
+class Outage:
+    """Moves the database file (and its WAL files) aside and puts a directory in its place."""
+
+    def __init__(self) -> None:
+        self.path = Path(connection.settings_dict["NAME"])
+
+    def __enter__(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(f"{self.path}{suffix}")
+            if source.exists():
+                os.rename(source, f"{source}.away")
+        self.path.mkdir()
+
+    def __exit__(self, *exc: object) -> None:
+        self.path.rmdir()
+        for suffix in ("", "-wal", "-shm"):
+            away = Path(f"{self.path}{suffix}.away")
+            if away.exists():
+                os.rename(away, f"{self.path}{suffix}")
+
+
+def test_database_outage_at_rcpt_and_at_data_answers_451_and_then_recovers(gateway):
+    pair = make_pair()
+    mail = compose("taro.yamada@example.jp", pair.seller_relay)
+    with Outage():
+        code, reply = gateway.send("taro.yamada@example.jp", pair.seller_relay, mail)
+    assert (code, reply[:5]) == (451, "4.3.0")
+
+    with gateway.client() as smtp:
+        smtp.ehlo("client.example")
+        smtp.mail("taro.yamada@example.jp")
+        assert smtp.rcpt(pair.seller_relay)[0] == 250
+        with Outage():
+            code, reply = smtp.data(mail.replace(b"\n", b"\r\n"))
+    assert (code, reply[:5].decode()) == (451, "4.3.0")
+    assert Message.objects.count() == 0
+
+    code, _ = gateway.send("taro.yamada@example.jp", pair.seller_relay, mail)  # the sender's retry
+    assert code == 250
+    assert Message.objects.count() == 1

@@ -1,0 +1,78 @@
+"""Sign-in, the first page per role, and the demo's mail catcher (real SMTP into it, then the pages)."""
+
+from __future__ import annotations
+
+import smtplib
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.test import Client
+
+from marketmsg.demo.mailcatcher import CatcherHandler
+from tests.conftest import free_port
+from tests.mail import compose
+from tests.personas import PASSWORD, make_pair
+
+pytestmark = pytest.mark.db
+
+
+@pytest.mark.django_db
+def test_sign_in_page_is_japanese_first_and_explains_a_wrong_password(client: Client):
+    page = client.get("/login/")
+    assert page.status_code == 200
+    assert "ログイン" in page.content.decode() and "Sign in" in page.content.decode()
+    make_pair()
+    wrong = client.post("/login/", {"username": "owner@sakura-books.example.jp", "password": "nope"})
+    text = wrong.content.decode()
+    assert "パスワードが正しくありません" in text and "password is not correct" in text
+
+
+@pytest.mark.django_db
+def test_seller_sees_buyer_relay_addresses_and_buyer_sees_seller_relay_addresses(client: Client):
+    pair = make_pair()
+    assert client.get("/").status_code == 302  # signed out: to the sign-in page
+    assert client.login(username="owner@sakura-books.example.jp", password=PASSWORD)
+    page = client.get("/").content.decode()
+    assert pair.order.order_id in page and pair.buyer_relay in page
+    assert "taro.yamada@example.jp" not in page
+    client.logout()
+    assert client.login(username="taro.yamada@example.jp", password=PASSWORD)
+    page = client.get("/").content.decode()
+    assert pair.seller_relay in page and "owner@sakura-books.example.jp" not in page
+
+
+@pytest.mark.django_db
+def test_mail_catcher_lists_and_shows_caught_mail(client: Client, settings, tmp_path: Path):
+    settings.MAILCATCHER_DIR = str(tmp_path)
+    port = free_port()
+    controller = Controller(CatcherHandler(tmp_path), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            smtp.sendmail(
+                "a@marketplace.example",
+                ["taro@example.jp"],
+                compose(
+                    "a@marketplace.example",
+                    "taro@example.jp",
+                    subject="発送のお知らせ",
+                    body="明日お届けします",
+                ),
+            )
+    finally:
+        controller.stop()
+    listing = client.get("/mailcatcher/").content.decode()
+    assert "発送のお知らせ" in listing and "taro@example.jp" in listing
+    key = next(tmp_path.glob("*.eml")).stem
+    detail = client.get(f"/mailcatcher/{key}/").content.decode()
+    assert "明日お届けします" in detail
+    raw = client.get(f"/mailcatcher/{key}/raw")
+    assert raw.status_code == 200 and b"Subject:" in raw.content
+    assert client.get("/mailcatcher/../../etc/passwd/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_mail_catcher_is_off_unless_configured(client: Client, settings):
+    settings.MAILCATCHER_DIR = ""
+    assert client.get("/mailcatcher/").status_code == 404
