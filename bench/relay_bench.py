@@ -44,13 +44,32 @@ def wait_for_port(port: int, timeout: float = 60) -> None:
     raise TimeoutError(f"nothing listening on port {port}")
 
 
+def make_big_mail(sender: str, to: str, size: int) -> bytes:
+    """A message of exactly ``size`` bytes on the wire: a short text and a base64 attachment."""
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = to
+    mail["Subject"] = "写真を添付します / photos attached"
+    mail.set_content("添付をご確認ください。\n")
+    attachment = size * 3 // 4
+    mail.add_attachment(random.randbytes(attachment), maintype="application", subtype="pdf", filename="a.pdf")
+    data = mail.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    while len(data) > size:  # trim the attachment until the whole message fits
+        attachment -= (len(data) - size) * 3 // 4 + 3
+        mail.get_payload()[1].set_content(
+            random.randbytes(attachment), maintype="application", subtype="pdf", filename="a.pdf"
+        )
+        data = mail.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    return data
+
+
 def make_mail(sender: str, to: str, size: int, n: int) -> bytes:
     mail = EmailMessage()
     mail["From"] = sender
     mail["To"] = to
     mail["Subject"] = f"ベンチマーク {n}"
     line = "お問い合わせありがとうございます。The quick brown fox jumps. 0123456789\n"
-    body = (line * (size // len(line.encode()) + 1))[: max(size - 400, 10)]
+    body = line * max(1, (size - 420) // len(line.encode()))
     mail.set_content(body)
     return mail.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
@@ -114,15 +133,17 @@ def progress(text: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--small", type=int, default=800, help="1 KB messages per run")
+    parser.add_argument("--small", type=int, default=2000, help="1 KB messages per run")
     parser.add_argument("--large", type=int, default=200, help="100 KB messages per run")
+    parser.add_argument("--synchronous", default="FULL", help="SQLite synchronous mode (FULL is the default)")
+    parser.add_argument("--gateway-processes", type=int, default=0, help="0 = the gateway's own default")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="marketmsg-bench-"))
     env = dict(
         os.environ,
         MARKETMSG_DATA_DIR=str(work),
         MARKETMSG_SECRET_KEY="bench",
-        MARKETMSG_SQLITE_SYNCHRONOUS="FULL",
+        MARKETMSG_SQLITE_SYNCHRONOUS=args.synchronous,
         MARKETMSG_WORKER_POLL_SECONDS="0.05",
         MARKETMSG_LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
@@ -169,7 +190,12 @@ def main() -> None:
             )
         return out
 
-    results: dict[str, object] = {"clients": CLIENTS, "cpu_count": os.cpu_count()}
+    results: dict[str, object] = {
+        "clients": CLIENTS,
+        "cpu_count": os.cpu_count(),
+        "gateway_processes": args.gateway_processes or "default (1 on SQLite)",
+        "sqlite_synchronous": args.synchronous,
+    }
     sink_port = free_port()
     count_file = work / "sink.count"
     sink = Proc(
@@ -230,14 +256,23 @@ def main() -> None:
         gateway.stop()
         # Peak memory of a fresh gateway while it takes one 14 MB message.
         gateway = Proc(
-            [python, "-m", "marketmsg", "gateway", "--listen", f"127.0.0.1:{gateway_port}"],
+            [
+                python,
+                "-m",
+                "marketmsg",
+                "gateway",
+                "--listen",
+                f"127.0.0.1:{gateway_port}",
+                "--processes",
+                "1",
+            ],
             env,
             work / "gateway-mem.log",
         )
         wait_for_port(gateway_port)
         idle = gateway.peak_rss_mb()
         order = data["orders"][0]
-        big = make_mail(emails[order["buyer_id"]], order["seller_relay_address"], 14 * 1024 * 1024, 0)
+        big = make_big_mail(emails[order["buyer_id"]], order["seller_relay_address"], 14 * 1000 * 1000)
         _, ok, _ = blast(gateway_port, [(emails[order["buyer_id"]], order["seller_relay_address"], big)])
         peak = gateway.peak_rss_mb()
         progress(f"14 MB message: accepted={bool(ok)}, gateway peak RSS {peak:.0f} MB (idle {idle:.0f} MB)")

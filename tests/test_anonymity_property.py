@@ -76,7 +76,7 @@ def build_mail(secret: str, to: str, places: list[str], style: int) -> bytes:
     mail["To"] = to
     subject = "ご注文について"
     if "subject_b" in places:
-        subject = Header(f"連絡先 {hidden}", "utf-8").encode()
+        subject = Header(f"連絡先 {hidden}", "utf-8").encode(maxlinelen=10000)
     elif "subject_q" in places:
         subject = f"=?utf-8?q?{''.join(f'={b:02X}' for b in hidden.encode())}?="
     mail["Subject"] = subject
@@ -124,7 +124,10 @@ def build_mail(secret: str, to: str, places: list[str], style: int) -> bytes:
         )
     if "filename_word" in places:
         mail.add_attachment(
-            b"GIF89a", maintype="image", subtype="gif", filename=Header(f"{hidden}.gif", "utf-8").encode()
+            b"GIF89a",
+            maintype="image",
+            subtype="gif",
+            filename=Header(f"{hidden}.gif", "utf-8").encode(maxlinelen=10000),
         )
     if "attachment_text" in places:
         mail.add_attachment(f"メモ {hidden}\n", filename="memo.txt")
@@ -138,7 +141,7 @@ def build_mail(secret: str, to: str, places: list[str], style: int) -> bytes:
     if "forwarded" in places:
         inner = EmailMessage()
         inner["From"] = hidden
-        inner["Subject"] = Header(f"Fwd {hidden}", "utf-8").encode()
+        inner["Subject"] = Header(f"Fwd {hidden}", "utf-8").encode(maxlinelen=10000)
         inner.set_content(base64.b64encode(b"x").decode() + f"\nsigned {hidden}\n")
         mail.add_attachment(inner)
     return mail.as_bytes()

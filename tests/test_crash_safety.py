@@ -28,7 +28,7 @@ from tests.conftest import SinkHandler, crlf, free_port
 from tests.mail import compose, parse
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
-MESSAGES = 120
+MESSAGES = 300
 
 
 @pytest.fixture
@@ -163,9 +163,11 @@ def test_sigkill_of_gateway_and_worker_loses_no_accepted_message(tmp_path: Path,
     sender_thread.start()
     rng = random.Random(11)
     try:
+        turn = 0
         while not done.is_set():
-            time.sleep(rng.uniform(0.5, 1.5))
-            victim = rng.choice([gateway, worker])
+            time.sleep(rng.uniform(0.2, 0.8))
+            victim = (gateway, worker)[turn % 2]
+            turn += 1
             victim.kill()
             victim.start()
         sender_thread.join()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
+from django.db import connection, connections
 
 from marketmsg.conversations.models import Message
 from tests.mail import compose
@@ -43,7 +43,17 @@ class Outage:
                 os.rename(away, f"{self.path}{suffix}")
 
 
-def test_database_outage_at_rcpt_and_at_data_answers_451_and_then_recovers(gateway):
+@pytest.fixture
+def reconnect_every_call():
+    """Gateway threads open a fresh connection per call, so that they meet the missing file."""
+    shared = connections.settings["default"]
+    before = shared["CONN_MAX_AGE"]
+    shared["CONN_MAX_AGE"] = 0
+    yield
+    shared["CONN_MAX_AGE"] = before
+
+
+def test_database_outage_at_rcpt_and_at_data_answers_451_and_then_recovers(reconnect_every_call, gateway):
     pair = make_pair()
     mail = compose("taro.yamada@example.jp", pair.seller_relay)
     with Outage():

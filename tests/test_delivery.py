@@ -205,3 +205,17 @@ def test_clean_reason_removes_addresses():
     assert clean_reason("550 5.1.1 <taro@example.jp>: Recipient unknown taro@example.jp") == (
         "550 5.1.1 <…>: Recipient unknown …"
     )
+
+
+def test_every_failure_gets_its_own_notice(gateway, sink):
+    pair = make_pair()
+    sink.answers["taro.yamada@example.jp"] = "550 5.2.1 Mailbox disabled"
+    for n in range(2):
+        gateway.send(
+            "owner@sakura-books.example.jp",
+            pair.buyer_relay,
+            compose("owner@sakura-books.example.jp", pair.buyer_relay, subject=f"お知らせ {n}"),
+        )
+    deliver_all()
+    notices = [m for m in sink.messages if m.rcpt_tos == ["owner@sakura-books.example.jp"]]
+    assert len(notices) == 2

@@ -222,3 +222,29 @@ def test_relay_pair_never_changes_and_differs_between_sellers():
     }
     assert len(locals_) == 4
     assert all(len(x) == 16 and int(x, 16) >= 0 for x in locals_)
+
+
+def test_mail_from_a_relay_address_is_refused_as_a_loop(gateway):
+    pair = make_pair()
+    raw = compose(pair.seller_relay, pair.buyer_relay)
+    code, reply = gateway.send("forwarder@sakura-books.example.jp", pair.buyer_relay, raw)
+    assert code == 550 and reply.startswith("5.4.6")
+    assert Message.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_relay_lookup_loads_the_right_side_buyer_seller_and_counterpart():
+    pair = make_pair()
+    for address, side, other in (
+        (pair.buyer_relay, "buyer", pair.seller_relay),
+        (pair.seller_relay, "seller", pair.buyer_relay),
+    ):
+        relay = addresses.find_relay_address(address.upper())
+        assert relay is not None
+        assert (relay.address, relay.side, relay.is_active) == (address, side, True)
+        assert (
+            relay.buyer.email == "taro.yamada@example.jp" and relay.seller.name == "さくら書店 Sakura Books"
+        )
+        both = addresses.relay_pair_of(relay)
+        assert {both.buyer_address.address, both.seller_address.address} == {address, other}
+    assert addresses.find_relay_address(pair.buyer_relay.replace("@", "@m.")) is None

@@ -82,6 +82,9 @@ GATEWAY_LISTEN = parse_host_port(_env("GATEWAY_LISTEN", "127.0.0.1:2525"), 2525)
 WEB_LISTEN = parse_host_port(_env("WEB_LISTEN", "127.0.0.1:8000"), 8000)
 MAX_MESSAGE_BYTES = int(_env("MAX_MESSAGE_BYTES", str(20 * 1024 * 1024)))
 MAX_RECIPIENTS = int(_env("MAX_RECIPIENTS", "20"))
+# Database threads of one gateway process. SQLite has one writer at a time and its busy handler
+# sleeps in coarse steps, so one thread queueing in Python is faster than several contending.
+GATEWAY_THREADS = int(_env("GATEWAY_THREADS", "0"))  # 0: 1 on SQLite, 4 on PostgreSQL
 # Growing back-off for temporary delivery failures; after the last step the delivery gives up
 # and the sender is notified. The default spans about five days.
 RETRY_SCHEDULE = [
@@ -151,7 +154,10 @@ TEMPLATES = [
 
 def _database() -> dict[str, Any]:
     url = _env("DATABASE_URL", f"sqlite:///{DATA_DIR / 'marketmsg.sqlite3'}")
-    config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=0))
+    # Long-lived processes (gateway, worker) keep their connections; a broken one is replaced.
+    config: dict[str, Any] = dict(
+        dj_database_url.parse(url, conn_max_age=int(_env("DB_CONN_MAX_AGE", "600")), conn_health_checks=True)
+    )
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # WAL lets readers run beside the one writer; synchronous=FULL makes every commit durable
         # (even against power loss) before the gateway answers 250; NORMAL is durable against process

@@ -80,9 +80,18 @@ class SellerAccount(models.Model):
     def owner(self) -> User:
         return self.members.select_related("user").get(is_owner=True).user
 
+    def remember_owner_emails(self, emails: list[str]) -> None:
+        """Lets a caller that has just read the owner's address spare notification_addresses a query."""
+        self._owner_emails = emails
+
     def notification_addresses(self) -> list[str]:
         configured = [a.strip().lower() for a in self.notification_emails.split(",") if a.strip()]
-        return configured or [self.owner.email]
+        if configured:
+            return configured
+        known: list[str] | None = getattr(self, "_owner_emails", None)
+        if known:
+            return known
+        return list(self.members.filter(is_owner=True).values_list("user__email", flat=True))
 
 
 class SellerUser(models.Model):

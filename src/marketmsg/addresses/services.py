@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from marketmsg.accounts.models import Buyer, SellerAccount, User
 from marketmsg.addresses.models import RelayAddress, SenderAddress, SenderAddressChange
+
+M = TypeVar("M", bound=models.Model)
 
 
 def new_local_part() -> str:
@@ -46,6 +49,24 @@ def relay_pair(buyer: Buyer, seller: SellerAccount) -> RelayPair:
     return RelayPair(found[RelayAddress.Side.BUYER], found[RelayAddress.Side.SELLER])
 
 
+def relay_pair_of(relay: RelayAddress) -> RelayPair:
+    """The pair that ``relay`` belongs to, reusing its already loaded buyer and seller."""
+    other_side = (
+        RelayAddress.Side.SELLER if relay.side == RelayAddress.Side.BUYER else RelayAddress.Side.BUYER
+    )
+    other = getattr(relay, "_counterpart", None)  # loaded with it by find_relay_address
+    if other is None:
+        other = RelayAddress.objects.filter(
+            buyer_id=relay.buyer_id, seller_id=relay.seller_id, side=other_side
+        ).first()
+    if other is None:
+        other = _create(relay.buyer, relay.seller, other_side)
+    other.buyer, other.seller = relay.buyer, relay.seller
+    if relay.side == RelayAddress.Side.BUYER:
+        return RelayPair(relay, other)
+    return RelayPair(other, relay)
+
+
 def _create(buyer: Buyer, seller: SellerAccount, side: str) -> RelayAddress:
     for _ in range(5):
         try:
@@ -65,18 +86,102 @@ def _create(buyer: Buyer, seller: SellerAccount, side: str) -> RelayAddress:
     raise RuntimeError("could not allocate a relay address")
 
 
+_ROUTE_SQL = """
+SELECT r.id, r.local_part, r.domain, r.side, r.is_active, r.created_at, r.buyer_id, r.seller_id,
+       b.user_id, b.is_mobile, u.email, u.name, u.role,
+       s.name, s.notification_emails, s.created_at,
+       o.id, o.local_part, o.domain, o.side, o.is_active, o.created_at
+FROM addresses_relayaddress r
+JOIN accounts_buyer b ON b.id = r.buyer_id
+JOIN accounts_user u ON u.id = b.user_id
+JOIN accounts_selleraccount s ON s.id = r.seller_id
+LEFT JOIN addresses_relayaddress o
+  ON o.buyer_id = r.buyer_id AND o.seller_id = r.seller_id AND o.side <> r.side
+WHERE r.local_part = %s AND r.is_active
+"""
+
+
+def _loaded(model: type[M], values: dict[str, Any]) -> M:
+    """A model instance as if the ORM had loaded these fields (from_db wants them in field order)."""
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(connection.alias, names, [values[name] for name in names])
+
+
 def find_relay_address(address: str) -> RelayAddress | None:
-    """The active relay address for ``local@domain``, or None."""
+    """The active relay address for ``local@domain`` with its buyer, seller and counterpart, or None.
+
+    One hand-written query: this runs for every recipient of every mail, and the ORM's query
+    building cost more than the database did. ``relay_pair_of`` then needs no query.
+    """
     local, _, domain = address.strip().lower().rpartition("@")
     if domain not in relay_domains() or len(local) != 16:
         return None
-    relay = (
-        RelayAddress.objects.select_related("buyer__user", "seller")
-        .filter(local_part=local, is_active=True)
-        .first()
-    )
-    if relay is None or relay.domain != domain:
+    with connection.cursor() as cursor:
+        cursor.execute(_ROUTE_SQL, [local])
+        row = cursor.fetchone()
+    if row is None or row[2] != domain:
         return None
+    (
+        rid,
+        rlocal,
+        rdomain,
+        rside,
+        ractive,
+        rcreated,
+        buyer_id,
+        seller_id,
+        user_id,
+        is_mobile,
+        email,
+        name,
+        role,
+        shop,
+        notify,
+        shop_created,
+        oid,
+        olocal,
+        odomain,
+        oside,
+        oactive,
+        ocreated,
+    ) = row
+    user = _loaded(User, {"id": user_id, "email": email, "name": name, "role": role})
+    buyer = _loaded(Buyer, {"id": buyer_id, "user_id": user_id, "is_mobile": is_mobile})
+    buyer.user = user
+    seller = _loaded(
+        SellerAccount,
+        {"id": seller_id, "name": shop, "notification_emails": notify, "created_at": shop_created},
+    )
+    relay = _loaded(
+        RelayAddress,
+        {
+            "id": rid,
+            "local_part": rlocal,
+            "domain": rdomain,
+            "buyer_id": buyer_id,
+            "seller_id": seller_id,
+            "side": rside,
+            "is_active": ractive,
+            "created_at": rcreated,
+        },
+    )
+    relay.buyer, relay.seller = buyer, seller
+    if oid is not None:
+        other = _loaded(
+            RelayAddress,
+            {
+                "id": oid,
+                "local_part": olocal,
+                "domain": odomain,
+                "buyer_id": buyer_id,
+                "seller_id": seller_id,
+                "side": oside,
+                "is_active": oactive,
+                "created_at": ocreated,
+            },
+        )
+        other.buyer, other.seller = buyer, seller
+        relay._counterpart = other  # type: ignore[attr-defined]
     return relay
 
 
@@ -115,7 +220,18 @@ def record_unknown_sender(account: SellerAccount, email: str) -> None:
 
 def seller_real_addresses(account: SellerAccount) -> set[str]:
     """Every real address known to belong to the seller side, for scrubbing."""
-    addresses = set(account.members.values_list("user__email", flat=True))
-    addresses |= set(SenderAddress.objects.filter(account=account).values_list("email", flat=True))
-    addresses |= {a.strip().lower() for a in account.notification_emails.split(",") if a.strip()}
+    # One hand-written query on the mail path; it also tells who the owner is, which the account
+    # remembers for notification_addresses().
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT u.email, su.is_owner FROM accounts_selleruser su "
+            "JOIN accounts_user u ON u.id = su.user_id "
+            "WHERE su.account_id = %s UNION ALL "
+            "SELECT email, %s FROM addresses_senderaddress WHERE account_id = %s",
+            [account.pk, False, account.pk],
+        )
+        rows = cursor.fetchall()
+    account.remember_owner_emails([email.lower() for email, is_owner in rows if is_owner])
+    addresses = {email for email, _ in rows}
+    addresses |= {a.strip() for a in account.notification_emails.split(",") if a.strip()}
     return {a.lower() for a in addresses}

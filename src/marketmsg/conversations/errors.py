@@ -9,6 +9,7 @@ class Refusal(Enum):
     SENDER_BLOCKED = "sender_blocked"
     SENDER_NOT_BUYER = "sender_not_buyer"
     NO_SENDER = "no_sender"
+    LOOP = "loop"
 
 
 class Refused(Exception):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from marketmsg.accounts.models import Buyer, SellerAccount, User
@@ -59,6 +59,9 @@ def new_message_id() -> str:
 def conversation_for(
     seller: SellerAccount, buyer: Buyer, order: Order | None = None, asin: str = ""
 ) -> Conversation:
+    existing = _existing_conversation(seller.pk, buyer.pk, order.pk if order else None, asin)
+    if existing is not None:
+        return existing
     if order is not None:
         conversation, _ = Conversation.objects.get_or_create(seller=seller, buyer=buyer, order=order)
     else:
@@ -66,6 +69,32 @@ def conversation_for(
             seller=seller, buyer=buyer, order=None, asin=asin
         )
     return conversation
+
+
+# In the model's field order, which Model.from_db() requires.
+_CONVERSATION_COLUMNS = [f.attname for f in Conversation._meta.concrete_fields]
+
+
+def _existing_conversation(
+    seller_id: int, buyer_id: int, order_id: int | None, asin: str
+) -> Conversation | None:
+    """The common case on the mail path, without the ORM's query building."""
+    columns = ", ".join(_CONVERSATION_COLUMNS)
+    with connection.cursor() as cursor:
+        if order_id is not None:
+            cursor.execute(
+                f"SELECT {columns} FROM conversations_conversation "
+                "WHERE seller_id = %s AND buyer_id = %s AND order_id = %s",
+                [seller_id, buyer_id, order_id],
+            )
+        else:
+            cursor.execute(
+                f"SELECT {columns} FROM conversations_conversation WHERE seller_id = %s AND buyer_id = %s "
+                "AND order_id IS NULL AND asin = %s",
+                [seller_id, buyer_id, asin],
+            )
+        row = cursor.fetchone()
+    return Conversation.from_db(connection.alias, _CONVERSATION_COLUMNS, row) if row else None
 
 
 def authorize(draft: Draft) -> str:
@@ -87,8 +116,8 @@ def authorize(draft: Draft) -> str:
 
 def _loops(conversation: Conversation, draft: Draft) -> bool:
     """An auto-reply is relayed at most once a day per side, and never in answer to another one."""
-    if not draft.is_auto:
-        return False
+    if not draft.is_auto or draft.author == Author.MARKETPLACE:
+        return False  # our own notices are never suppressed: every failure is reported
     last = conversation.messages.order_by("-created_at", "-id").first()
     if last is not None and last.is_auto:
         return True
@@ -106,7 +135,8 @@ def recipients_of(draft: Draft) -> list[str]:
 
 def post_message(draft: Draft) -> Message:
     """Store the message with its deliveries; raises Refused when the sender may not write."""
-    with transaction.atomic():
+    # Inside the gateway's transaction no savepoint is needed: a refusal rolls back the whole mail.
+    with transaction.atomic(savepoint=False):
         state = authorize(draft)
         conversation = draft.conversation or conversation_for(
             draft.seller, draft.buyer, draft.order, draft.asin

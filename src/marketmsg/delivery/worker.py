@@ -79,6 +79,11 @@ def deliver(delivery: Delivery, owner: str) -> Outcome:
         # Never send it: a real address would reach the other party. An operator must look.
         log.error("delivery %s withheld: %s", delivery.pk, error)
         result = SendResult(Outcome.PERMANENT, None, "withheld by the anonymity check")
+    except Exception:
+        # A bug in rendering must not stall the queue or lose the message: it is retried on the
+        # schedule (a fixed release will send it) and the sender is told if it never goes out.
+        log.exception("delivery %s could not be rendered", delivery.pk)
+        result = SendResult(Outcome.TEMPORARY, None, "internal error while preparing the message")
     else:
         host, port = settings.SMARTHOST
         result = send(

@@ -10,6 +10,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.db import DatabaseError, close_old_connections
 
+from marketmsg.addresses.models import RelayAddress
 from marketmsg.conversations.errors import Refused
 from marketmsg.gateway import replies
 from marketmsg.relay import inbound
@@ -29,6 +30,13 @@ RCPT_REPLIES = {
 def _sender(envelope: Envelope) -> str:
     """The envelope sender without brackets; '' for the null sender of bounces."""
     return (envelope.mail_from or "").strip().strip("<>")
+
+
+def _known_relays(envelope: Envelope) -> dict[str, RelayAddress]:
+    """Relay addresses found at RCPT, kept on the envelope for DATA (reset with the envelope)."""
+    if not hasattr(envelope, "marketmsg_relays"):
+        envelope.marketmsg_relays = {}  # type: ignore[attr-defined]
+    return envelope.marketmsg_relays  # type: ignore[attr-defined,no-any-return]
 
 
 def _with_fresh_connection(func: Any, *args: Any) -> Any:
@@ -52,12 +60,14 @@ class RelayHandler:
         if len(envelope.rcpt_tos) >= self.max_recipients:
             return replies.TOO_MANY_RECIPIENTS
         try:
-            verdict = await self._run(inbound.check_recipient, address, _sender(envelope))
+            verdict, relay = await self._run(inbound.check_recipient, address, _sender(envelope))
         except DatabaseError:
             log.warning("database unavailable at RCPT", exc_info=True)
             return replies.TEMPORARY_FAILURE
         if verdict in (RecipientCheck.OK, RecipientCheck.BOUNCE):
             envelope.rcpt_tos.append(address)
+            if relay is not None:
+                _known_relays(envelope)[address] = relay
         return RCPT_REPLIES[verdict]
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -65,7 +75,9 @@ class RelayHandler:
             return replies.NO_VALID_RECIPIENTS
         raw = envelope.original_content or b""
         try:
-            receipt = await self._run(inbound.receive, raw, _sender(envelope), list(envelope.rcpt_tos))
+            receipt = await self._run(
+                inbound.receive, raw, _sender(envelope), list(envelope.rcpt_tos), _known_relays(envelope)
+            )
         except Refused as refusal:
             log.info("refused mail for %d recipient(s): %s", len(envelope.rcpt_tos), refusal.reason.value)
             return replies.REFUSALS[refusal.reason]

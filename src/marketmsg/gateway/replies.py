@@ -36,6 +36,9 @@ SENDER_NOT_BUYER = _reply(
     "Only the buyer this relay address belongs to may write to it; send from your registered address",
 )
 NO_SENDER = _reply(550, "5.1.7", "The message has no usable sender address (From header)")
+MAIL_LOOP = _reply(
+    550, "5.4.6", "Mail loop: this message comes from a relay address and cannot be relayed again"
+)
 TOO_MANY_RECIPIENTS = _reply(452, "4.5.3", "Too many recipients in one message; send the rest separately")
 TEMPORARY_FAILURE = _reply(
     451, "4.3.0", "Temporary problem storing the message; nothing was kept. Please try again later"
@@ -46,6 +49,7 @@ REFUSALS = {
     Refusal.SENDER_BLOCKED: SENDER_BLOCKED,
     Refusal.SENDER_NOT_BUYER: SENDER_NOT_BUYER,
     Refusal.NO_SENDER: NO_SENDER,
+    Refusal.LOOP: MAIL_LOOP,
 }
 
 # aiosmtpd's own protocol replies carry no enhanced status code; these give them one, and a

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import AnyStr
+from typing import Any, AnyStr
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 from django.conf import settings
+from django.db import connection
 
 from marketmsg.gateway import replies
 from marketmsg.gateway.handler import RelayHandler
@@ -23,6 +24,13 @@ class GatewaySMTP(SMTP):
 
 
 class GatewayController(Controller):
+    def _create_server(self) -> Any:
+        # SO_REUSEPORT: several gateway processes share one listening port; the kernel spreads
+        # connections between them (one process is bound to one core by the GIL).
+        return self.loop.create_server(
+            self._factory_invoker, host=self.hostname, port=self.port, ssl=self.ssl_context, reuse_port=True
+        )
+
     def factory(self) -> SMTP:
         return GatewaySMTP(
             self.handler,
@@ -35,5 +43,6 @@ class GatewayController(Controller):
 
 
 def make_controller(host: str, port: int) -> GatewayController:
-    handler = RelayHandler(max_recipients=settings.MAX_RECIPIENTS)
+    threads = settings.GATEWAY_THREADS or (1 if connection.vendor == "sqlite" else 4)
+    handler = RelayHandler(max_recipients=settings.MAX_RECIPIENTS, threads=threads)
     return GatewayController(handler, hostname=host, port=port)

@@ -7,6 +7,7 @@ domain results that the gateway turns into SMTP replies.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import Message as MailMessage
 from enum import Enum
@@ -36,20 +37,21 @@ class RecipientCheck(Enum):
     SENDER_BLOCKED = "sender_blocked"
 
 
-def check_recipient(address: str, envelope_from: str) -> RecipientCheck:
-    """The RCPT-time verdict: refuse what we know we will refuse, as early as possible."""
+def check_recipient(address: str, envelope_from: str) -> tuple[RecipientCheck, RelayAddress | None]:
+    """The RCPT-time verdict (refuse what we know we will refuse, as early as possible), and the
+    relay address found, which DATA may reuse instead of looking it up again."""
     if verp.delivery_id_of(address) is not None:
-        return RecipientCheck.BOUNCE
+        return RecipientCheck.BOUNCE, None
     if address.rpartition("@")[2].lower() not in addresses.relay_domains():
-        return RecipientCheck.NOT_OUR_DOMAIN
+        return RecipientCheck.NOT_OUR_DOMAIN, None
     relay = addresses.find_relay_address(address)
     if relay is None:
-        return RecipientCheck.UNKNOWN
+        return RecipientCheck.UNKNOWN, None
     if relay.side == RelayAddress.Side.BUYER and envelope_from:
         state = addresses.sender_state(relay.seller, envelope_from)
         if state == SenderAddress.State.BLOCKED:
-            return RecipientCheck.SENDER_BLOCKED
-    return RecipientCheck.OK
+            return RecipientCheck.SENDER_BLOCKED, relay
+    return RecipientCheck.OK, relay
 
 
 @dataclass
@@ -61,8 +63,13 @@ class Receipt:
     bounces: int = 0
 
 
-def receive(raw: bytes, envelope_from: str, recipients: list[str]) -> Receipt:
-    """Store one incoming mail for each recipient in one transaction, or raise Refused."""
+def receive(
+    raw: bytes, envelope_from: str, recipients: list[str], known: Mapping[str, RelayAddress] | None = None
+) -> Receipt:
+    """Store one incoming mail for each recipient in one transaction, or raise Refused.
+
+    ``known`` holds relay addresses already looked up at RCPT time.
+    """
     mail = parsing.parse(raw)
     receipt = Receipt()
     with transaction.atomic():
@@ -72,7 +79,7 @@ def receive(raw: bytes, envelope_from: str, recipients: list[str]) -> Receipt:
                 delivery_bounces.record_bounce(delivery_id, mail)
                 receipt.bounces += 1
                 continue
-            relay = addresses.find_relay_address(recipient)
+            relay = (known or {}).get(recipient) or addresses.find_relay_address(recipient)
             if relay is None:  # deactivated between RCPT and DATA
                 raise Refused(Refusal.NO_SENDER, "recipient no longer exists")
             message = services.post_message(_draft(mail, raw, envelope_from, relay))
@@ -86,8 +93,11 @@ def _draft(mail: MailMessage, raw: bytes, envelope_from: str, relay: RelayAddres
     sender = parsing.from_address(mail) or envelope_from.lower()
     if not sender:
         raise Refused(Refusal.NO_SENDER)
+    if sender.rpartition("@")[2] in addresses.relay_domains():
+        # Our own relayed mail coming back (a mailbox forwarding to a relay address): stop here.
+        raise Refused(Refusal.LOOP)
     author = Message.Author.SELLER if relay.side == RelayAddress.Side.BUYER else Message.Author.BUYER
-    pair = addresses.relay_pair(buyer, seller)
+    pair = addresses.relay_pair_of(relay)
     replacements = replacement_map(pair, extra_seller={sender} if author == Message.Author.SELLER else set())
     body = parsing.bodies(mail)
     conversation, parent = thread(mail, relay)

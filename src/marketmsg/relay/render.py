@@ -6,6 +6,7 @@ message is rebuilt part by part with every text, HTML, file name and binary payl
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.headerregistry import Address
@@ -16,6 +17,7 @@ from marketmsg.relay import parsing
 from marketmsg.relay.scrub import Replacements, scrub_bytes, scrub_html, scrub_text
 
 MAX_DEPTH = 20
+_CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 
 
 class LeakDetected(Exception):
@@ -103,7 +105,9 @@ def _rebuild(source: Message, replacements: Replacements, depth: int) -> EmailMe
 def _leaf(source: Message, replacements: Replacements) -> EmailMessage:
     part = EmailMessage()
     ctype = source.get_content_type()
-    maintype, subtype = ctype.split("/", 1) if "/" in ctype else ("application", "octet-stream")
+    if not _CONTENT_TYPE.match(ctype):  # garbage in the header: carry the part as opaque data
+        ctype = "application/octet-stream"
+    maintype, subtype = ctype.split("/", 1)
     disposition = (source.get_content_disposition() or "").lower()
     filename = scrub_text(parsing.filename_of(source), replacements)
     if maintype == "text" and subtype in ("plain", "html") and disposition != "attachment":
