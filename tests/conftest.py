@@ -121,7 +121,7 @@ def gateway(transactional_db, settings) -> Iterator[Gateway]:  # type: ignore[no
     controller.start()
     yield Gateway("127.0.0.1", port)
     controller.stop()
-    controller.handler.executor.shutdown(wait=True)
+    controller.handler.shutdown()
 
 
 @pytest.fixture(autouse=True)

@@ -248,3 +248,16 @@ def test_relay_lookup_loads_the_right_side_buyer_seller_and_counterpart():
         both = addresses.relay_pair_of(relay)
         assert {both.buyer_address.address, both.seller_address.address} == {address, other}
     assert addresses.find_relay_address(pair.buyer_relay.replace("@", "@m.")) is None
+
+
+def test_raw_utf8_and_shift_jis_headers_are_decoded_not_garbled(gateway, sink):
+    pair = make_pair()
+    for charset in ("utf-8", "cp932"):
+        raw = (f"From: taro.yamada@example.jp\r\nTo: {pair.seller_relay}\r\n").encode() + (
+            "Subject: 注文について 質問です\r\n\r\n本文\r\n".encode(charset)
+        )
+        assert gateway.send("taro.yamada@example.jp", pair.seller_relay, raw)[0] == 250
+    deliver_all()
+    subjects = [str(parse(m.data)["Subject"]) for m in sink.messages]
+    assert subjects == ["注文について 質問です", "注文について 質問です"]
+    assert set(Message.objects.values_list("subject", flat=True)) == {"注文について 質問です"}

@@ -76,10 +76,6 @@ class SellerAccount(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def owner(self) -> User:
-        return self.members.select_related("user").get(is_owner=True).user
-
     def remember_owner_emails(self, emails: list[str]) -> None:
         """Lets a caller that has just read the owner's address spare notification_addresses a query."""
         self._owner_emails = emails

@@ -133,6 +133,11 @@ def recipients_of(draft: Draft) -> list[str]:
     return [draft.buyer.email]
 
 
+def _text(value: str) -> str:
+    """PostgreSQL text cannot hold NUL characters, which hostile or broken mail may carry."""
+    return value.replace("\x00", "\ufffd")
+
+
 def post_message(draft: Draft) -> Message:
     """Store the message with its deliveries; raises Refused when the sender may not write."""
     # Inside the gateway's transaction no savepoint is needed: a refusal rolls back the whole mail.
@@ -149,16 +154,16 @@ def post_message(draft: Draft) -> Message:
             author=draft.author,
             channel=draft.channel,
             state=state,
-            sender_email=draft.sender_email.lower(),
+            sender_email=_text(draft.sender_email.lower()),
             sender_user=draft.sender_user,
-            subject=draft.subject[:998],
-            text=draft.text,
-            html=draft.html,
+            subject=_text(draft.subject[:998]),
+            text=_text(draft.text),
+            html=_text(draft.html),
             has_attachments=draft.has_attachments,
             is_auto=draft.is_auto,
             needs_reply=draft.author == Author.BUYER and not draft.is_auto,
             parent=draft.parent,
-            incoming_message_id=draft.incoming_message_id[:998],
+            incoming_message_id=_text(draft.incoming_message_id[:998]),
             outbound_message_id=new_message_id(),
             raw_sha256=hashlib.sha256(draft.raw).hexdigest() if draft.raw is not None else "",
             raw_size=len(draft.raw) if draft.raw is not None else 0,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connections
 
 from marketmsg.addresses.models import RelayAddress
 from marketmsg.conversations.errors import Refused
@@ -49,6 +50,19 @@ class RelayHandler:
     def __init__(self, max_recipients: int, threads: int = 4) -> None:
         self.max_recipients = max_recipients
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gateway-db")
+
+    def shutdown(self) -> None:
+        """Closes every database thread's connection, then the threads themselves."""
+        threads = self.executor._max_workers
+        barrier = threading.Barrier(threads)
+
+        def close_mine() -> None:
+            barrier.wait(timeout=10)  # holds each thread until all have a task: one per thread
+            connections.close_all()
+
+        for future in [self.executor.submit(close_mine) for _ in range(threads)]:
+            future.result(timeout=15)
+        self.executor.shutdown(wait=True)
 
     async def _run(self, func: Any, *args: Any) -> Any:
         loop = asyncio.get_running_loop()

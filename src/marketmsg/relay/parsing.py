@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from email.header import decode_header
 from email.message import Message
-from email.utils import getaddresses, parseaddr
+from email.utils import parseaddr
 
 # compat32 keeps headers as the raw strings they were (decoded here, on demand, by header_text):
 # policy.default's structured headers cost a fifth of a millisecond per access, which dominated
@@ -35,6 +35,7 @@ CHARSET_ALIASES = {
 }
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_FOLD = re.compile(r"\r?\n[ \t]*")
 MSGID_RE = re.compile(r"<[^<>\s]{1,500}>")
 ADDRESS_RE = re.compile(r"[A-Za-z0-9._%+!#$&'*/=?^`{|}~-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
@@ -43,22 +44,33 @@ def parse(raw: bytes) -> Message:
     return email.message_from_bytes(raw, policy=MAIL_POLICY)
 
 
-def header_text(message: Message, name: str) -> str:
-    """The decoded value of a header, or '' — never an exception."""
+def _raw_values(message: Message, name: str) -> list[str]:
+    """The header's values exactly as received (raw 8-bit bytes as surrogate escapes), unfolded."""
+    wanted = name.lower()
     try:
-        value = message.get(name)
-    except Exception:  # a malformed header the parser chokes on: decode it by hand
-        value = None
-        for key, raw_value in message.raw_items() if hasattr(message, "raw_items") else []:
-            if key.lower() == name.lower():
-                value = _decode_words(str(raw_value))
-                break
-    if value is None:
+        values = [str(v) for k, v in message.raw_items() if k.lower() == wanted]
+    except Exception:
+        return []
+    return [_FOLD.sub(" ", _undo_surrogates(v)) for v in values]
+
+
+def header_text(message: Message, name: str) -> str:
+    """The decoded value of a header, or '' — never an exception.
+
+    Works from the raw value: UTF-8 or Shift_JIS written straight into a header (as many mailers
+    and carriers do) is decoded instead of being turned into replacement characters.
+    """
+    values = _raw_values(message, name)
+    if not values:
         return ""
-    text = _undo_surrogates(str(value))
+    text = values[0]
     if "=?" in text:  # encoded words
         text = _decode_words(text)
-    return text.replace("\r", " ").replace("\n", " ").strip()
+    return _CONTROL.sub(" ", text).strip()
+
+
+def header_texts(message: Message, name: str) -> list[str]:
+    return _raw_values(message, name)
 
 
 def _undo_surrogates(text: str) -> str:
@@ -66,14 +78,6 @@ def _undo_surrogates(text: str) -> str:
     if not any("\udc80" <= c <= "\udcff" for c in text):
         return text
     return decode_bytes(text.encode("utf-8", "surrogateescape"), "utf-8")
-
-
-def header_texts(message: Message, name: str) -> list[str]:
-    try:
-        values = message.get_all(name) or []
-    except Exception:
-        values = []
-    return [str(v) for v in values]
 
 
 def _decode_words(text: str) -> str:
@@ -85,27 +89,14 @@ def _decode_words(text: str) -> str:
         return text.replace("=?", "= ?")  # undecodable: keep it from being taken for an encoded word
     out = []
     for chunk, charset in chunks:
-        if isinstance(chunk, bytes):
-            out.append(decode_bytes(chunk, charset or "us-ascii"))
+        if isinstance(chunk, bytes) and charset is None:
+            # decode_header hands back the unencoded stretches in this codec
+            out.append(chunk.decode("raw-unicode-escape", errors="replace"))
+        elif isinstance(chunk, bytes):
+            out.append(decode_bytes(chunk, str(charset)))
         else:
             out.append(chunk)
     return "".join(out).replace("=?", "= ?")
-
-
-def addresses_in(message: Message, *names: str) -> list[str]:
-    """Lower-cased addr-specs found in the named headers."""
-    found: list[str] = []
-    for name in names:
-        for value in header_texts(message, name):
-            try:
-                pairs = getaddresses([value])
-            except Exception:
-                pairs = []
-            for _, addr in pairs:
-                if "@" in addr:
-                    found.append(addr.strip().lower())
-            found.extend(m.lower() for m in ADDRESS_RE.findall(value))
-    return list(dict.fromkeys(found))
 
 
 def from_address(message: Message) -> str:
@@ -154,6 +145,7 @@ def filename_of(part: Message) -> str:
             name = str(part.get_param("name") or "")
         except Exception:
             name = ""
+    name = _undo_surrogates(name)
     name = _decode_words(name) if "=?" in name else name
     return _CONTROL.sub(" ", name).strip()
 

@@ -41,7 +41,6 @@ class Outbound:
     raw: bytes | None = None  # the message as received, for mail-channel messages
     replacements: Replacements = field(default_factory=dict)
     auto_submitted: str = ""
-    footer: str = ""
 
 
 def build(out: Outbound) -> EmailMessage:
@@ -49,8 +48,6 @@ def build(out: Outbound) -> EmailMessage:
         body = _rebuild(parsing.parse(out.raw), out.replacements, depth=0)
     else:
         body = _simple_body(out.text, out.html)
-    if out.footer:
-        _append_footer(body, out.footer)
     # The rebuilt body becomes the message: copying its payload would lose 8-bit text.
     content = [(k, v) for k, v in body.items()]
     for key in list(body.keys()):
@@ -143,15 +140,6 @@ def _attached_message(nested: Message | None, replacements: Replacements, depth:
     part = EmailMessage()
     part.set_content(inner)
     return part
-
-
-def _append_footer(body: EmailMessage, footer: str) -> None:
-    """Adds a line to the first text/plain part (used for the 'no reply needed' link)."""
-    for part in body.walk():
-        if part.get_content_type() == "text/plain" and not part.get_filename():
-            text = parsing.part_text(part)
-            part.set_content(f"{text.rstrip()}\n\n--\n{footer}\n", charset="utf-8")
-            return
 
 
 def assert_no_leak(rendered: bytes, reals: list[str]) -> None:

@@ -48,6 +48,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         stop.wait()
         controller.stop()
+        controller.handler.shutdown()
         self.stdout.write("SMTP gateway stopped")
 
     def supervise(self, host: str, port: int, processes: int) -> None:
