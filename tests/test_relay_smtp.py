@@ -261,3 +261,12 @@ def test_raw_utf8_and_shift_jis_headers_are_decoded_not_garbled(gateway, sink):
     subjects = [str(parse(m.data)["Subject"]) for m in sink.messages]
     assert subjects == ["注文について 質問です", "注文について 質問です"]
     assert set(Message.objects.values_list("subject", flat=True)) == {"注文について 質問です"}
+
+
+def test_inactive_relay_address_is_refused_at_rcpt(gateway):
+    from marketmsg.addresses.models import RelayAddress
+
+    pair = make_pair()
+    RelayAddress.objects.filter(local_part=pair.seller_relay.split("@")[0]).update(is_active=False)
+    code, reply = gateway.send("taro.yamada@example.jp", pair.seller_relay, "x")
+    assert code == 550 and reply.startswith("5.1.1")

@@ -10,6 +10,7 @@ class Refusal(Enum):
     SENDER_NOT_BUYER = "sender_not_buyer"
     NO_SENDER = "no_sender"
     LOOP = "loop"
+    UNKNOWN_RECIPIENT = "unknown_recipient"
 
 
 class Refused(Exception):

@@ -50,6 +50,7 @@ REFUSALS = {
     Refusal.SENDER_NOT_BUYER: SENDER_NOT_BUYER,
     Refusal.NO_SENDER: NO_SENDER,
     Refusal.LOOP: MAIL_LOOP,
+    Refusal.UNKNOWN_RECIPIENT: UNKNOWN_RECIPIENT,
 }
 
 # aiosmtpd's own protocol replies carry no enhanced status code; these give them one, and a

@@ -81,7 +81,7 @@ def receive(
                 continue
             relay = (known or {}).get(recipient) or addresses.find_relay_address(recipient)
             if relay is None:  # deactivated between RCPT and DATA
-                raise Refused(Refusal.NO_SENDER, "recipient no longer exists")
+                raise Refused(Refusal.UNKNOWN_RECIPIENT, "deactivated between RCPT and DATA")
             message = services.post_message(_draft(mail, raw, envelope_from, relay))
             receipt.message_ids.append(message.pk)
             receipt.held += message.state == Message.State.HELD
