@@ -18,6 +18,14 @@ from tests.test_relay_smtp import deliver_all
 pytestmark = pytest.mark.db
 
 
+OWNER = "owner@sakura-books.example.jp"
+
+
+def seller_writes(gateway, pair, **headers) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """Sakura Books' owner writes to the buyer's relay address from their own mail client."""
+    return gateway.send(OWNER, pair.buyer_relay, compose(OWNER, pair.buyer_relay, **headers))
+
+
 def dsn(to: str, status: str = "5.1.1", action: str = "failed") -> str:
     return f"""From: MAILER-DAEMON@mx.example.jp
 To: {to}
@@ -49,14 +57,7 @@ def test_temporary_failure_is_retried_on_the_schedule_then_delivered(gateway, si
     settings.RETRY_SCHEDULE = [60, 300]
     pair = make_pair()
     sink.answers["taro.yamada@example.jp"] = "451 4.2.0 Mailbox busy, try later"
-    assert (
-        gateway.send(
-            "owner@sakura-books.example.jp",
-            pair.buyer_relay,
-            compose("owner@sakura-books.example.jp", pair.buyer_relay),
-        )[0]
-        == 250
-    )
+    assert seller_writes(gateway, pair)[0] == 250
     deliver_all()
     delivery = Delivery.objects.get()
     assert delivery.state == Delivery.State.DEFERRED and delivery.attempts == 1
@@ -74,11 +75,7 @@ def test_giving_up_after_the_schedule_notifies_the_sender(gateway, sink, setting
     settings.RETRY_SCHEDULE = [60]
     pair = make_pair()
     sink.answers["taro.yamada@example.jp"] = "452 4.2.2 Mailbox full"
-    gateway.send(
-        "owner@sakura-books.example.jp",
-        pair.buyer_relay,
-        compose("owner@sakura-books.example.jp", pair.buyer_relay, subject="発送のお知らせ"),
-    )
+    seller_writes(gateway, pair, subject="発送のお知らせ")
     deliver_all()
     Delivery.objects.update(next_attempt_at=timezone.now())
     deliver_all()
@@ -108,11 +105,7 @@ def test_permanent_refusal_fails_at_once_and_notifies_without_the_real_address(g
 
 def test_bounce_to_verp_address_marks_delivery_bounced_and_tells_the_sender(gateway, sink):
     pair = make_pair()
-    gateway.send(
-        "owner@sakura-books.example.jp",
-        pair.buyer_relay,
-        compose("owner@sakura-books.example.jp", pair.buyer_relay),
-    )
+    seller_writes(gateway, pair)
     deliver_all()
     delivery = Delivery.objects.get()
     return_path = sink.messages[0].mail_from
@@ -128,11 +121,7 @@ def test_bounce_to_verp_address_marks_delivery_bounced_and_tells_the_sender(gate
 
 def test_delay_notices_do_not_change_the_delivery(gateway, sink):
     pair = make_pair()
-    gateway.send(
-        "owner@sakura-books.example.jp",
-        pair.buyer_relay,
-        compose("owner@sakura-books.example.jp", pair.buyer_relay),
-    )
+    seller_writes(gateway, pair)
     deliver_all()
     return_path = sink.messages[0].mail_from
     assert gateway.send("", return_path, dsn(return_path, "4.4.7", "delayed"))[0] == 250
@@ -176,11 +165,7 @@ def test_mail_in_one_conversation_is_delivered_in_order(gateway, sink):
     pair = make_pair()
     sink.answers["taro.yamada@example.jp"] = "451 4.3.0 later"
     for n in range(3):
-        gateway.send(
-            "owner@sakura-books.example.jp",
-            pair.buyer_relay,
-            compose("owner@sakura-books.example.jp", pair.buyer_relay, subject=f"message {n}"),
-        )
+        seller_writes(gateway, pair, subject=f"message {n}")
     deliver_all()
     # The first is deferred; the later ones wait behind it instead of overtaking it.
     assert sorted(Delivery.objects.values_list("attempts", flat=True)) == [0, 0, 1]
@@ -211,11 +196,7 @@ def test_every_failure_gets_its_own_notice(gateway, sink):
     pair = make_pair()
     sink.answers["taro.yamada@example.jp"] = "550 5.2.1 Mailbox disabled"
     for n in range(2):
-        gateway.send(
-            "owner@sakura-books.example.jp",
-            pair.buyer_relay,
-            compose("owner@sakura-books.example.jp", pair.buyer_relay, subject=f"お知らせ {n}"),
-        )
+        seller_writes(gateway, pair, subject=f"お知らせ {n}")
     deliver_all()
     notices = [m for m in sink.messages if m.rcpt_tos == ["owner@sakura-books.example.jp"]]
     assert len(notices) == 2
