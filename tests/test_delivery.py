@@ -12,7 +12,7 @@ from marketmsg.delivery import verp, worker
 from marketmsg.delivery.models import Delivery
 from marketmsg.delivery.notices import clean_reason
 from tests.mail import compose, everything_readable, parse
-from tests.personas import make_pair
+from tests.personas import make_buyer, make_pair
 from tests.test_relay_smtp import deliver_all
 
 pytestmark = pytest.mark.db
@@ -200,3 +200,16 @@ def test_every_failure_gets_its_own_notice(gateway, sink):
     deliver_all()
     notices = [m for m in sink.messages if m.rcpt_tos == ["owner@sakura-books.example.jp"]]
     assert len(notices) == 2
+
+
+def test_a_batch_of_deliveries_shares_one_smtp_connection(gateway, sink):
+    pair = make_pair()
+    for n in range(3):
+        seller_writes(gateway, pair, subject=f"お知らせ {n}")
+    assert worker.run_once("test-worker") == 1  # one conversation: the later two wait their turn
+    second = make_pair(buyer=make_buyer("hanako@example.jp", "佐藤 花子"), seller=pair.seller)
+    seller_writes(gateway, second)
+    sink.greetings = 0
+    assert worker.run_once("test-worker") == 2
+    assert sink.greetings == 1
+    assert len(sink.messages) == 3

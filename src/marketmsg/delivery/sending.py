@@ -31,11 +31,34 @@ def _classify(code: int, reply: str) -> SendResult:
     return SendResult(outcome, code, f"{code} {reply}")
 
 
-def send(host: str, port: int, envelope_from: str, recipient: str, data: bytes, timeout: float) -> SendResult:
-    """One SMTP transaction; never raises for anything the network or the server does."""
-    try:
-        with smtplib.SMTP(host, port, timeout=timeout) as client:
-            client.ehlo_or_helo_if_needed()
+class SmtpSession:
+    """One connection to the smarthost, reused for a batch of deliveries (RSET between them).
+
+    Only a stale connection found before a transaction starts is replaced and retried; anything
+    that fails once MAIL FROM was sent is reported as it is, so that nothing is sent twice here.
+    """
+
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self.client: smtplib.SMTP | None = None
+
+    def _ready(self) -> smtplib.SMTP:
+        if self.client is not None:
+            try:
+                if self.client.rset()[0] == 250:
+                    return self.client
+            except (OSError, smtplib.SMTPException):
+                pass
+            self.close()
+        client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        client.ehlo_or_helo_if_needed()
+        self.client = client
+        return client
+
+    def send(self, envelope_from: str, recipient: str, data: bytes) -> SendResult:
+        """One SMTP transaction; never raises for anything the network or the server does."""
+        try:
+            client = self._ready()
             code, reply = client.mail(envelope_from)
             if code != 250:
                 return _classify(code, _text(reply))
@@ -44,7 +67,23 @@ def send(host: str, port: int, envelope_from: str, recipient: str, data: bytes, 
                 return _classify(code, _text(reply))
             code, reply = client.data(data)
             return _classify(code, _text(reply))
-    except smtplib.SMTPResponseException as error:
-        return _classify(error.smtp_code, _text(error.smtp_error))
-    except (TimeoutError, OSError, smtplib.SMTPException) as error:
-        return SendResult(Outcome.TEMPORARY, None, f"connection problem: {type(error).__name__}: {error}")
+        except smtplib.SMTPResponseException as error:
+            self.close()
+            return _classify(error.smtp_code, _text(error.smtp_error))
+        except (TimeoutError, OSError, smtplib.SMTPException) as error:
+            self.close()
+            return SendResult(Outcome.TEMPORARY, None, f"connection problem: {type(error).__name__}: {error}")
+
+    def close(self) -> None:
+        if self.client is not None:
+            try:
+                self.client.quit()
+            except (OSError, smtplib.SMTPException):
+                self.client.close()
+            self.client = None
+
+    def __enter__(self) -> SmtpSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

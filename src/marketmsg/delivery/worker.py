@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from marketmsg.delivery.models import Delivery, DeliveryAttempt
 from marketmsg.delivery.notices import notify_failure
-from marketmsg.delivery.sending import Outcome, SendResult, send
+from marketmsg.delivery.sending import Outcome, SendResult, SmtpSession
 from marketmsg.relay.outbound import render_delivery
 from marketmsg.relay.render import LeakDetected
 
@@ -72,7 +72,7 @@ def next_attempt_delay(attempts: int) -> int | None:
     return schedule[attempts - 1] if attempts <= len(schedule) else None
 
 
-def deliver(delivery: Delivery, owner: str) -> Outcome:
+def deliver(delivery: Delivery, owner: str, session: SmtpSession) -> Outcome:
     try:
         rendered = render_delivery(delivery)
     except LeakDetected as error:
@@ -85,15 +85,7 @@ def deliver(delivery: Delivery, owner: str) -> Outcome:
         log.exception("delivery %s could not be rendered", delivery.pk)
         result = SendResult(Outcome.TEMPORARY, None, "internal error while preparing the message")
     else:
-        host, port = settings.SMARTHOST
-        result = send(
-            host,
-            port,
-            rendered.envelope_from,
-            delivery.recipient,
-            rendered.data,
-            settings.SMTP_TIMEOUT_SECONDS,
-        )
+        result = session.send(rendered.envelope_from, delivery.recipient, rendered.data)
     record(delivery.pk, owner, result)
     return result.outcome
 
@@ -130,8 +122,11 @@ def record(delivery_id: int, owner: str, result: SendResult) -> None:
 def run_once(owner: str, limit: int = 20) -> int:
     """Deliver what is due now; returns how many deliveries were attempted."""
     claimed = claim(owner, limit)
-    for delivery in claimed:
-        deliver(delivery, owner)
+    if claimed:
+        host, port = settings.SMARTHOST
+        with SmtpSession(host, port, settings.SMTP_TIMEOUT_SECONDS) as session:
+            for delivery in claimed:
+                deliver(delivery, owner, session)
     return len(claimed)
 
 
