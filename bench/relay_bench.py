@@ -44,6 +44,17 @@ def wait_for_port(port: int, timeout: float = 60) -> None:
     raise TimeoutError(f"nothing listening on port {port}")
 
 
+def wait_for_gateway(log: Path, processes: int, timeout: float = 60) -> None:
+    """Until every gateway process listens (a supervisor says so once all of its children do)."""
+    ready = f"with {processes} processes" if processes > 1 else "SMTP gateway listening"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and ready in log.read_text(errors="replace"):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"the gateway did not report {ready!r}")
+
+
 def make_big_mail(sender: str, to: str, size: int) -> bytes:
     """A message of exactly ``size`` bytes on the wire: a short text and a base64 attachment."""
     mail = EmailMessage()
@@ -136,7 +147,9 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=2000, help="1 KB messages per run")
     parser.add_argument("--large", type=int, default=200, help="100 KB messages per run")
     parser.add_argument("--synchronous", default="FULL", help="SQLite synchronous mode (FULL is the default)")
-    parser.add_argument("--gateway-processes", type=int, default=0, help="0 = the gateway's own default")
+    parser.add_argument(
+        "--gateway-processes", type=int, default=os.cpu_count() or 1, help="default: one per CPU"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="marketmsg-bench-"))
     env = dict(
@@ -193,7 +206,7 @@ def main() -> None:
     results: dict[str, object] = {
         "clients": CLIENTS,
         "cpu_count": os.cpu_count(),
-        "gateway_processes": args.gateway_processes or "default (1 on SQLite)",
+        "gateway_processes": args.gateway_processes,
         "sqlite_synchronous": args.synchronous,
     }
     sink_port = free_port()
@@ -206,11 +219,20 @@ def main() -> None:
     wait_for_port(sink_port)
     gateway_port = free_port()
     gateway = Proc(
-        [python, "-m", "marketmsg", "gateway", "--listen", f"127.0.0.1:{gateway_port}"],
+        [
+            python,
+            "-m",
+            "marketmsg",
+            "gateway",
+            "--listen",
+            f"127.0.0.1:{gateway_port}",
+            "--processes",
+            str(args.gateway_processes),
+        ],
         env,
         work / "gateway.log",
     )
-    wait_for_port(gateway_port)
+    wait_for_gateway(work / "gateway.log", args.gateway_processes)
     try:
         for label, count, size in (("1KB", args.small, 1024), ("100KB", args.large, 100 * 1024)):
             batch = jobs(count, size)
@@ -269,7 +291,7 @@ def main() -> None:
             env,
             work / "gateway-mem.log",
         )
-        wait_for_port(gateway_port)
+        wait_for_gateway(work / "gateway-mem.log", 1)
         idle = gateway.peak_rss_mb()
         order = data["orders"][0]
         big = make_big_mail(emails[order["buyer_id"]], order["seller_relay_address"], 14 * 1000 * 1000)

@@ -122,14 +122,13 @@ class Gateway:
 
 @pytest.fixture
 def gateway(transactional_db, settings) -> Iterator[Gateway]:  # type: ignore[no-untyped-def]
-    from marketmsg.gateway.server import make_controller
+    from marketmsg.gateway.server import make_controller, stop
 
     port = free_port()
     controller = make_controller("127.0.0.1", port)
     controller.start()
     yield Gateway("127.0.0.1", port)
-    controller.stop()
-    controller.handler.shutdown()
+    stop(controller)
 
 
 @pytest.fixture(autouse=True)

@@ -84,7 +84,7 @@ MAX_MESSAGE_BYTES = int(_env("MAX_MESSAGE_BYTES", str(20 * 1024 * 1024)))
 MAX_RECIPIENTS = int(_env("MAX_RECIPIENTS", "20"))
 # Database threads of one gateway process. SQLite has one writer at a time and its busy handler
 # sleeps in coarse steps, so one thread queueing in Python is faster than several contending.
-GATEWAY_THREADS = int(_env("GATEWAY_THREADS", "0"))  # 0: 1 on SQLite, 4 on PostgreSQL
+GATEWAY_PROCESSES = int(_env("GATEWAY_PROCESSES", "0"))  # 0: one per CPU
 # Growing back-off for temporary delivery failures; after the last step the delivery gives up
 # and the sender is notified. The default spans about five days.
 RETRY_SCHEDULE = [

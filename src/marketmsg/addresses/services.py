@@ -186,11 +186,14 @@ def find_relay_address(address: str) -> RelayAddress | None:
 
 
 def sender_state(account: SellerAccount, email: str) -> str | None:
-    return (
-        SenderAddress.objects.filter(account=account, email=email.lower())
-        .values_list("state", flat=True)
-        .first()
-    )
+    # Hand-written: asked at RCPT and again at DATA for every seller's mail (ADR 4).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT state FROM addresses_senderaddress WHERE account_id = %s AND email = %s",
+            [account.pk, email.lower()],
+        )
+        row = cursor.fetchone()
+    return str(row[0]) if row else None
 
 
 def set_sender_state(

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from marketmsg import rows
 from marketmsg.accounts.models import Buyer, SellerAccount, User
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import SenderAddress
@@ -59,23 +60,34 @@ def new_message_id() -> str:
 def conversation_for(
     seller: SellerAccount, buyer: Buyer, order: Order | None = None, asin: str = ""
 ) -> Conversation:
-    existing = _existing_conversation(seller.pk, buyer.pk, order.pk if order else None, asin)
+    existing = existing_conversation(seller.pk, buyer.pk, order.pk if order else None, asin)
     if existing is not None:
         return existing
-    if order is not None:
-        conversation, _ = Conversation.objects.get_or_create(seller=seller, buyer=buyer, order=order)
-    else:
-        conversation, _ = Conversation.objects.get_or_create(
-            seller=seller, buyer=buyer, order=None, asin=asin
-        )
-    return conversation
+    new = Conversation(seller=seller, buyer=buyer, order=order, asin="" if order is not None else asin)
+    try:
+        with transaction.atomic():  # a savepoint: losing a race must not spoil the caller's work
+            return rows.save_new(new)
+    except IntegrityError:
+        # Another process created the same conversation first; the unique constraints say so.
+        existing = existing_conversation(seller.pk, buyer.pk, order.pk if order else None, asin)
+        if existing is None:
+            raise
+        return existing
 
 
 # In the model's field order, which Model.from_db() requires.
 _CONVERSATION_COLUMNS = [f.attname for f in Conversation._meta.concrete_fields]
 
 
-def _existing_conversation(
+def conversation_by_id(conversation_id: int) -> Conversation:
+    columns = ", ".join(_CONVERSATION_COLUMNS)
+    found = rows.fetchall(
+        f"SELECT {columns} FROM conversations_conversation WHERE id = %s", [conversation_id]
+    )
+    return Conversation.from_db(connection.alias, _CONVERSATION_COLUMNS, found[0])
+
+
+def existing_conversation(
     seller_id: int, buyer_id: int, order_id: int | None, asin: str
 ) -> Conversation | None:
     """The common case on the mail path, without the ORM's query building."""
@@ -149,7 +161,7 @@ def post_message(draft: Draft) -> Message:
         if state == State.RELAYED and _loops(conversation, draft):
             state = State.SUPPRESSED
         now = timezone.now()
-        message = Message.objects.create(
+        message = Message(
             conversation=conversation,
             author=draft.author,
             channel=draft.channel,
@@ -169,19 +181,34 @@ def post_message(draft: Draft) -> Message:
             raw_size=len(draft.raw) if draft.raw is not None else 0,
             created_at=now,
         )
+        # Hand-written writes (ADR 5): every mail, web and API message passes here.
+        rows.save_new(message)
         if draft.raw is not None:
-            RawMime.objects.create(message=message, data=draft.raw)
+            rows.save_new(RawMime(message=message, data=draft.raw))
         if draft.author == Author.SELLER and state == State.RELAYED:
             # A seller's message answers every earlier buyer message in the conversation.
-            conversation.messages.filter(author=Author.BUYER, needs_reply=True).update(needs_reply=False)
+            rows.execute(
+                "UPDATE conversations_message SET needs_reply = %s "
+                "WHERE conversation_id = %s AND author = %s AND needs_reply",
+                [False, conversation.pk, Author.BUYER.value],
+            )
         delivery_state = {
             State.RELAYED.value: Delivery.State.PENDING,
             State.HELD.value: Delivery.State.HELD,
         }.get(state)
         if delivery_state is not None:
-            Delivery.objects.bulk_create(
-                Delivery(message=message, recipient=r, state=delivery_state, next_attempt_at=now)
-                for r in recipients_of(draft)
-            )
-        Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
+            for recipient in recipients_of(draft):
+                rows.save_new(
+                    Delivery(
+                        message=message,
+                        recipient=recipient,
+                        state=delivery_state,
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                )
+        rows.execute(
+            "UPDATE conversations_conversation SET last_message_at = %s WHERE id = %s", [now, conversation.pk]
+        )
+        conversation.last_message_at = now
     return message

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -14,6 +11,7 @@ from django.db import DatabaseError, close_old_connections, connections
 from marketmsg.addresses.models import RelayAddress
 from marketmsg.conversations.errors import Refused
 from marketmsg.gateway import replies
+from marketmsg.gateway.committer import GroupCommit
 from marketmsg.relay import inbound
 from marketmsg.relay.inbound import RecipientCheck
 
@@ -40,33 +38,26 @@ def _known_relays(envelope: Envelope) -> dict[str, RelayAddress]:
     return envelope.marketmsg_relays  # type: ignore[attr-defined,no-any-return]
 
 
-def _with_fresh_connection(func: Any, *args: Any) -> Any:
-    """Runs in a worker thread: drop a connection the database has closed before using it."""
-    close_old_connections()
+def _on_this_thread(func: Any, *args: Any) -> Any:
+    """Database work runs right here on the event loop's thread, in short synchronous steps.
+
+    One thread per process: handing work to other threads made them queue for Python's global
+    lock on every SQLite call, which cost more than the work (ADR 5). Steps never await inside a
+    transaction, so the sessions sharing this thread's connection never interleave in one.
+    """
+    close_old_connections()  # drop a connection the database has closed before using it
     return func(*args)
 
 
 class RelayHandler:
-    def __init__(self, max_recipients: int, threads: int = 4) -> None:
+    def __init__(self, max_recipients: int) -> None:
         self.max_recipients = max_recipients
-        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gateway-db")
+        self.commits = GroupCommit(inbound.store)
 
-    def shutdown(self) -> None:
-        """Closes every database thread's connection, then the threads themselves."""
-        threads = self.executor._max_workers
-        barrier = threading.Barrier(threads)
-
-        def close_mine() -> None:
-            barrier.wait(timeout=10)  # holds each thread until all have a task: one per thread
-            connections.close_all()
-
-        for future in [self.executor.submit(close_mine) for _ in range(threads)]:
-            future.result(timeout=15)
-        self.executor.shutdown(wait=True)
-
-    async def _run(self, func: Any, *args: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, _with_fresh_connection, func, *args)
+    async def close(self) -> None:
+        """Run on the event loop's thread at shutdown: its database connection is closed there."""
+        self.commits.close()
+        connections.close_all()
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
@@ -74,7 +65,7 @@ class RelayHandler:
         if len(envelope.rcpt_tos) >= self.max_recipients:
             return replies.TOO_MANY_RECIPIENTS
         try:
-            verdict, relay = await self._run(inbound.check_recipient, address, _sender(envelope))
+            verdict, relay = _on_this_thread(inbound.check_recipient, address, _sender(envelope))
         except DatabaseError:
             log.warning("database unavailable at RCPT", exc_info=True)
             return replies.TEMPORARY_FAILURE
@@ -89,9 +80,12 @@ class RelayHandler:
             return replies.NO_VALID_RECIPIENTS
         raw = envelope.original_content or b""
         try:
-            receipt = await self._run(
-                inbound.receive, raw, _sender(envelope), list(envelope.rcpt_tos), _known_relays(envelope)
+            # Parsing, scrubbing and threading only read, so they run outside the write transaction
+            # (beside other processes' writes); the writes then join the next group commit.
+            prepared = _on_this_thread(
+                inbound.prepare, raw, _sender(envelope), list(envelope.rcpt_tos), _known_relays(envelope)
             )
+            receipt = await self.commits.store(prepared)
         except Refused as refusal:
             log.info("refused mail for %d recipient(s): %s", len(envelope.rcpt_tos), refusal.reason.value)
             return replies.REFUSALS[refusal.reason]

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from email.message import Message as MailMessage
 from enum import Enum
 
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
 
+from marketmsg import rows
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import RelayAddress, SenderAddress
 from marketmsg.conversations import services
@@ -63,26 +63,52 @@ class Receipt:
     bounces: int = 0
 
 
+@dataclass
+class Prepared:
+    """One incoming mail made ready to store: a draft per relay recipient, bounces by delivery."""
+
+    mail: MailMessage
+    drafts: list[services.Draft] = field(default_factory=list)
+    bounced_deliveries: list[int] = field(default_factory=list)
+
+
 def receive(
     raw: bytes, envelope_from: str, recipients: list[str], known: Mapping[str, RelayAddress] | None = None
 ) -> Receipt:
-    """Store one incoming mail for each recipient in one transaction, or raise Refused.
+    """Store one incoming mail for each recipient in one transaction, or raise Refused."""
+    return store(prepare(raw, envelope_from, recipients, known))
 
-    ``known`` holds relay addresses already looked up at RCPT time.
+
+def prepare(
+    raw: bytes, envelope_from: str, recipients: list[str], known: Mapping[str, RelayAddress] | None = None
+) -> Prepared:
+    """Parse, scrub and thread the mail: reads only, so it runs outside the write transaction.
+
+    ``known`` holds relay addresses already looked up at RCPT time. Raises Refused.
     """
-    mail = parsing.parse(raw)
+    prepared = Prepared(parsing.parse(raw))
+    for recipient in recipients:
+        delivery_id = verp.delivery_id_of(recipient)
+        if delivery_id is not None:
+            prepared.bounced_deliveries.append(delivery_id)
+            continue
+        relay = (known or {}).get(recipient) or addresses.find_relay_address(recipient)
+        if relay is None:  # deactivated between RCPT and DATA
+            raise Refused(Refusal.UNKNOWN_RECIPIENT, "deactivated between RCPT and DATA")
+        prepared.drafts.append(_draft(prepared.mail, raw, envelope_from, relay))
+    return prepared
+
+
+def store(prepared: Prepared) -> Receipt:
+    """Write everything ``prepare`` made in one transaction: all of it, or (Refused) none of it."""
     receipt = Receipt()
-    with transaction.atomic():
-        for recipient in recipients:
-            delivery_id = verp.delivery_id_of(recipient)
-            if delivery_id is not None:
-                delivery_bounces.record_bounce(delivery_id, mail)
-                receipt.bounces += 1
-                continue
-            relay = (known or {}).get(recipient) or addresses.find_relay_address(recipient)
-            if relay is None:  # deactivated between RCPT and DATA
-                raise Refused(Refusal.UNKNOWN_RECIPIENT, "deactivated between RCPT and DATA")
-            message = services.post_message(_draft(mail, raw, envelope_from, relay))
+    # No savepoint of its own: inside the gateway's batch, the batch gives each mail one.
+    with transaction.atomic(savepoint=False):
+        for delivery_id in prepared.bounced_deliveries:
+            delivery_bounces.record_bounce(delivery_id, prepared.mail)
+            receipt.bounces += 1
+        for draft in prepared.drafts:
+            message = services.post_message(draft)
             receipt.message_ids.append(message.pk)
             receipt.held += message.state == Message.State.HELD
     return receipt
@@ -100,7 +126,7 @@ def _draft(mail: MailMessage, raw: bytes, envelope_from: str, relay: RelayAddres
     pair = addresses.relay_pair_of(relay)
     replacements = replacement_map(pair, extra_seller={sender} if author == Message.Author.SELLER else set())
     body = parsing.bodies(mail)
-    conversation, parent = thread(mail, relay)
+    place = thread(mail, relay)
     return services.Draft(
         seller=seller,
         buyer=buyer,
@@ -110,8 +136,9 @@ def _draft(mail: MailMessage, raw: bytes, envelope_from: str, relay: RelayAddres
         text=scrub.scrub_text(body.text, replacements),
         html=scrub.scrub_html(body.html, replacements) if body.html else "",
         sender_email=sender,
-        conversation=conversation,
-        parent=parent,
+        conversation=place.conversation,
+        order=place.order,
+        parent=place.parent,
         raw=raw,
         incoming_message_id=(parsing.message_ids(mail, "Message-ID") or [""])[0],
         has_attachments=body.has_attachments,
@@ -128,22 +155,58 @@ def replacement_map(pair: addresses.RelayPair, extra_seller: set[str] | None = N
     return mapping
 
 
-def thread(mail: MailMessage, relay: RelayAddress) -> tuple[Conversation, Message | None]:
-    """The conversation and parent message: by reply headers, else order ID in the subject, else general."""
-    refs = parsing.message_ids(mail, "In-Reply-To", "References")
-    pair_messages = Message.objects.filter(
-        conversation__seller=relay.seller, conversation__buyer=relay.buyer
-    ).select_related("conversation")
+@dataclass(frozen=True)
+class Place:
+    """Where a mail belongs. With no conversation, post_message finds or starts the one for the
+    order (or the pair's general one) inside the write transaction."""
+
+    conversation: Conversation | None = None
+    parent: Message | None = None
+    order: Order | None = None
+
+
+def thread(mail: MailMessage, relay: RelayAddress) -> Place:
+    """By reply headers (that conversation and parent), else an order ID in the subject, else general."""
+    refs = parsing.message_ids(mail, "In-Reply-To", "References")[-MAX_REFERENCES:]
     if refs:
-        parent = (
-            pair_messages.filter(Q(outbound_message_id__in=refs) | Q(incoming_message_id__in=refs))
-            .order_by("-created_at", "-id")
-            .first()
-        )
-        if parent is not None:
-            return parent.conversation, parent
+        found = _parent_in_pair(relay.seller_id, relay.buyer_id, refs)
+        if found is not None:
+            return Place(conversation=found[0], parent=found[1])
     for order_id in ORDER_ID_RE.findall(parsing.header_text(mail, "Subject")):
-        order = Order.objects.filter(order_id=order_id, seller=relay.seller, buyer=relay.buyer).first()
+        order = _order_of_pair(order_id, relay.seller_id, relay.buyer_id)
         if order is not None:
-            return services.conversation_for(relay.seller, relay.buyer, order=order), None
-    return services.conversation_for(relay.seller, relay.buyer), None
+            existing = services.existing_conversation(relay.seller_id, relay.buyer_id, order.pk, "")
+            return Place(conversation=existing, order=order)
+    return Place(conversation=services.existing_conversation(relay.seller_id, relay.buyer_id, None, ""))
+
+
+# A reply's References can list a whole long thread; the latest ones are enough to find it.
+MAX_REFERENCES = 50
+
+
+def _parent_in_pair(seller_id: int, buyer_id: int, refs: list[str]) -> tuple[Conversation, Message] | None:
+    """The latest message of this buyer–seller pair that the reply headers name (hand-written, ADR 5)."""
+    marks = ", ".join(["%s"] * len(refs))
+    found = rows.fetchall(
+        "SELECT m.id, m.conversation_id FROM conversations_message m "
+        "JOIN conversations_conversation c ON c.id = m.conversation_id "
+        f"WHERE c.seller_id = %s AND c.buyer_id = %s "
+        f"AND (m.outbound_message_id IN ({marks}) OR m.incoming_message_id IN ({marks})) "
+        "ORDER BY m.created_at DESC, m.id DESC LIMIT 1",
+        [seller_id, buyer_id, *refs, *refs],
+    )
+    if not found:
+        return None
+    message_id, conversation_id = found[0]
+    conversation = services.conversation_by_id(conversation_id)
+    parent = Message.from_db(connection.alias, ["id", "conversation_id"], [message_id, conversation_id])
+    parent.conversation = conversation
+    return conversation, parent
+
+
+def _order_of_pair(order_id: str, seller_id: int, buyer_id: int) -> Order | None:
+    found = rows.fetchall(
+        "SELECT id FROM orders_order WHERE order_id = %s AND seller_id = %s AND buyer_id = %s",
+        [order_id, seller_id, buyer_id],
+    )
+    return Order.from_db(connection.alias, ["id"], [found[0][0]]) if found else None

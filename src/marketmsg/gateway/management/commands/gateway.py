@@ -5,14 +5,13 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import connection
 
 from marketmsg.gateway.server import make_controller
+from marketmsg.gateway.server import stop as stop_gateway
 from marketmsg.settings import parse_host_port
 
 
@@ -25,15 +24,17 @@ class Command(BaseCommand):
             "--processes",
             type=int,
             default=0,
-            help="gateway processes sharing the port (SO_REUSEPORT); 0 (default) = one on SQLite, "
-            "whose single writer makes more slower, one per CPU on PostgreSQL",
+            help="gateway processes sharing the port (SO_REUSEPORT); "
+            "0 (default) = MARKETMSG_GATEWAY_PROCESSES, else one per CPU",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = (
             parse_host_port(options["listen"], 2525) if options["listen"] else settings.GATEWAY_LISTEN
         )
-        processes = options["processes"] or (1 if connection.vendor == "sqlite" else os.cpu_count() or 1)
+        # Each process is one thread (ADR 5), so one per CPU uses the machine; on SQLite they take
+        # turns to write through a lock file and commit in groups.
+        processes = options["processes"] or settings.GATEWAY_PROCESSES or os.cpu_count() or 1
         if processes > 1:
             self.supervise(host, port, processes)
             return
@@ -43,12 +44,12 @@ class Command(BaseCommand):
             f"SMTP gateway listening on {host}:{port} (relay domains: "
             f"{settings.RELAY_DOMAIN}, {settings.MOBILE_RELAY_DOMAIN})"
         )
+        self.stdout.flush()  # a supervising gateway waits for this line
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         stop.wait()
-        controller.stop()
-        controller.handler.shutdown()
+        stop_gateway(controller)
         self.stdout.write("SMTP gateway stopped")
 
     def supervise(self, host: str, port: int, processes: int) -> None:
@@ -63,7 +64,8 @@ class Command(BaseCommand):
             "--processes",
             "1",
         ]
-        children = [subprocess.Popen(command) for _ in range(processes)]
+        children = [self.start_child(command) for _ in range(processes)]
+        self.stdout.write(f"SMTP gateway listening on {host}:{port} with {processes} processes")
         stopping = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopping.set())
         signal.signal(signal.SIGINT, lambda *_: stopping.set())
@@ -71,9 +73,22 @@ class Command(BaseCommand):
             for i, child in enumerate(children):
                 if child.poll() is not None:
                     self.stderr.write(f"gateway process {child.pid} exited ({child.returncode}); restarting")
-                    children[i] = subprocess.Popen(command)
-                    time.sleep(0.2)
+                    children[i] = self.start_child(command)
         for child in children:
             child.terminate()
         for child in children:
             child.wait(timeout=15)
+
+    def start_child(self, command: list[str]) -> subprocess.Popen[bytes]:
+        """Start one gateway process and return once it listens (it says so on its first line)."""
+        child = subprocess.Popen(command, stdout=subprocess.PIPE)
+        assert child.stdout is not None
+        first = child.stdout.readline()
+        self.stdout.write(first.decode(errors="replace").rstrip())
+        threading.Thread(target=_copy_lines, args=(child.stdout, self.stdout), daemon=True).start()
+        return child
+
+
+def _copy_lines(source: IO[bytes], target: Any) -> None:
+    for line in source:
+        target.write(line.decode(errors="replace").rstrip())

@@ -1,0 +1,146 @@
+"""Group commit for the gateway: the mails that are ready together are stored in one transaction.
+
+Each DATA hands its prepared mail to ``GroupCommit.store`` and waits. The batch is written once
+the process has its writer turn: every mail in it inside its own savepoint, then one commit, and only
+then are the waiting SMTP sessions answered. A refused mail (or one that hits an error) is rolled
+back to its savepoint and answered on its own; a failed commit answers the whole batch with a
+temporary failure. So no mail is answered 250 before its own rows are durable, and under load one
+commit (one fsync) covers several mails (ADR 5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO, Any
+
+from django.db import DatabaseError, close_old_connections, connection, transaction
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 32
+
+Outcome = tuple[bool, Any]  # (stored, result) or (not stored, the exception to answer with)
+
+
+class BatchAborted(DatabaseError):
+    """The batch's transaction could not be committed; no mail in it was stored."""
+
+
+def commit_batch(store: Callable[[Any], Any], items: list[Any]) -> list[Outcome]:
+    """Store every item in one transaction, each in a savepoint; one outcome per item, in order."""
+    outcomes: list[Outcome] = []
+    close_old_connections()  # a connection the database closed is replaced before use
+    try:
+        with transaction.atomic():
+            for item in items:
+                try:
+                    # A savepoint per mail, so that one refusal leaves the others in the batch;
+                    # a batch of one needs none (its refusal rolls back the whole transaction).
+                    with transaction.atomic(savepoint=len(items) > 1):
+                        outcomes.append((True, store(item)))
+                except Exception as error:  # answered to that mail alone
+                    outcomes.append((False, error))
+            if connection.needs_rollback:
+                # A savepoint could not be rolled back, so Django would now roll the whole
+                # transaction back without an error: none of the stored mails may say 250.
+                raise BatchAborted("a savepoint could not be rolled back; the batch was not stored")
+    except Exception as error:  # BEGIN or COMMIT failed: nothing in the batch is stored
+        failure = error if isinstance(error, DatabaseError) else BatchAborted(str(error))
+        log.warning("batch of %d mail(s) not stored: %s", len(items), error)
+        # A refusal stands (it stored nothing and needed no commit); everything else failed.
+        not_reached = len(items) - len(outcomes)
+        outcomes = [(False, failure) if ok else (ok, value) for ok, value in outcomes]
+        outcomes += [(False, failure)] * not_reached
+    return outcomes
+
+
+class WriterTurn:
+    """SQLite's one-writer-at-a-time, taken through a lock file that gateway processes share.
+
+    SQLite itself makes a waiting writer poll with growing sleeps (up to 100 ms); a kernel lock
+    queue hands the database over the moment the holder commits. The wait happens on a helper
+    thread, so the event loop keeps serving sessions meanwhile, and the mails they finish join
+    the batch that is waiting for its turn (ADR 5). PostgreSQL needs no turn.
+    """
+
+    def __init__(self) -> None:
+        self.lock_file: IO[str] | None = None
+        self.waiter: ThreadPoolExecutor | None = None
+        if connection.vendor == "sqlite":
+            self.lock_file = open(f"{connection.settings_dict['NAME']}.write-lock", "a")  # noqa: SIM115
+            self.waiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-writer-turn")
+
+    @contextlib.asynccontextmanager
+    async def __call__(self) -> AsyncIterator[None]:
+        if self.lock_file is None:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self.waiter, fcntl.flock, self.lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self.lock_file, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self.waiter is not None:
+            self.waiter.shutdown(wait=True)
+        if self.lock_file is not None:
+            self.lock_file.close()
+
+
+class GroupCommit:
+    """Collects prepared mails on the event loop and commits them in batches (see module doc)."""
+
+    def __init__(self, store: Callable[[Any], Any], max_batch: int = MAX_BATCH) -> None:
+        self.store_one = store
+        self.max_batch = max_batch
+        self.pending: list[tuple[Any, asyncio.Future[Any]]] = []
+        self.draining = False
+        self.drainer: asyncio.Task[None] | None = None
+        self.turn = WriterTurn()
+
+    async def store(self, item: Any) -> Any:
+        """The result of storing ``item``, once its batch is committed; raises what storing raised."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self.pending.append((item, future))
+        if not self.draining:
+            self.draining = True
+            self.drainer = loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                await asyncio.sleep(0)  # the sessions that become ready in this turn join the batch
+                async with self.turn():
+                    batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
+                    outcomes = commit_batch(self.store_one, [item for item, _ in batch])
+                _settle(batch, outcomes)
+        except BaseException as error:  # the turn could not be taken: nothing was stored
+            batch, self.pending = self.pending, []
+            failure = error if isinstance(error, DatabaseError) else BatchAborted(repr(error))
+            _settle(batch, [(False, failure)] * len(batch))
+            if not isinstance(error, Exception):
+                raise
+        finally:
+            self.draining = False
+
+    def close(self) -> None:
+        self.turn.close()
+
+
+def _settle(batch: list[tuple[Any, asyncio.Future[Any]]], outcomes: list[Outcome]) -> None:
+    for (_, future), (stored, value) in zip(batch, outcomes, strict=True):
+        if future.done():  # the client went away; what was stored stays stored
+            continue
+        if stored:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
