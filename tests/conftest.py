@@ -122,13 +122,13 @@ class Gateway:
 
 @pytest.fixture
 def gateway(transactional_db, settings) -> Iterator[Gateway]:  # type: ignore[no-untyped-def]
-    from marketmsg.gateway.server import make_controller, stop
+    from marketmsg.gateway.server import Gateway as Server
+    from marketmsg.gateway.server import listen
 
-    port = free_port()
-    controller = make_controller("127.0.0.1", port)
-    controller.start()
-    yield Gateway("127.0.0.1", port)
-    stop(controller)
+    server = Server(listen("127.0.0.1", 0))
+    server.start()
+    yield Gateway("127.0.0.1", server.listener.getsockname()[1])
+    server.stop()
 
 
 @pytest.fixture(autouse=True)

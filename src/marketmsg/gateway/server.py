@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
-from typing import Any, AnyStr
+import socket
+import threading
+from typing import AnyStr
 
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 from django.conf import settings
 
 from marketmsg.gateway import replies
 from marketmsg.gateway.handler import RelayHandler
+
+log = logging.getLogger(__name__)
 
 # A dot-atom address in angle brackets, and what follows it (the ESMTP parameters).
 _SIMPLE_PATH = re.compile(
@@ -23,6 +27,7 @@ _SIMPLE_PATH = re.compile(
 
 
 class GatewaySMTP(SMTP):
+    sessions: set[GatewaySMTP]  # the process's open sessions, which decide when it accepts
     # RFC 5321 allows 1000 octets a line, but real mail (one-line HTML, unwrapped base64) often has
     # longer ones and a receiving MTA is expected to cope; outgoing mail is re-encoded to 998.
     line_length_limit = 64 * 1024
@@ -39,40 +44,123 @@ class GatewaySMTP(SMTP):
             return super()._getaddr(arg)  # type: ignore[no-any-return]
         return simple[1], simple[3].lstrip(" ")
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.sessions.add(self)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self.sessions.discard(self)
+        super().connection_lost(error)
+
     async def push(self, status: AnyStr) -> None:
         text = status.decode("utf-8", "replace") if isinstance(status, bytes) else status
         await super().push(replies.enhance(text, self.data_size_limit or 0))
 
 
-class GatewayController(Controller):
-    def _create_server(self) -> Any:
-        # SO_REUSEPORT: several gateway processes share one listening port; the kernel spreads
-        # connections between them (one process is bound to one core by the GIL).
-        return self.loop.create_server(
-            self._factory_invoker, host=self.hostname, port=self.port, ssl=self.ssl_context, reuse_port=True
-        )
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket; a supervising gateway makes it once and its processes share it."""
+    listener = socket.create_server((host, port), backlog=512)
+    listener.setblocking(False)
+    return listener
 
-    def factory(self) -> SMTP:
-        return GatewaySMTP(
+
+# How much longer, per open session, a process waits before it takes a new connection.
+ACCEPT_DELAY_PER_SESSION = 0.002
+
+
+class Gateway:
+    """The SMTP gateway: an event loop on its own thread, accepting from a listening socket.
+
+    Several processes may share one listening socket (pre-fork). Each accepts one connection per
+    wake-up, a process busy with a database step does not accept at all, and one that already has
+    sessions waits a little longer per session before it does: connections, which senders keep
+    open for many mails, spread evenly over the processes (ADR 5).
+    """
+
+    def __init__(self, listener: socket.socket) -> None:
+        # The handler calls Django's database layer from the event loop's thread, by design
+        # (ADR 5): each step is short and synchronous, no transaction stays open across an await.
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+        self.listener = listener
+        self.handler = RelayHandler(max_recipients=settings.MAX_RECIPIENTS)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="gateway-loop", daemon=True)
+        self.address = "{}:{}".format(*listener.getsockname()[:2])
+        self.sessions: set[GatewaySMTP] = set()
+        self.accept_waiting = False
+        self.starting = 0  # accepted, session not yet open
+
+    def factory(self) -> GatewaySMTP:
+        smtp = GatewaySMTP(
             self.handler,
             data_size_limit=settings.MAX_MESSAGE_BYTES,
             hostname=settings.RELAY_DOMAIN,
             ident="marketmsg relay",
             timeout=120,
             enable_SMTPUTF8=True,
+            loop=self.loop,
         )
+        smtp.sessions = self.sessions
+        return smtp
 
+    def start(self) -> None:
+        self.thread.start()
 
-def make_controller(host: str, port: int) -> GatewayController:
-    # The handler calls Django's database layer from the event loop's thread, by design (ADR 5):
-    # each step is short and synchronous, and no transaction stays open across an await.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    handler = RelayHandler(max_recipients=settings.MAX_RECIPIENTS)
-    return GatewayController(handler, hostname=host, port=port)
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.add_reader(self.listener.fileno(), self._readable)
+        self.loop.run_forever()
 
+    def _readable(self) -> None:
+        if not self.sessions and not self.starting:
+            self._accept()
+        elif not self.accept_waiting:
+            # Let an idler process take it first; accept here if none has after the wait.
+            self.accept_waiting = True
+            self.loop.remove_reader(self.listener.fileno())
+            load = len(self.sessions) + self.starting
+            self.loop.call_later(ACCEPT_DELAY_PER_SESSION * load, self._accept_after_wait)
 
-def stop(controller: GatewayController) -> None:
-    """Stop serving and close the event loop thread's database connection."""
-    handler: RelayHandler = controller.handler
-    asyncio.run_coroutine_threadsafe(handler.close(), controller.loop).result(timeout=15)
-    controller.stop()
+    def _accept_after_wait(self) -> None:
+        self.accept_waiting = False
+        self._accept()
+        if not self.listener._closed:  # type: ignore[attr-defined]
+            self.loop.add_reader(self.listener.fileno(), self._readable)
+
+    def _accept(self) -> None:
+        try:
+            conn, _ = self.listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return  # another process took it
+        except OSError as error:  # e.g. out of file descriptors: the client retries later
+            log.warning("could not accept a connection: %s", error)
+            return
+        conn.setblocking(False)
+        self.starting += 1
+        self.loop.create_task(self._serve(conn))
+
+    async def _serve(self, conn: socket.socket) -> None:
+        try:
+            await self.loop.connect_accepted_socket(self.factory, conn)
+        except OSError as error:
+            log.info("connection lost while starting a session: %s", error)
+            conn.close()
+        finally:
+            self.starting -= 1
+
+    def stop(self) -> None:
+        """Stop accepting, end the sessions, close the database connection, end the thread."""
+
+        async def shut() -> None:
+            self.loop.remove_reader(self.listener.fileno())
+            self.listener.close()
+            await self.handler.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(shut(), self.loop).result(timeout=15)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=15)
+        self.loop.close()

@@ -1,17 +1,19 @@
 from __future__ import annotations
 
+import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from typing import IO, Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from marketmsg.gateway.server import make_controller
-from marketmsg.gateway.server import stop as stop_gateway
+from marketmsg.gateway.server import Gateway, listen
 from marketmsg.settings import parse_host_port
 
 
@@ -27,6 +29,8 @@ class Command(BaseCommand):
             help="gateway processes sharing the port (SO_REUSEPORT); "
             "0 (default) = MARKETMSG_GATEWAY_PROCESSES, else one per CPU",
         )
+        # Internal: a supervising gateway hands its listening socket to each process it starts.
+        parser.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = (
@@ -38,10 +42,14 @@ class Command(BaseCommand):
         if processes > 1:
             self.supervise(host, port, processes)
             return
-        controller = make_controller(host, port)
-        controller.start()
+        if options["listen_fd"] is not None:
+            listener = socket.socket(fileno=options["listen_fd"])
+        else:
+            listener = listen(host, port)
+        gateway = Gateway(listener)
+        gateway.start()
         self.stdout.write(
-            f"SMTP gateway listening on {host}:{port} (relay domains: "
+            f"SMTP gateway listening on {gateway.address} (relay domains: "
             f"{settings.RELAY_DOMAIN}, {settings.MOBILE_RELAY_DOMAIN})"
         )
         self.stdout.flush()  # a supervising gateway waits for this line
@@ -49,23 +57,25 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         stop.wait()
-        stop_gateway(controller)
+        gateway.stop()
         self.stdout.write("SMTP gateway stopped")
 
     def supervise(self, host: str, port: int, processes: int) -> None:
-        """Runs N single-process gateways on one port and restarts any that dies."""
+        """Runs N gateway processes on one shared listening socket and restarts any that dies."""
+        listener = listen(host, port)
         command = [
             sys.executable,
             "-m",
             "marketmsg",
             "gateway",
-            "--listen",
-            f"{host}:{port}",
             "--processes",
             "1",
+            "--listen-fd",
+            str(listener.fileno()),
         ]
-        children = [self.start_child(command) for _ in range(processes)]
+        children = [self.start_child(command, listener) for _ in range(processes)]
         self.stdout.write(f"SMTP gateway listening on {host}:{port} with {processes} processes")
+        self.stdout.flush()
         stopping = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopping.set())
         signal.signal(signal.SIGINT, lambda *_: stopping.set())
@@ -73,15 +83,16 @@ class Command(BaseCommand):
             for i, child in enumerate(children):
                 if child.poll() is not None:
                     self.stderr.write(f"gateway process {child.pid} exited ({child.returncode}); restarting")
-                    children[i] = self.start_child(command)
+                    time.sleep(1)  # a process that cannot start must not be restarted in a tight loop
+                    children[i] = self.start_child(command, listener)
         for child in children:
             child.terminate()
         for child in children:
             child.wait(timeout=15)
 
-    def start_child(self, command: list[str]) -> subprocess.Popen[bytes]:
+    def start_child(self, command: list[str], listener: socket.socket) -> subprocess.Popen[bytes]:
         """Start one gateway process and return once it listens (it says so on its first line)."""
-        child = subprocess.Popen(command, stdout=subprocess.PIPE)
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, pass_fds=[listener.fileno()])
         assert child.stdout is not None
         first = child.stdout.readline()
         self.stdout.write(first.decode(errors="replace").rstrip())
