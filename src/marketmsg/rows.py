@@ -44,24 +44,57 @@ def db_value(value: Any) -> Any:
 def save_new(obj: M) -> M:
     """Insert ``obj`` (all concrete fields, defaults already applied by its constructor)."""
     sql, fields, returns_pk = _insert_plan(type(obj), connection.vendor)
-    params = [db_value(getattr(obj, f.attname)) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if returns_pk:
-            obj.pk = cursor.fetchone()[0]
+    params = [getattr(obj, f.attname) for f in fields]
+    if returns_pk:
+        obj.pk = fetchall(sql, params)[0][0]
+    else:
+        execute(sql, params)
     obj._state.adding = False
     obj._state.db = connection.alias
     return obj
 
 
+def insert(model: type[models.Model], **values: Any) -> Any:
+    """Insert one row from field values (attnames; the field's default where one is missing),
+    without building a model instance; returns the new primary key."""
+    sql, fields, returns_pk = _insert_plan(model, connection.vendor)
+    params = [values[f.attname] if f.attname in values else f.get_default() for f in fields]
+    if returns_pk:
+        return fetchall(sql, params)[0][0]
+    execute(sql, params)
+    return values.get(model._meta.pk.attname)  # type: ignore[union-attr]
+
+
+@cache
+def _native(sql: str, vendor: str) -> str:
+    """The statement in the driver's own parameter style (sqlite3 wants ?, psycopg %s).
+
+    Hand-written statements here use %s only as placeholders, never a literal percent sign."""
+    return sql.replace("%s", "?") if vendor == "sqlite" else sql
+
+
+def _run(sql: str, params: list[Any]) -> Any:
+    """Execute on the driver's cursor, skipping Django's per-query wrapping (but not its error
+    types: a DatabaseError is still a django.db.DatabaseError, which the gateway answers 451)."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        cursor = connection.connection.cursor()
+        cursor.execute(_native(sql, connection.vendor), [db_value(p) for p in params])
+        return cursor
+
+
 def execute(sql: str, params: list[Any]) -> int:
     """Run one hand-written statement; returns the number of rows it changed."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [db_value(p) for p in params])
-        return int(cursor.rowcount)
+    cursor = _run(sql, params)
+    with connection.wrap_database_errors:
+        count = int(cursor.rowcount)
+        cursor.close()
+    return count
 
 
 def fetchall(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [db_value(p) for p in params])
-        return list(cursor.fetchall())
+    cursor = _run(sql, params)
+    with connection.wrap_database_errors:
+        found = list(cursor.fetchall())
+        cursor.close()
+    return found

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from marketmsg import rows
 from marketmsg.accounts.models import Buyer, SellerAccount, User
 from marketmsg.addresses.models import RelayAddress, SenderAddress, SenderAddressChange
 
@@ -116,9 +117,8 @@ def find_relay_address(address: str) -> RelayAddress | None:
     local, _, domain = address.strip().lower().rpartition("@")
     if domain not in relay_domains() or len(local) != 16:
         return None
-    with connection.cursor() as cursor:
-        cursor.execute(_ROUTE_SQL, [local])
-        row = cursor.fetchone()
+    found = rows.fetchall(_ROUTE_SQL, [local])
+    row = found[0] if found else None
     if row is None or row[2] != domain:
         return None
     (
@@ -187,13 +187,11 @@ def find_relay_address(address: str) -> RelayAddress | None:
 
 def sender_state(account: SellerAccount, email: str) -> str | None:
     # Hand-written: asked at RCPT and again at DATA for every seller's mail (ADR 4).
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT state FROM addresses_senderaddress WHERE account_id = %s AND email = %s",
-            [account.pk, email.lower()],
-        )
-        row = cursor.fetchone()
-    return str(row[0]) if row else None
+    found = rows.fetchall(
+        "SELECT state FROM addresses_senderaddress WHERE account_id = %s AND email = %s",
+        [account.pk, email.lower()],
+    )
+    return str(found[0][0]) if found else None
 
 
 def set_sender_state(
@@ -225,16 +223,14 @@ def seller_real_addresses(account: SellerAccount) -> set[str]:
     """Every real address known to belong to the seller side, for scrubbing."""
     # One hand-written query on the mail path; it also tells who the owner is, which the account
     # remembers for notification_addresses().
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT u.email, su.is_owner FROM accounts_selleruser su "
-            "JOIN accounts_user u ON u.id = su.user_id "
-            "WHERE su.account_id = %s UNION ALL "
-            "SELECT email, %s FROM addresses_senderaddress WHERE account_id = %s",
-            [account.pk, False, account.pk],
-        )
-        rows = cursor.fetchall()
-    account.remember_owner_emails([email.lower() for email, is_owner in rows if is_owner])
-    addresses = {email for email, _ in rows}
+    found = rows.fetchall(
+        "SELECT u.email, su.is_owner FROM accounts_selleruser su "
+        "JOIN accounts_user u ON u.id = su.user_id "
+        "WHERE su.account_id = %s UNION ALL "
+        "SELECT email, %s FROM addresses_senderaddress WHERE account_id = %s",
+        [account.pk, False, account.pk],
+    )
+    account.remember_owner_emails([email.lower() for email, is_owner in found if is_owner])
+    addresses = {email for email, _ in found}
     addresses |= {a.strip() for a in account.notification_emails.split(",") if a.strip()}
     return {a.lower() for a in addresses}

@@ -92,20 +92,19 @@ def existing_conversation(
 ) -> Conversation | None:
     """The common case on the mail path, without the ORM's query building."""
     columns = ", ".join(_CONVERSATION_COLUMNS)
-    with connection.cursor() as cursor:
-        if order_id is not None:
-            cursor.execute(
-                f"SELECT {columns} FROM conversations_conversation "
-                "WHERE seller_id = %s AND buyer_id = %s AND order_id = %s",
-                [seller_id, buyer_id, order_id],
-            )
-        else:
-            cursor.execute(
-                f"SELECT {columns} FROM conversations_conversation WHERE seller_id = %s AND buyer_id = %s "
-                "AND order_id IS NULL AND asin = %s",
-                [seller_id, buyer_id, asin],
-            )
-        row = cursor.fetchone()
+    if order_id is not None:
+        found = rows.fetchall(
+            f"SELECT {columns} FROM conversations_conversation "
+            "WHERE seller_id = %s AND buyer_id = %s AND order_id = %s",
+            [seller_id, buyer_id, order_id],
+        )
+    else:
+        found = rows.fetchall(
+            f"SELECT {columns} FROM conversations_conversation WHERE seller_id = %s AND buyer_id = %s "
+            "AND order_id IS NULL AND asin = %s",
+            [seller_id, buyer_id, asin],
+        )
+    row = found[0] if found else None
     return Conversation.from_db(connection.alias, _CONVERSATION_COLUMNS, row) if row else None
 
 
@@ -184,7 +183,7 @@ def post_message(draft: Draft) -> Message:
         # Hand-written writes (ADR 5): every mail, web and API message passes here.
         rows.save_new(message)
         if draft.raw is not None:
-            rows.save_new(RawMime(message=message, data=draft.raw))
+            rows.insert(RawMime, message_id=message.pk, data=draft.raw)
         if draft.author == Author.SELLER and state == State.RELAYED:
             # A seller's message answers every earlier buyer message in the conversation.
             rows.execute(
@@ -198,14 +197,13 @@ def post_message(draft: Draft) -> Message:
         }.get(state)
         if delivery_state is not None:
             for recipient in recipients_of(draft):
-                rows.save_new(
-                    Delivery(
-                        message=message,
-                        recipient=recipient,
-                        state=delivery_state,
-                        next_attempt_at=now,
-                        created_at=now,
-                    )
+                rows.insert(
+                    Delivery,
+                    message_id=message.pk,
+                    recipient=recipient,
+                    state=delivery_state,
+                    next_attempt_at=now,
+                    created_at=now,
                 )
         rows.execute(
             "UPDATE conversations_conversation SET last_message_at = %s WHERE id = %s", [now, conversation.pk]

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
-from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,6 @@ class BatchAborted(DatabaseError):
 def commit_batch(store: Callable[[Any], Any], items: list[Any]) -> list[Outcome]:
     """Store every item in one transaction, each in a savepoint; one outcome per item, in order."""
     outcomes: list[Outcome] = []
-    close_old_connections()  # a connection the database closed is replaced before use
     try:
         with transaction.atomic():
             for item in items:
@@ -80,8 +79,11 @@ class WriterTurn:
         if self.lock_file is None:
             yield
             return
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self.waiter, fcntl.flock, self.lock_file, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self.lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: no thread hand-off
+        except BlockingIOError:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self.waiter, fcntl.flock, self.lock_file, fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -97,8 +99,11 @@ class WriterTurn:
 class GroupCommit:
     """Collects prepared mails on the event loop and commits them in batches (see module doc)."""
 
-    def __init__(self, store: Callable[[Any], Any], max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self, store: Callable[[Any], Any], run: Callable[..., Any], max_batch: int = MAX_BATCH
+    ) -> None:
         self.store_one = store
+        self.run = run  # how a synchronous database step is run (the handler's DatabaseSteps)
         self.max_batch = max_batch
         self.pending: list[tuple[Any, asyncio.Future[Any]]] = []
         self.draining = False
@@ -121,7 +126,7 @@ class GroupCommit:
                 await asyncio.sleep(0)  # the sessions that become ready in this turn join the batch
                 async with self.turn():
                     batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
-                    outcomes = commit_batch(self.store_one, [item for item, _ in batch])
+                    outcomes = self.run(commit_batch, self.store_one, [item for item, _ in batch])
                 _settle(batch, outcomes)
         except BaseException as error:  # the turn could not be taken: nothing was stored
             batch, self.pending = self.pending, []

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.db import DatabaseError, close_old_connections, connections
@@ -16,6 +18,8 @@ from marketmsg.relay import inbound
 from marketmsg.relay.inbound import RecipientCheck
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 RCPT_REPLIES = {
     RecipientCheck.OK: replies.OK_RECIPIENT,
@@ -38,13 +42,24 @@ def _known_relays(envelope: Envelope) -> dict[str, RelayAddress]:
     return envelope.marketmsg_relays  # type: ignore[attr-defined,no-any-return]
 
 
-def _on_this_thread(func: Any, *args: Any) -> Any:
-    """Database work runs right here on the event loop's thread, in short synchronous steps.
+class DatabaseSteps:
+    """Runs the gateway's database work right on the event loop's thread, in short synchronous steps.
 
     One thread per process: handing work to other threads made them queue for Python's global
     lock on every SQLite call, which cost more than the work (ADR 5). Steps never await inside a
-    transaction, so the sessions sharing this thread's connection never interleave in one.
+    transaction, so sessions sharing the connection never interleave in one. Every step runs in
+    one fixed context: Django keeps connections per asyncio task otherwise, which would give each
+    SMTP session a connection of its own and leave it open when the session ends.
     """
+
+    def __init__(self) -> None:
+        self.context = contextvars.Context()
+
+    def __call__(self, func: Callable[..., T], *args: Any) -> T:
+        return self.context.run(_fresh_connection_then, func, *args)
+
+
+def _fresh_connection_then(func: Callable[..., T], *args: Any) -> T:
     close_old_connections()  # drop a connection the database has closed before using it
     return func(*args)
 
@@ -52,12 +67,13 @@ def _on_this_thread(func: Any, *args: Any) -> Any:
 class RelayHandler:
     def __init__(self, max_recipients: int) -> None:
         self.max_recipients = max_recipients
-        self.commits = GroupCommit(inbound.store)
+        self.steps = DatabaseSteps()
+        self.commits = GroupCommit(inbound.store, run=self.steps)
 
     async def close(self) -> None:
-        """Run on the event loop's thread at shutdown: its database connection is closed there."""
+        """At shutdown, on the event loop's thread: close the database connection."""
         self.commits.close()
-        connections.close_all()
+        self.steps.context.run(connections.close_all)
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
@@ -65,7 +81,7 @@ class RelayHandler:
         if len(envelope.rcpt_tos) >= self.max_recipients:
             return replies.TOO_MANY_RECIPIENTS
         try:
-            verdict, relay = _on_this_thread(inbound.check_recipient, address, _sender(envelope))
+            verdict, relay = self.steps(inbound.check_recipient, address, _sender(envelope))
         except DatabaseError:
             log.warning("database unavailable at RCPT", exc_info=True)
             return replies.TEMPORARY_FAILURE
@@ -82,7 +98,7 @@ class RelayHandler:
         try:
             # Parsing, scrubbing and threading only read, so they run outside the write transaction
             # (beside other processes' writes); the writes then join the next group commit.
-            prepared = _on_this_thread(
+            prepared = self.steps(
                 inbound.prepare, raw, _sender(envelope), list(envelope.rcpt_tos), _known_relays(envelope)
             )
             receipt = await self.commits.store(prepared)

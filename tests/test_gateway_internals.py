@@ -1,0 +1,131 @@
+"""The gateway's own machinery: group commit, the database context, the fast address parser."""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import threading
+
+import pytest
+from aiosmtpd.smtp import SMTP
+from django.db import OperationalError, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from marketmsg.conversations.errors import Refusal, Refused
+from marketmsg.conversations.models import Message
+from marketmsg.delivery.models import Delivery
+from marketmsg.gateway.committer import commit_batch
+from marketmsg.gateway.server import Gateway, GatewaySMTP, listen
+from marketmsg.relay import inbound
+from tests.conftest import crlf
+from tests.mail import compose
+from tests.personas import make_pair
+
+pytestmark = pytest.mark.db
+
+BUYER = "taro.yamada@example.jp"
+
+
+def prepared(sender: str, to: str, subject: str) -> inbound.Prepared:
+    raw = crlf(compose(sender, to, subject=subject))
+    verdict, relay = inbound.check_recipient(to, sender)
+    assert verdict == inbound.RecipientCheck.OK
+    return inbound.prepare(raw, sender, [to], {to: relay})
+
+
+def test_a_refusal_in_a_batch_leaves_the_other_mails_stored(transactional_db):
+    pair = make_pair()
+    good = prepared(BUYER, pair.seller_relay, "one")
+    # Only the buyer may write to the seller's relay address: refused when it is stored.
+    stranger = prepared("stranger@example.net", pair.seller_relay, "two")
+    also_good = prepared(BUYER, pair.seller_relay, "three")
+
+    outcomes = commit_batch(inbound.store, [good, stranger, also_good])
+
+    assert [stored for stored, _ in outcomes] == [True, False, True]
+    assert isinstance(outcomes[1][1], Refused) and outcomes[1][1].reason == Refusal.SENDER_NOT_BUYER
+    assert sorted(Message.objects.values_list("subject", flat=True)) == ["one", "three"]
+    assert Delivery.objects.count() == 2
+
+
+def test_a_failed_commit_answers_every_mail_in_the_batch_with_the_error_and_stores_none(
+    transactional_db, monkeypatch
+):
+    pair = make_pair()
+    batch = [prepared(BUYER, pair.seller_relay, "one"), prepared(BUYER, pair.seller_relay, "two")]
+    stranger = prepared("stranger@example.net", pair.seller_relay, "refused anyway")
+    connection.ensure_connection()
+
+    def failing_commit() -> None:
+        raise OperationalError("disk I/O error")
+
+    monkeypatch.setattr(connection, "commit", failing_commit)
+    outcomes = commit_batch(inbound.store, [*batch, stranger])
+    monkeypatch.undo()
+
+    assert [type(value) for _, value in outcomes] == [OperationalError, OperationalError, Refused]
+    assert not any(stored for stored, _ in outcomes)
+    assert Message.objects.count() == 0 and Delivery.objects.count() == 0
+
+
+def test_every_session_shares_one_database_connection_which_stop_closes(transactional_db):
+    pair = make_pair()
+    server = Gateway(listen("127.0.0.1", 0))
+    server.start()
+    port = server.listener.getsockname()[1]
+    mail = crlf(compose(BUYER, pair.seller_relay))
+    answers: list[object] = []
+
+    def send() -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+            answers.append(smtp.sendmail(BUYER, [pair.seller_relay], mail))
+
+    senders = [threading.Thread(target=send) for _ in range(4)]
+    for thread in senders:
+        thread.start()
+    for thread in senders:
+        thread.join()
+    assert answers == [{}] * 4 and Message.objects.count() == 4
+
+    async def gateway_database() -> BaseDatabaseWrapper:
+        return server.handler.steps.context.run(lambda: connections["default"])
+
+    database = asyncio.run_coroutine_threadsafe(gateway_database(), server.loop).result(timeout=5)
+    assert database is not connections["default"] and database.connection is not None
+    assert other_sessions() in (None, 1)  # PostgreSQL: one connection for four SMTP sessions
+    server.stop()
+    assert database.connection is None
+    assert other_sessions() in (None, 0)
+
+
+def other_sessions() -> int | None:
+    """Database sessions besides the test's own (PostgreSQL only)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return int(cursor.fetchone()[0])
+
+
+PATHS = st.one_of(
+    st.text(max_size=40),
+    st.builds(
+        "<{}@{}>{}".format,
+        st.from_regex(r"[A-Za-z0-9.+_'-]{1,20}", fullmatch=True),
+        st.from_regex(r"[A-Za-z0-9.-]{1,20}", fullmatch=True),
+        st.sampled_from(["", " SIZE=1000", "  BODY=8BITMIME SMTPUTF8", " ", "\tX", "x"]),
+    ),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(PATHS)
+def test_fast_address_parser_agrees_with_aiosmtpd(arg: str) -> None:
+    smtp = GatewaySMTP.__new__(GatewaySMTP)
+    smtp.local_part_limit = 0
+    assert smtp._getaddr(arg) == SMTP._getaddr(smtp, arg)
