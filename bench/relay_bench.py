@@ -15,6 +15,7 @@ import random
 import signal
 import smtplib
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -146,6 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--small", type=int, default=2000, help="1 KB messages per run")
     parser.add_argument("--large", type=int, default=200, help="100 KB messages per run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating sink/gateway runs per size")
     parser.add_argument("--synchronous", default="FULL", help="SQLite synchronous mode (FULL is the default)")
     parser.add_argument(
         "--gateway-processes", type=int, default=os.cpu_count() or 1, help="default: one per CPU"
@@ -235,17 +237,29 @@ def main() -> None:
     wait_for_gateway(work / "gateway.log", args.gateway_processes)
     try:
         for label, count, size in (("1KB", args.small, 1024), ("100KB", args.large, 100 * 1024)):
-            batch = jobs(count, size)
-            before = read_count(count_file)
-            bare_s, bare_ok, _ = blast(sink_port, batch)
-            time.sleep(0.3)
-            assert read_count(count_file) - before == bare_ok == count, "the bare sink lost messages"
-            bare_rate = count / bare_s
-            progress(f"{label}: bare aiosmtpd sink {bare_rate:8.1f} msg/s")
-            gw_s, gw_ok, gw_refused = blast(gateway_port, batch)
-            gw_rate = gw_ok / gw_s
+            # Alternate sink and gateway runs and compare medians: the machine's speed drifts by
+            # tens of percent from minute to minute, which a single pair of runs would report as
+            # a change in the ratio.
+            bare_rates, gw_rates, gw_ok, gw_refused = [], [], 0, 0
+            for round_number in range(1, args.rounds + 1):
+                batch = jobs(count, size)
+                before = read_count(count_file)
+                bare_s, bare_ok, _ = blast(sink_port, batch)
+                time.sleep(0.3)
+                assert read_count(count_file) - before == bare_ok == count, "the bare sink lost messages"
+                bare_rates.append(count / bare_s)
+                gw_s, ok, refused = blast(gateway_port, batch)
+                gw_ok, gw_refused = gw_ok + ok, gw_refused + refused
+                gw_rates.append(ok / gw_s)
+                progress(
+                    f"{label} round {round_number}/{args.rounds}: bare sink {bare_rates[-1]:8.1f} msg/s, "
+                    f"gateway {gw_rates[-1]:7.1f} msg/s ({gw_rates[-1] / bare_rates[-1]:.3f} ×)"
+                )
+            bare_rate, gw_rate = statistics.median(bare_rates), statistics.median(gw_rates)
+            progress(f"{label}: bare aiosmtpd sink {bare_rate:8.1f} msg/s (median)")
             progress(
-                f"{label}: gateway accepted  {gw_rate:8.1f} msg/s  ({gw_rate / bare_rate:.2f} × bare sink)"
+                f"{label}: gateway accepted  {gw_rate:8.1f} msg/s "
+                f"(median, {gw_rate / bare_rate:.3f} × bare sink)"
             )
             # Whole relay: start a worker on what the gateway stored, time until the sink has all of it.
             env_worker = dict(env, MARKETMSG_SMARTHOST=f"127.0.0.1:{sink_port}")
@@ -264,7 +278,10 @@ def main() -> None:
                 f"({relay_rate / bare_rate:.2f} × bare sink), {delivered}/{gw_ok} delivered"
             )
             results[label] = {
-                "messages": count,
+                "messages_per_round": count,
+                "rounds": args.rounds,
+                "bare_sink_per_s_each_round": [round(r, 1) for r in bare_rates],
+                "gateway_accepted_per_s_each_round": [round(r, 1) for r in gw_rates],
                 "bare_sink_per_s": round(bare_rate, 1),
                 "gateway_accepted_per_s": round(gw_rate, 1),
                 "gateway_ratio": round(gw_rate / bare_rate, 3),
