@@ -67,8 +67,22 @@ class Service:
 
     def kill(self) -> None:
         assert self.process is not None
+        children = children_of(self.process.pid)
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
+        self.kills += 1
+        # A supervised gateway process must not outlive its supervisor (it would keep the port).
+        deadline = time.monotonic() + 15
+        while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(Path(f"/proc/{pid}").exists() for pid in children), "orphaned gateway processes"
+
+    def kill_one_child(self) -> None:
+        """SIGKILL one process the supervisor runs; the supervisor must start another."""
+        assert self.process is not None
+        children = children_of(self.process.pid)
+        assert children, "the gateway runs no processes"
+        os.kill(random.choice(children), signal.SIGKILL)
         self.kills += 1
 
     def stop(self) -> None:
@@ -78,6 +92,18 @@ class Service:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def wait_for_port(port: int, timeout: float = 30) -> None:
@@ -138,7 +164,10 @@ def test_sigkill_of_gateway_and_worker_loses_no_accepted_message(tmp_path: Path,
     data = json.loads(seed_file.read_text())
     emails = {b["id"]: b["email"] for b in data["buyers"]}
     gateway = Service(
-        ["gateway", "--listen", f"127.0.0.1:{gateway_port}"], env, tmp_path / "gateway.log", gateway_port
+        ["gateway", "--listen", f"127.0.0.1:{gateway_port}", "--processes", "2"],
+        env,
+        tmp_path / "gateway.log",
+        gateway_port,
     )
     worker = Service(["worker"], env, tmp_path / "worker.log")
     gateway.start()
@@ -166,8 +195,13 @@ def test_sigkill_of_gateway_and_worker_loses_no_accepted_message(tmp_path: Path,
         turn = 0
         while not done.is_set():
             time.sleep(rng.uniform(0.2, 0.8))
-            victim = (gateway, worker)[turn % 2]
+            # In turn: the whole gateway (its supervisor), the worker, one gateway process.
+            step = turn % 3
             turn += 1
+            if step == 2:
+                gateway.kill_one_child()
+                continue
+            victim = (gateway, worker)[step]
             victim.kill()
             victim.start()
         sender_thread.join()

@@ -56,13 +56,17 @@ class Message(models.Model):
         BLOCKED = "blocked", "ブロック / Blocked"
         SUPPRESSED = "suppressed", "自動応答の抑止 / Auto-reply suppressed"
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.PROTECT, related_name="messages")
+    # No single-column index: (conversation, created_at) below serves every look-up by conversation.
+    # Fewer indexes also shorten the write every stored mail makes under SQLite's one write lock.
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.PROTECT, related_name="messages", db_index=False
+    )
     author = models.CharField(max_length=11, choices=Author.choices)
     channel = models.CharField(max_length=6, choices=Channel.choices)
     state = models.CharField(max_length=10, choices=State.choices, default=State.RELAYED)
     # The real address it came from (mail) or the signed-in user (web, API). Never shown to the other party.
     sender_email = models.EmailField(blank=True, default="")
-    sender_user = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT)
+    sender_user = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, db_index=False)
     subject = models.CharField(max_length=998, blank=True, default="")
     # Scrubbed of real addresses; html is sanitized. The raw MIME keeps the original for disputes.
     text = models.TextField(blank=True, default="")
@@ -70,7 +74,7 @@ class Message(models.Model):
     has_attachments = models.BooleanField(default=False)
     is_auto = models.BooleanField(default=False, help_text="Auto-reply, vacation notice or system notice.")
     needs_reply = models.BooleanField(default=False)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, db_index=False)
     # Threading: the sender's own Message-ID (as received) and ours (as the recipient sees it).
     incoming_message_id = models.CharField(max_length=998, blank=True, default="", db_index=True)
     outbound_message_id = models.CharField(max_length=255, unique=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import re
 import socket
 import threading
+import time
 from typing import AnyStr
 
 from aiosmtpd.smtp import SMTP
@@ -57,9 +59,21 @@ class GatewaySMTP(SMTP):
         await super().push(replies.enhance(text, self.data_size_limit or 0))
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """The listening socket; a supervising gateway makes it once and its processes share it."""
-    listener = socket.create_server((host, port), backlog=512)
+def listen(host: str, port: int, wait: float = 10.0) -> socket.socket:
+    """The listening socket; a supervising gateway makes it once and its processes share it.
+
+    A restarted gateway may find the port still held for a moment by the processes of the one it
+    replaces, which are shutting down; it waits for them rather than failing.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            listener = socket.create_server((host, port), backlog=512)
+            break
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
     listener.setblocking(False)
     return listener
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import signal
 import socket
@@ -31,6 +32,7 @@ class Command(BaseCommand):
         )
         # Internal: a supervising gateway hands its listening socket to each process it starts.
         parser.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
+        parser.add_argument("--supervisor-pid", type=int, default=None, help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = (
@@ -43,6 +45,7 @@ class Command(BaseCommand):
             self.supervise(host, port, processes)
             return
         if options["listen_fd"] is not None:
+            _stop_when_the_supervisor_dies(options["supervisor_pid"])
             listener = socket.socket(fileno=options["listen_fd"])
         else:
             listener = listen(host, port)
@@ -72,6 +75,8 @@ class Command(BaseCommand):
             "1",
             "--listen-fd",
             str(listener.fileno()),
+            "--supervisor-pid",
+            str(os.getpid()),
         ]
         children = [self.start_child(command, listener) for _ in range(processes)]
         self.stdout.write(f"SMTP gateway listening on {host}:{port} with {processes} processes")
@@ -98,6 +103,18 @@ class Command(BaseCommand):
         self.stdout.write(first.decode(errors="replace").rstrip())
         threading.Thread(target=_copy_lines, args=(child.stdout, self.stdout), daemon=True).start()
         return child
+
+
+def _stop_when_the_supervisor_dies(supervisor: int | None) -> None:
+    """A supervised process gets SIGTERM when its supervisor dies, however it died (even SIGKILL),
+    so that no orphan keeps serving the old listening socket."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if supervisor is not None and os.getppid() != supervisor:  # it died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def _copy_lines(source: IO[bytes], target: Any) -> None:
