@@ -129,3 +129,20 @@ def test_fast_address_parser_agrees_with_aiosmtpd(arg: str) -> None:
     smtp = GatewaySMTP.__new__(GatewaySMTP)
     smtp.local_part_limit = 0
     assert smtp._getaddr(arg) == SMTP._getaddr(smtp, arg)
+
+
+def test_a_conversation_created_twice_at_once_is_one_conversation(db):
+    from marketmsg import rows
+    from marketmsg.conversations.models import Conversation
+    from marketmsg.conversations.services import conversation_for
+
+    pair = make_pair()
+    first = conversation_for(pair.seller, pair.buyer)
+    # What a second process does when it lost the race: its insert clashes and writes nothing.
+    assert rows.save_new_unless_clash(Conversation(seller=pair.seller, buyer=pair.buyer)) is None
+    assert conversation_for(pair.seller, pair.buyer).pk == first.pk
+    by_order = conversation_for(pair.seller, pair.buyer, order=pair.order)
+    again = Conversation(seller=pair.seller, buyer=pair.buyer, order=pair.order)
+    assert rows.save_new_unless_clash(again) is None
+    assert by_order.pk != first.pk
+    assert Conversation.objects.filter(seller=pair.seller, buyer=pair.buyer).count() == 2

@@ -19,7 +19,9 @@ M = TypeVar("M", bound=models.Model)
 
 
 @cache
-def _insert_plan(model: type[models.Model], vendor: str) -> tuple[str, list[models.Field[Any, Any]], bool]:
+def _insert_plan(
+    model: type[models.Model], vendor: str, skip_conflicts: bool = False
+) -> tuple[str, list[models.Field[Any, Any]], bool]:
     """The INSERT statement, the fields it writes (in order) and whether the pk comes back."""
     meta = model._meta
     pk_is_generated = isinstance(meta.pk, AutoFieldMixin)
@@ -29,6 +31,8 @@ def _insert_plan(model: type[models.Model], vendor: str) -> tuple[str, list[mode
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
         f"VALUES ({', '.join(['%s'] * len(fields))})"
     )
+    if skip_conflicts:  # SQLite 3.24+ and PostgreSQL: a unique-constraint clash inserts nothing
+        sql += " ON CONFLICT DO NOTHING"
     if pk_is_generated:
         sql += f" RETURNING {quote(meta.pk.column)}"  # type: ignore[union-attr]
     return sql, fields, pk_is_generated
@@ -49,6 +53,20 @@ def save_new(obj: M) -> M:
         obj.pk = fetchall(sql, params)[0][0]
     else:
         execute(sql, params)
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    return obj
+
+
+def save_new_unless_clash(obj: M) -> M | None:
+    """Like save_new, but None (and nothing written) when a unique constraint already holds such
+    a row: no savepoint is needed to survive the clash (the model's pk must be generated)."""
+    sql, fields, returns_pk = _insert_plan(type(obj), connection.vendor, skip_conflicts=True)
+    assert returns_pk, "save_new_unless_clash needs a generated primary key"
+    found = fetchall(sql, [getattr(obj, f.attname) for f in fields])
+    if not found:
+        return None
+    obj.pk = found[0][0]
     obj._state.adding = False
     obj._state.db = connection.alias
     return obj

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from marketmsg import rows
@@ -64,15 +64,13 @@ def conversation_for(
     if existing is not None:
         return existing
     new = Conversation(seller=seller, buyer=buyer, order=order, asin="" if order is not None else asin)
-    try:
-        with transaction.atomic():  # a savepoint: losing a race must not spoil the caller's work
-            return rows.save_new(new)
-    except IntegrityError:
-        # Another process created the same conversation first; the unique constraints say so.
-        existing = existing_conversation(seller.pk, buyer.pk, order.pk if order else None, asin)
-        if existing is None:
-            raise
-        return existing
+    if rows.save_new_unless_clash(new) is not None:
+        return new
+    # Another process created the same conversation first; the unique constraints say so.
+    existing = existing_conversation(seller.pk, buyer.pk, order.pk if order else None, asin)
+    if existing is None:
+        raise RuntimeError(f"conversation for seller {seller.pk} and buyer {buyer.pk} neither new nor found")
+    return existing
 
 
 # In the model's field order, which Model.from_db() requires.
