@@ -128,7 +128,11 @@ PATHS = st.one_of(
 def test_fast_address_parser_agrees_with_aiosmtpd(arg: str) -> None:
     smtp = GatewaySMTP.__new__(GatewaySMTP)
     smtp.local_part_limit = 0
-    assert smtp._getaddr(arg) == SMTP._getaddr(smtp, arg)
+    try:
+        expected = SMTP._getaddr(smtp, arg)
+    except (IndexError, ValueError):  # the standard library's parser trips on some input ("0@")
+        expected = (None, None)  # which the gateway answers as a syntax error
+    assert smtp._getaddr(arg) == expected
 
 
 def test_a_conversation_created_twice_at_once_is_one_conversation(db):
@@ -146,3 +150,10 @@ def test_a_conversation_created_twice_at_once_is_one_conversation(db):
     assert rows.save_new_unless_clash(again) is None
     assert by_order.pk != first.pk
     assert Conversation.objects.filter(seller=pair.seller, buyer=pair.buyer).count() == 2
+
+
+def test_an_address_that_trips_the_standard_parser_gets_a_syntax_error(gateway):
+    with smtplib.SMTP(gateway.host, gateway.port, timeout=10) as smtp:
+        smtp.ehlo("client.example")
+        code, reply = smtp.docmd("MAIL", "FROM:0@")
+    assert code == 553, reply

@@ -17,7 +17,8 @@ class Conversation(models.Model):
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT)
     asin = models.CharField(max_length=10, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
-    last_message_at = models.DateTimeField(default=timezone.now)
+    # No "last message at" column: lists sort messages by the (conversation, created_at) index, and
+    # keeping such a column current cost every stored mail an update of two random pages (ADR 5).
 
     class Meta:
         constraints = [
@@ -32,7 +33,6 @@ class Conversation(models.Model):
                 name="one_conversation_per_product_or_general",
             ),
         ]
-        indexes = [models.Index(fields=["seller", "-last_message_at"])]
 
     def __str__(self) -> str:
         return f"conversation {self.pk} ({self.order_id or self.asin or 'general'})"

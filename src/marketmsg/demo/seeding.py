@@ -293,7 +293,7 @@ class _Seeder:
         def flush() -> None:
             done["conversations"] += insert(
                 Conversation,
-                ("id", "seller", "buyer", "order", "asin", "created_at", "last_message_at"),
+                ("id", "seller", "buyer", "order", "asin", "created_at"),
                 conversations,
             )
             done["messages"] += insert(Message, MESSAGE_FIELDS, rows)
@@ -305,10 +305,9 @@ class _Seeder:
 
         for order, size in self._plan(messages):
             cid = ids["conversation"] + done["conversations"] + len(conversations)
-            first, last = self._conversation(
-                order, size, cid, ids, done["messages"] + len(rows), rows, deliveries
-            )
-            conversations.append((cid, order.seller_id, order.buyer_id, order.id, "", first, last))
+            position = done["messages"] + len(rows)
+            first, _ = self._conversation(order, size, cid, ids, position, rows, deliveries)
+            conversations.append((cid, order.seller_id, order.buyer_id, order.id, "", first))
             if len(rows) >= CHUNK:
                 flush()
         flush()

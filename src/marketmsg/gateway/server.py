@@ -43,7 +43,12 @@ class GatewaySMTP(SMTP):
             or not simple[3].isprintable()
             or (self.local_part_limit and len(simple[2]) > self.local_part_limit)
         ):
-            return super()._getaddr(arg)  # type: ignore[no-any-return]
+            try:
+                return super()._getaddr(arg)  # type: ignore[no-any-return]
+            except (IndexError, ValueError):
+                # The standard library's address parser trips over some hostile input ("0@"):
+                # answer it as the syntax error it is rather than with a 500 and a stack trace.
+                return None, None
         return simple[1], simple[3].lstrip(" ")
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
