@@ -56,6 +56,25 @@ def wait_for_gateway(log: Path, processes: int, timeout: float = 60) -> None:
     raise TimeoutError(f"the gateway did not report {ready!r}")
 
 
+def start_gateway(env: dict[str, str], port: int, processes: int, log: Path) -> Proc:
+    gateway = Proc(
+        [
+            sys.executable,
+            "-m",
+            "marketmsg",
+            "gateway",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--processes",
+            str(processes),
+        ],
+        env,
+        log,
+    )
+    wait_for_gateway(log, processes)
+    return gateway
+
+
 def make_big_mail(sender: str, to: str, size: int) -> bytes:
     """A message of exactly ``size`` bytes on the wire: a short text and a base64 attachment."""
     mail = EmailMessage()
@@ -220,21 +239,7 @@ def main() -> None:
     )
     wait_for_port(sink_port)
     gateway_port = free_port()
-    gateway = Proc(
-        [
-            python,
-            "-m",
-            "marketmsg",
-            "gateway",
-            "--listen",
-            f"127.0.0.1:{gateway_port}",
-            "--processes",
-            str(args.gateway_processes),
-        ],
-        env,
-        work / "gateway.log",
-    )
-    wait_for_gateway(work / "gateway.log", args.gateway_processes)
+    gateway = start_gateway(env, gateway_port, args.gateway_processes, work / "gateway.log")
     try:
         for label, count, size in (("1KB", args.small, 1024), ("100KB", args.large, 100 * 1024)):
             # Alternate sink and gateway runs and compare medians: the machine's speed drifts by
@@ -294,21 +299,7 @@ def main() -> None:
             }
         gateway.stop()
         # Peak memory of a fresh gateway while it takes one 14 MB message.
-        gateway = Proc(
-            [
-                python,
-                "-m",
-                "marketmsg",
-                "gateway",
-                "--listen",
-                f"127.0.0.1:{gateway_port}",
-                "--processes",
-                "1",
-            ],
-            env,
-            work / "gateway-mem.log",
-        )
-        wait_for_gateway(work / "gateway-mem.log", 1)
+        gateway = start_gateway(env, gateway_port, 1, work / "gateway-mem.log")
         idle = gateway.peak_rss_mb()
         order = data["orders"][0]
         big = make_big_mail(emails[order["buyer_id"]], order["seller_relay_address"], 14 * 1000 * 1000)
