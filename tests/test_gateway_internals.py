@@ -157,3 +157,55 @@ def test_an_address_that_trips_the_standard_parser_gets_a_syntax_error(gateway):
         smtp.ehlo("client.example")
         code, reply = smtp.docmd("MAIL", "FROM:0@")
     assert code == 553, reply
+
+
+def test_when_the_writer_turn_cannot_be_taken_every_waiting_mail_is_answered_not_left_hanging():
+    from contextlib import asynccontextmanager
+
+    from django.db import DatabaseError
+
+    from marketmsg.gateway.committer import GroupCommit
+
+    stored: list[object] = []
+
+    @asynccontextmanager
+    async def broken_turn():  # type: ignore[no-untyped-def]
+        raise OSError("lock file on a full disk")
+        yield
+
+    async def two_mails() -> list[object]:
+        commits = GroupCommit(stored.append, run=lambda func, *args: func(*args))
+        commits.turn = broken_turn  # type: ignore[assignment]
+        return await asyncio.wait_for(
+            asyncio.gather(commits.store("one"), commits.store("two"), return_exceptions=True), timeout=5
+        )
+
+    answers = asyncio.run(two_mails())
+    assert stored == []
+    assert all(isinstance(answer, DatabaseError) for answer in answers), answers
+
+
+def test_a_turn_that_fails_after_the_commit_still_answers_the_committed_mails():
+    from contextlib import asynccontextmanager
+
+    from marketmsg.gateway.committer import GroupCommit
+
+    stored: list[object] = []
+
+    @asynccontextmanager
+    async def turn_that_fails_on_release():  # type: ignore[no-untyped-def]
+        yield
+        raise OSError("unlock failed")
+
+    def run(func, store, items):  # type: ignore[no-untyped-def]
+        return [(True, store(item)) for item in items]  # what commit_batch returns when all went well
+
+    async def two_mails() -> list[object]:
+        commits = GroupCommit(stored.append, run=run)
+        commits.turn = turn_that_fails_on_release  # type: ignore[assignment]
+        return await asyncio.wait_for(
+            asyncio.gather(commits.store("one"), commits.store("two"), return_exceptions=True), timeout=5
+        )
+
+    assert asyncio.run(two_mails()) == [None, None]  # both stored, both told so
+    assert stored == ["one", "two"]

@@ -124,16 +124,22 @@ class GroupCommit:
         try:
             while self.pending:
                 await asyncio.sleep(0)  # the sessions that become ready in this turn join the batch
-                async with self.turn():
-                    batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
-                    outcomes = self.run(commit_batch, self.store_one, [item for item, _ in batch])
-                _settle(batch, outcomes)
-        except BaseException as error:  # the turn could not be taken: nothing was stored
-            batch, self.pending = self.pending, []
-            failure = error if isinstance(error, DatabaseError) else BatchAborted(repr(error))
-            _settle(batch, [(False, failure)] * len(batch))
-            if not isinstance(error, Exception):
-                raise
+                taken: list[tuple[Any, asyncio.Future[Any]]] = []
+                outcomes: list[Outcome] | None = None
+                try:
+                    async with self.turn():
+                        taken, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
+                        outcomes = self.run(commit_batch, self.store_one, [item for item, _ in taken])
+                except BaseException as error:  # no turn (or shutdown): answer every waiting session
+                    failure = error if isinstance(error, DatabaseError) else BatchAborted(repr(error))
+                    rest, self.pending = self.pending, []
+                    # Outcomes that exist are true: that batch was committed (or not) already.
+                    _settle(taken, outcomes or [(False, failure)] * len(taken))
+                    _settle(rest, [(False, failure)] * len(rest))
+                    if not isinstance(error, Exception):
+                        raise
+                    return
+                _settle(taken, outcomes)
         finally:
             self.draining = False
 
