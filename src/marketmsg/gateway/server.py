@@ -85,6 +85,8 @@ def listen(host: str, port: int, wait: float = 10.0) -> socket.socket:
 
 # How much longer, per open session, a process waits before it takes a new connection.
 ACCEPT_DELAY_PER_SESSION = 0.002
+# How long a process stops accepting after accept() itself failed (out of file descriptors).
+ACCEPT_PAUSE_AFTER_ERROR = 0.1
 
 
 class Gateway:
@@ -142,9 +144,10 @@ class Gateway:
 
     def _accept_after_wait(self) -> None:
         self.accept_waiting = False
+        if self.listener.fileno() == -1:  # stopped meanwhile
+            return
         self._accept()
-        if not self.listener._closed:  # type: ignore[attr-defined]
-            self.loop.add_reader(self.listener.fileno(), self._readable)
+        self.loop.add_reader(self.listener.fileno(), self._readable)
 
     def _accept(self) -> None:
         try:
@@ -153,6 +156,10 @@ class Gateway:
             return  # another process took it
         except OSError as error:  # e.g. out of file descriptors: the client retries later
             log.warning("could not accept a connection: %s", error)
+            if not self.accept_waiting:  # the socket stays readable: pause instead of spinning
+                self.accept_waiting = True
+                self.loop.remove_reader(self.listener.fileno())
+                self.loop.call_later(ACCEPT_PAUSE_AFTER_ERROR, self._accept_after_wait)
             return
         conn.setblocking(False)
         self.starting += 1
