@@ -1,0 +1,151 @@
+"""The seller message center's lists: which messages a view shows, from its URL parameters.
+
+A view is a ``ListQuery`` (box, search, period, status, attachments, page size, page), parsed
+from the query string so that every view can be bookmarked, and ``messages_for`` turns it into one
+database query. Search looks at order IDs, ASINs and e-mail addresses only, never at subjects
+or bodies (SPEC F2). Marketplace notices are never listed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Literal
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from marketmsg.accounts.models import SellerAccount
+from marketmsg.addresses.models import RelayAddress
+from marketmsg.conversations.models import Message
+from marketmsg.orders.models import OrderItem
+
+PAGE_SIZES = (10, 25, 50, 100)
+PERIODS = ("", "today", "7", "30", "90", "custom")
+ASIN_RE = re.compile(r"[A-Z0-9]{10}")
+FULL_ORDER_ID_RE = re.compile(r"\d{3}-\d{7}-\d{7}")
+
+Box = Literal["received", "sent"]
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    box: Box = "received"
+    search: str = ""
+    period: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    awaiting_reply: bool = True  # the default view: received messages that still need a reply
+    attachments_only: bool = False
+    per_page: int = 25
+    page: int = 1
+    errors: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> ListQuery:
+        """Read a view from its URL; a value out of range falls back to the default, with a note
+        (in Japanese and English) of what was ignored."""
+        errors: list[str] = []
+        box: Box = "sent" if params.get("box") == "sent" else "received"
+        period = params.get("period", "")
+        if period not in PERIODS:
+            errors.append(
+                "期間の指定が正しくないため無視しました / The period was not understood and was ignored"
+            )
+            period = ""
+        date_from = _date(params.get("from", ""), errors) if period == "custom" else None
+        date_to = _date(params.get("to", ""), errors) if period == "custom" else None
+        if date_from and date_to and date_from > date_to:
+            errors.append("開始日が終了日より後です / The start date is after the end date")
+            date_from = date_to = None
+        per_page = _int(params.get("per_page", "25"), 25)
+        if per_page not in PAGE_SIZES:
+            per_page = 25
+        # A view with any parameter at all states its own status filter; a bare URL is the default view.
+        awaiting = params.get("status", "awaiting" if not params else "") == "awaiting"
+        return cls(
+            box=box,
+            search=params.get("q", "").strip()[:320],
+            period=period,
+            date_from=date_from,
+            date_to=date_to,
+            awaiting_reply=awaiting and box == "received",
+            attachments_only=params.get("attachments") == "1",
+            per_page=per_page,
+            page=max(1, _int(params.get("page", "1"), 1)),
+            errors=tuple(errors),
+        )
+
+    def since_until(self, now: datetime) -> tuple[datetime | None, datetime | None]:
+        """The period as aware datetimes in the current time zone (the end is exclusive)."""
+        today = timezone.localtime(now).date()
+        start_of = lambda day: timezone.make_aware(datetime.combine(day, time.min))  # noqa: E731
+        if self.period == "today":
+            return start_of(today), None
+        if self.period in ("7", "30", "90"):
+            return now - timedelta(days=int(self.period)), None
+        if self.period == "custom":
+            return (
+                start_of(self.date_from) if self.date_from else None,
+                start_of(self.date_to + timedelta(days=1)) if self.date_to else None,
+            )
+        return None, None
+
+
+def _int(text: str, default: int) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return default
+
+
+def _date(text: str, errors: list[str]) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        errors.append(f"日付「{text[:20]}」を読めませんでした / Could not read the date “{text[:20]}”")
+        return None
+
+
+def messages_for(seller: SellerAccount, query: ListQuery, now: datetime | None = None) -> QuerySet[Message]:
+    """The messages of ``seller`` that the view shows, newest first."""
+    author = Message.Author.BUYER if query.box == "received" else Message.Author.SELLER
+    messages = Message.objects.filter(conversation__seller=seller, author=author)
+    if query.awaiting_reply:
+        messages = messages.filter(needs_reply=True)
+    if query.attachments_only:
+        messages = messages.filter(has_attachments=True)
+    since, until = query.since_until(now or timezone.now())
+    if since is not None:
+        messages = messages.filter(created_at__gte=since)
+    if until is not None:
+        messages = messages.filter(created_at__lt=until)
+    if query.search:
+        messages = messages.filter(_search(seller, query.search))
+    return messages.select_related("conversation__order", "conversation__buyer__user").order_by(
+        "-created_at", "-id"
+    )
+
+
+def _search(seller: SellerAccount, text: str) -> Q:
+    """Order ID, ASIN or e-mail address; anything else matches nothing (subjects are not searched)."""
+    if FULL_ORDER_ID_RE.fullmatch(text):
+        return Q(conversation__order__order_id=text)
+    if ASIN_RE.fullmatch(text.upper()):
+        asin = text.upper()
+        in_order = OrderItem.objects.filter(order=OuterRef("conversation__order"), asin=asin)
+        return Q(conversation__asin=asin) | Q(Exists(in_order))
+    if "@" in text:
+        address = text.lower()
+        local, _, domain = address.rpartition("@")
+        buyer_ids = RelayAddress.objects.filter(
+            seller=seller, side=RelayAddress.Side.BUYER, local_part=local, domain=domain
+        ).values("buyer_id")
+        # The buyer's relay address finds the whole correspondence with that buyer; the seller's
+        # own sending address finds what was written from it.
+        return Q(conversation__buyer_id__in=buyer_ids) | Q(sender_email=address, author=Message.Author.SELLER)
+    return Q(pk__in=[])
