@@ -76,3 +76,34 @@ def test_mail_catcher_lists_and_shows_caught_mail(client: Client, settings, tmp_
 def test_mail_catcher_is_off_unless_configured(client: Client, settings):
     settings.MAILCATCHER_DIR = ""
     assert client.get("/mailcatcher/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_seller_message_center_lists_finds_by_order_id_and_keeps_the_view_in_the_url(client: Client):
+    from marketmsg.conversations.models import Message
+    from marketmsg.conversations.services import conversation_for
+
+    pair = make_pair()
+    conversation = conversation_for(pair.seller, pair.buyer, order=pair.order)
+    Message.objects.create(
+        conversation=conversation,
+        author=Message.Author.BUYER,
+        channel=Message.Channel.WEB,
+        subject="配送について",
+        needs_reply=True,
+        has_attachments=True,
+        outbound_message_id="<1@x>",
+    )
+    assert client.get("/messages/").status_code == 302  # signed out: to the sign-in page
+    assert client.login(username="owner@sakura-books.example.jp", password=PASSWORD)
+    default = client.get("/messages/").content.decode()
+    assert "配送について" in default and "📎" in default and "返信が必要" in default
+    found = client.get("/messages/", {"box": "received", "q": pair.order.order_id}).content.decode()
+    assert "配送について" in found
+    missing = client.get("/messages/", {"box": "received", "q": "503-0000000-0000000"}).content.decode()
+    assert "配送について" not in missing and "No messages match" in missing
+    odd = client.get("/messages/", {"per_page": "1000", "period": "always"}).content.decode()
+    assert "The period was not understood" in odd
+    client.logout()
+    client.login(username="taro.yamada@example.jp", password=PASSWORD)
+    assert client.get("/messages/").status_code == 404  # buyers have no seller message center

@@ -8,11 +8,13 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from marketmsg.accounts.models import User
 from marketmsg.addresses.models import RelayAddress
+from marketmsg.conversations.listing import PAGE_SIZES, ListQuery, messages_for
 from marketmsg.demo.mailcatcher import caught
 from marketmsg.orders.models import Order
 from marketmsg.relay import parsing
@@ -45,6 +47,23 @@ def home(request: HttpRequest) -> HttpResponse:
     for order in rows:
         orders.append({"order": order, "relay": relays.get((order.buyer_id, order.seller_id), "")})
     return render(request, "web/home.html", {"orders": orders})
+
+
+@login_required
+def seller_messages(request: HttpRequest) -> HttpResponse:
+    """The seller message center's list (SPEC F2); every view lives in the URL."""
+    user = request.user
+    assert isinstance(user, User)
+    if user.role != User.Role.SELLER:
+        raise Http404("Only seller users have a message center.")
+    account = user.seller_membership.account
+    query = ListQuery.from_params(request.GET)
+    page = Paginator(messages_for(account, query), query.per_page).get_page(query.page)
+    return render(
+        request,
+        "web/seller_messages.html",
+        {"query": query, "page": page, "page_sizes": PAGE_SIZES, "params": request.GET.copy()},
+    )
 
 
 def _catcher_dir() -> Path:
