@@ -53,9 +53,7 @@ def save_new(obj: M) -> M:
         obj.pk = fetchall(sql, params)[0][0]
     else:
         execute(sql, params)
-    obj._state.adding = False
-    obj._state.db = connection.alias
-    return obj
+    return _saved(obj)
 
 
 def save_new_unless_clash(obj: M) -> M | None:
@@ -67,6 +65,11 @@ def save_new_unless_clash(obj: M) -> M | None:
     if not found:
         return None
     obj.pk = found[0][0]
+    return _saved(obj)
+
+
+def _saved(obj: M) -> M:
+    """Mark ``obj`` as loaded from the database, as Model.save() would after an insert."""
     obj._state.adding = False
     obj._state.db = connection.alias
     return obj

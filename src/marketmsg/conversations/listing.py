@@ -81,7 +81,6 @@ class ListQuery:
     def since_until(self, now: datetime) -> tuple[datetime | None, datetime | None]:
         """The period as aware datetimes in the current time zone (the end is exclusive)."""
         today = timezone.localtime(now).date()
-        start_of = lambda day: timezone.make_aware(datetime.combine(day, time.min))  # noqa: E731
         if self.period == "today":
             return start_of(today), None
         if self.period in ("7", "30", "90"):
@@ -92,6 +91,11 @@ class ListQuery:
                 start_of(self.date_to + timedelta(days=1)) if self.date_to else None,
             )
         return None, None
+
+
+def start_of(day: date) -> datetime:
+    """Midnight at the start of ``day`` in the current time zone."""
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def _int(text: str, default: int) -> int:

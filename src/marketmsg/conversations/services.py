@@ -11,6 +11,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -80,33 +81,32 @@ def conversation_for(
 _CONVERSATION_COLUMNS = [f.attname for f in Conversation._meta.concrete_fields]
 
 
-def conversation_by_id(conversation_id: int) -> Conversation:
-    columns = ", ".join(_CONVERSATION_COLUMNS)
+def _conversation_where(condition: str, params: list[Any]) -> Conversation | None:
+    """One conversation by a hand-written condition, loaded as the ORM would (ADR 4)."""
     found = rows.fetchall(
-        f"SELECT {columns} FROM conversations_conversation WHERE id = %s", [conversation_id]
+        f"SELECT {', '.join(_CONVERSATION_COLUMNS)} FROM conversations_conversation WHERE {condition}",
+        params,
     )
-    return Conversation.from_db(connection.alias, _CONVERSATION_COLUMNS, found[0])
+    return Conversation.from_db(connection.alias, _CONVERSATION_COLUMNS, found[0]) if found else None
+
+
+def conversation_by_id(conversation_id: int) -> Conversation:
+    found = _conversation_where("id = %s", [conversation_id])
+    assert found is not None, f"conversation {conversation_id} vanished"
+    return found
 
 
 def existing_conversation(
     seller_id: int, buyer_id: int, order_id: int | None, asin: str
 ) -> Conversation | None:
     """The common case on the mail path, without the ORM's query building."""
-    columns = ", ".join(_CONVERSATION_COLUMNS)
     if order_id is not None:
-        found = rows.fetchall(
-            f"SELECT {columns} FROM conversations_conversation "
-            "WHERE seller_id = %s AND buyer_id = %s AND order_id = %s",
-            [seller_id, buyer_id, order_id],
+        return _conversation_where(
+            "seller_id = %s AND buyer_id = %s AND order_id = %s", [seller_id, buyer_id, order_id]
         )
-    else:
-        found = rows.fetchall(
-            f"SELECT {columns} FROM conversations_conversation WHERE seller_id = %s AND buyer_id = %s "
-            "AND order_id IS NULL AND asin = %s",
-            [seller_id, buyer_id, asin],
-        )
-    row = found[0] if found else None
-    return Conversation.from_db(connection.alias, _CONVERSATION_COLUMNS, row) if row else None
+    return _conversation_where(
+        "seller_id = %s AND buyer_id = %s AND order_id IS NULL AND asin = %s", [seller_id, buyer_id, asin]
+    )
 
 
 def authorize(draft: Draft) -> str:

@@ -126,13 +126,14 @@ def _draft(mail: MailMessage, raw: bytes, envelope_from: str, relay: RelayAddres
     pair = addresses.relay_pair_of(relay)
     replacements = replacement_map(pair, extra_seller={sender} if author == Message.Author.SELLER else set())
     body = parsing.bodies(mail)
-    place = thread(mail, relay)
+    subject = parsing.header_text(mail, "Subject")
+    place = thread(mail, relay, subject)
     return services.Draft(
         seller=seller,
         buyer=buyer,
         author=author,
         channel=Message.Channel.MAIL,
-        subject=scrub.scrub_text(parsing.header_text(mail, "Subject"), replacements),
+        subject=scrub.scrub_text(subject, replacements),
         text=scrub.scrub_text(body.text, replacements),
         html=scrub.scrub_html(body.html, replacements) if body.html else "",
         sender_email=sender,
@@ -165,14 +166,14 @@ class Place:
     order: Order | None = None
 
 
-def thread(mail: MailMessage, relay: RelayAddress) -> Place:
+def thread(mail: MailMessage, relay: RelayAddress, subject: str) -> Place:
     """By reply headers (that conversation and parent), else an order ID in the subject, else general."""
     refs = parsing.message_ids(mail, "In-Reply-To", "References")[-MAX_REFERENCES:]
     if refs:
         found = _parent_in_pair(relay.seller_id, relay.buyer_id, refs)
         if found is not None:
             return Place(conversation=found[0], parent=found[1])
-    for order_id in ORDER_ID_RE.findall(parsing.header_text(mail, "Subject")):
+    for order_id in ORDER_ID_RE.findall(subject):
         order = _order_of_pair(order_id, relay.seller_id, relay.buyer_id)
         if order is not None:
             existing = services.existing_conversation(relay.seller_id, relay.buyer_id, order.pk, "")
