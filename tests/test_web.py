@@ -19,27 +19,30 @@ pytestmark = pytest.mark.db
 
 @pytest.mark.django_db
 def test_sign_in_page_is_japanese_first_and_explains_a_wrong_password(client: Client):
-    page = client.get("/login/")
-    assert page.status_code == 200
-    assert "ログイン" in page.content.decode() and "Sign in" in page.content.decode()
+    page = client.get("/login/").content.decode()
+    assert "ログイン" in page and "Sign in" not in page and 'lang="ja"' in page
+    english = client.get("/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "Sign in" in english and 'lang="en"' in english
     make_pair()
     wrong = client.post("/login/", {"username": "owner@sakura-books.example.jp", "password": "nope"})
-    text = wrong.content.decode()
-    assert "パスワードが正しくありません" in text and "password is not correct" in text
+    assert "パスワードが正しくありません" in wrong.content.decode()
+    wrong = client.post(
+        "/login/",
+        {"username": "owner@sakura-books.example.jp", "password": "nope"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert "password is not correct" in wrong.content.decode()
 
 
 @pytest.mark.django_db
-def test_seller_sees_buyer_relay_addresses_and_buyer_sees_seller_relay_addresses(client: Client):
-    pair = make_pair()
-    assert client.get("/").status_code == 302  # signed out: to the sign-in page
+def test_each_role_starts_on_its_own_page(client: Client):
+    make_pair()
+    assert client.get("/").url.startswith("/login/")  # signed out: to the sign-in page
     assert client.login(username="owner@sakura-books.example.jp", password=PASSWORD)
-    page = client.get("/").content.decode()
-    assert pair.order.order_id in page and pair.buyer_relay in page
-    assert "taro.yamada@example.jp" not in page
+    assert client.get("/").url == "/messages/"
     client.logout()
     assert client.login(username="taro.yamada@example.jp", password=PASSWORD)
-    page = client.get("/").content.decode()
-    assert pair.seller_relay in page and "owner@sakura-books.example.jp" not in page
+    assert client.get("/").url == "/my/orders/"
 
 
 @pytest.mark.django_db
@@ -101,8 +104,10 @@ def test_seller_message_center_lists_finds_by_order_id_and_keeps_the_view_in_the
     found = client.get("/messages/", {"box": "received", "q": pair.order.order_id}).content.decode()
     assert "配送について" in found
     missing = client.get("/messages/", {"box": "received", "q": "503-0000000-0000000"}).content.decode()
-    assert "配送について" not in missing and "No messages match" in missing
+    assert "配送について" not in missing and "該当するメッセージはありません" in missing
     odd = client.get("/messages/", {"per_page": "1000", "period": "always"}).content.decode()
+    assert "期間の指定が正しくないため無視しました" in odd
+    odd = client.get("/messages/", {"period": "always"}, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "The period was not understood" in odd
     client.logout()
     client.login(username="taro.yamada@example.jp", password=PASSWORD)

@@ -95,6 +95,9 @@ RETRY_SCHEDULE = [
 WORKER_POLL_SECONDS = float(_env("WORKER_POLL_SECONDS", "1"))
 WORKER_LEASE_SECONDS = _duration(_env("WORKER_LEASE_SECONDS", "5m"))
 SMTP_TIMEOUT_SECONDS = float(_env("SMTP_TIMEOUT_SECONDS", "60"))
+# Where people reach the web interface; links in relayed mail (e.g. "no reply needed") start with it.
+PUBLIC_URL = _env("PUBLIC_URL", f"http://{WEB_LISTEN[0]}:{WEB_LISTEN[1]}").rstrip("/")
+NO_REPLY_LINK_MAX_AGE = _duration(_env("NO_REPLY_LINK_MAX_AGE", "30d"))
 # Directory of the development mail catcher; the web shows its messages only when this is set.
 MAILCATCHER_DIR = _env("MAILCATCHER_DIR")
 
@@ -125,6 +128,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "marketmsg.web.middleware.UserTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -190,6 +194,9 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "ja"
 LANGUAGES = [("ja", "日本語"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# The language switch stores its choice in this cookie; Accept-Language decides until then.
+LANGUAGE_COOKIE_NAME = "marketmsg_language"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 TIME_ZONE = "Asia/Tokyo"
 USE_I18N = True
 USE_TZ = True

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class UserManager(BaseUserManager["User"]):
@@ -25,9 +26,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     """Anyone who signs in: a buyer, a seller user (owner or staff of a shop) or marketplace staff."""
 
     class Role(models.TextChoices):
-        BUYER = "buyer", "購入者 / Buyer"
-        SELLER = "seller", "出品者 / Seller"
-        STAFF = "staff", "マーケットプレイス担当者 / Marketplace staff"
+        BUYER = "buyer", _("Buyer")
+        SELLER = "seller", _("Seller")
+        STAFF = "staff", _("Marketplace staff")
 
     email = models.EmailField(unique=True)
     name = models.CharField(max_length=150)
@@ -35,6 +36,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="May use the Django admin.")
     date_joined = models.DateTimeField(default=timezone.now)
+    # Times on every page are shown in this zone (stored in UTC); Japanese sellers are the default.
+    time_zone = models.CharField(max_length=64, default="Asia/Tokyo")
 
     objects: ClassVar[UserManager] = UserManager()
 

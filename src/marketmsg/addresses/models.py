@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from marketmsg.accounts.models import Buyer, SellerAccount, User
 
@@ -47,9 +48,9 @@ class SenderAddress(models.Model):
     """
 
     class State(models.TextChoices):
-        APPROVED = "approved", "承認された差出人 / Approved"
-        BLOCKED = "blocked", "ブロックされた差出人 / Blocked"
-        UNKNOWN = "unknown", "不明な差出人 / Unknown"
+        APPROVED = "approved", _("Approved sender")
+        BLOCKED = "blocked", _("Blocked sender")
+        UNKNOWN = "unknown", _("Unknown sender")
 
     account = models.ForeignKey(SellerAccount, on_delete=models.PROTECT, related_name="sender_addresses")
     email = models.EmailField()

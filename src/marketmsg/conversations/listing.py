@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from marketmsg.accounts.models import SellerAccount
 from marketmsg.addresses.models import RelayAddress
 from marketmsg.conversations.models import Message
+from marketmsg.delivery.models import Delivery
 from marketmsg.orders.models import OrderItem
 
 PAGE_SIZES = (10, 25, 50, 100)
@@ -51,14 +53,12 @@ class ListQuery:
         box: Box = "sent" if params.get("box") == "sent" else "received"
         period = params.get("period", "")
         if period not in PERIODS:
-            errors.append(
-                "期間の指定が正しくないため無視しました / The period was not understood and was ignored"
-            )
+            errors.append(_("The period was not understood and was ignored."))
             period = ""
         date_from = _date(params.get("from", ""), errors) if period == "custom" else None
         date_to = _date(params.get("to", ""), errors) if period == "custom" else None
         if date_from and date_to and date_from > date_to:
-            errors.append("開始日が終了日より後です / The start date is after the end date")
+            errors.append(_("The start date is after the end date, so the dates were ignored."))
             date_from = date_to = None
         per_page = _int(params.get("per_page", "25"), 25)
         if per_page not in PAGE_SIZES:
@@ -111,7 +111,7 @@ def _date(text: str, errors: list[str]) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        errors.append(f"日付「{text[:20]}」を読めませんでした / Could not read the date “{text[:20]}”")
+        errors.append(_("Could not read the date “%(text)s”. Use the form YYYY-MM-DD.") % {"text": text[:20]})
         return None
 
 
@@ -130,8 +130,17 @@ def messages_for(seller: SellerAccount, query: ListQuery, now: datetime | None =
         messages = messages.filter(created_at__lt=until)
     if query.search:
         messages = messages.filter(_search(seller, query.search))
-    return messages.select_related("conversation__order", "conversation__buyer__user").order_by(
-        "-created_at", "-id"
+    if query.box == "sent":
+        failed = Delivery.objects.filter(
+            message=OuterRef("pk"), state__in=[Delivery.State.FAILED, Delivery.State.BOUNCED]
+        )
+        messages = messages.annotate(delivery_failed=Exists(failed))
+    # Items are fetched for the rows of one page only, in one query (for the ASIN column).
+    items = Prefetch("conversation__order__items", queryset=OrderItem.objects.order_by("id"))
+    return (
+        messages.select_related("conversation__order", "conversation__buyer__user")
+        .prefetch_related(items)
+        .order_by("-created_at", "-id")
     )
 
 

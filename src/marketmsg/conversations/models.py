@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from marketmsg.accounts.models import Buyer, SellerAccount, User
 from marketmsg.orders.models import Order
@@ -40,21 +41,21 @@ class Conversation(models.Model):
 
 class Message(models.Model):
     class Author(models.TextChoices):
-        BUYER = "buyer", "購入者 / Buyer"
-        SELLER = "seller", "出品者 / Seller"
-        MARKETPLACE = "marketplace", "マーケットプレイス / Marketplace"
+        BUYER = "buyer", _("Buyer")
+        SELLER = "seller", _("Seller")
+        MARKETPLACE = "marketplace", _("Marketplace")
 
     class Channel(models.TextChoices):
-        MAIL = "mail", "メール / Mail"
+        MAIL = "mail", _("Mail")
         WEB = "web", "Web"
         API = "api", "API"
-        SYSTEM = "system", "システム / System"
+        SYSTEM = "system", _("System")
 
     class State(models.TextChoices):
-        RELAYED = "relayed", "転送 / Relayed"
-        HELD = "held", "保留中 / Held"
-        BLOCKED = "blocked", "ブロック / Blocked"
-        SUPPRESSED = "suppressed", "自動応答の抑止 / Auto-reply suppressed"
+        RELAYED = "relayed", _("Relayed")
+        HELD = "held", _("Held")
+        BLOCKED = "blocked", _("Blocked")
+        SUPPRESSED = "suppressed", _("Auto-reply suppressed")
 
     # No single-column index: (conversation, created_at) below serves every look-up by conversation.
     # Fewer indexes also shorten the write every stored mail makes under SQLite's one write lock.
@@ -74,6 +75,12 @@ class Message(models.Model):
     has_attachments = models.BooleanField(default=False)
     is_auto = models.BooleanField(default=False, help_text="Auto-reply, vacation notice or system notice.")
     needs_reply = models.BooleanField(default=False)
+    # Set when a seller user said this buyer message needs no answer (SPEC F4): by the reply form's
+    # checkbox or by the signed link in the relayed mail (then there is no user).
+    marked_no_reply_at = models.DateTimeField(null=True, blank=True)
+    marked_no_reply_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, db_index=False, related_name="+"
+    )
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, db_index=False)
     # Threading: the sender's own Message-ID (as received) and ours (as the recipient sees it).
     incoming_message_id = models.CharField(max_length=998, blank=True, default="", db_index=True)
@@ -87,6 +94,13 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"message {self.pk} by {self.author}"
+
+    @property
+    def reply_state(self) -> str:
+        """What a list shows for a buyer's message: needs reply, replied or no reply needed."""
+        if self.marked_no_reply_at is not None:
+            return "no_reply_needed"
+        return "needs_reply" if self.needs_reply else "replied"
 
 
 class RawMime(models.Model):

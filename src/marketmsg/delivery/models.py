@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from marketmsg.conversations.models import Message
 
 
 class Delivery(models.Model):
     class State(models.TextChoices):
-        HELD = "held", "保留中 / Held"
-        PENDING = "pending", "送信待ち / Pending"
-        DEFERRED = "deferred", "再送待ち / Deferred"
-        DELIVERED = "delivered", "配信済み / Delivered"
-        FAILED = "failed", "配信失敗 / Failed"
-        BOUNCED = "bounced", "バウンス / Bounced"
-        CANCELLED = "cancelled", "取り消し / Cancelled"
+        HELD = "held", _("Held")
+        PENDING = "pending", _("Pending")
+        DEFERRED = "deferred", _("Deferred")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+        BOUNCED = "bounced", _("Bounced")
+        CANCELLED = "cancelled", _("Cancelled")
 
     OPEN_STATES = (State.PENDING, State.DEFERRED)
 

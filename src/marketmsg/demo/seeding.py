@@ -180,6 +180,7 @@ class _Seeder:
             "is_staff",
             "is_superuser",
             "date_joined",
+            "time_zone",
         )
         insert(User, user_fields, users, self._count("users", len(users)))
         insert(
@@ -207,7 +208,7 @@ class _Seeder:
         self.counts.update(users=len(users), sellers=sellers, buyers=buyers)
 
     def _user(self, uid: int, email: str, name: str, role: str, staff: bool = False) -> tuple[Any, ...]:
-        return (uid, email, name, role, self.password_hash, True, staff, False, self.now)
+        return (uid, email, name, role, self.password_hash, True, staff, False, self.now, "Asia/Tokyo")
 
     # --- orders ----------------------------------------------------------------------------------
     def orders(self, count: int, on_order: Callable[[dict[str, Any]], object]) -> None:

@@ -6,6 +6,7 @@ import re
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from marketmsg.accounts.models import Buyer, SellerAccount
 
@@ -14,8 +15,8 @@ ORDER_ID_RE = re.compile(r"(?<!\d)(\d{3}-\d{7}-\d{7})(?!\d)")
 
 class Order(models.Model):
     class Fulfillment(models.TextChoices):
-        MFN = "MFN", "出品者出荷 / Merchant fulfilled"
-        FBA = "FBA", "マーケットプレイス出荷 / Fulfilled by marketplace"
+        MFN = "MFN", _("Merchant fulfilled")
+        FBA = "FBA", _("Fulfilled by marketplace")
 
     order_id = models.CharField(max_length=19, unique=True)
     seller = models.ForeignKey(SellerAccount, on_delete=models.PROTECT, related_name="orders")

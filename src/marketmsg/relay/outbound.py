@@ -7,8 +7,10 @@ from email import policy
 from typing import Any
 
 from django.conf import settings
+from django.utils.html import escape
 
 from marketmsg.addresses import services as addresses
+from marketmsg.conversations import noreply_link
 from marketmsg.conversations.models import Message, RawMime
 from marketmsg.delivery import verp
 from marketmsg.delivery.models import Delivery
@@ -61,12 +63,32 @@ def render_delivery(delivery: Delivery) -> Rendered:
         raw=raw,
         replacements=replacements,
         auto_submitted="auto-replied" if message.is_auto else "",
+        **_no_reply_footer(message),
     )
     data = render.build(outbound).as_bytes(policy=SMTP_POLICY)
     reals = [real for real in replacements if real != delivery.recipient.lower()]
     render.assert_no_leak(data, reals)
     is_notice = message.author == Message.Author.MARKETPLACE
     return Rendered(data=data, envelope_from="" if is_notice else verp.return_path(delivery.pk))
+
+
+def _no_reply_footer(message: Message) -> dict[str, str]:
+    """Every buyer message a seller receives offers the signed "no reply needed" link (SPEC F4)."""
+    if message.author != Message.Author.BUYER or message.is_auto:
+        return {}
+    url = noreply_link.url_for(message.pk)
+    text = (
+        "\n\n-- \n"
+        f"このメッセージを返信不要としてマークするには、こちらをクリックします: {url}\n"
+        f"To mark this message as needing no response, click here: {url}\n"
+    )
+    link = f'<a href="{escape(url)}">'
+    html = (
+        '<hr><p style="font-size:small;color:#555">'
+        f"{link}このメッセージを返信不要としてマークするには、こちらをクリックします</a><br>"
+        f"{link}Mark this message as needing no response</a></p>"
+    )
+    return {"footer_text": text, "footer_html": html}
 
 
 def _thread_headers(message: Message, reader: str) -> tuple[str, tuple[str, ...]]:

@@ -41,13 +41,19 @@ class Outbound:
     raw: bytes | None = None  # the message as received, for mail-channel messages
     replacements: Replacements = field(default_factory=dict)
     auto_submitted: str = ""
+    # Added by us after the sender's own text (e.g. the "no reply needed" link); never scrubbed.
+    footer_text: str = ""
+    footer_html: str = ""
 
 
 def build(out: Outbound) -> EmailMessage:
     if out.raw is not None:
         body = _rebuild(parsing.parse(out.raw), out.replacements, depth=0)
+        if out.footer_text:
+            body = _with_footer(body, out.footer_text, out.footer_html)
     else:
-        body = _simple_body(out.text, out.html)
+        html = out.html + out.footer_html if out.html else ""
+        body = _simple_body(out.text + out.footer_text, html)
     # The rebuilt body becomes the message: copying its payload would lose 8-bit text.
     content = [(k, v) for k, v in body.items()]
     for key in list(body.keys()):
@@ -77,6 +83,33 @@ def _simple_body(text: str, html: str) -> EmailMessage:
     if html:
         part.add_alternative(html, subtype="html", charset="utf-8")
     return part
+
+
+def _with_footer(body: EmailMessage, text: str, html: str) -> EmailMessage:
+    """Append the footer to the first plain-text and the first HTML body part; a message without
+    a text body gets a plain-text part of its own in front."""
+    done: set[str] = set()
+    for part in body.walk():
+        ctype = part.get_content_type()
+        if part.is_multipart() or ctype not in ("text/plain", "text/html") or ctype in done:
+            continue
+        if (part.get_content_disposition() or "") == "attachment":
+            continue
+        content = part.get_content()
+        if ctype == "text/plain":
+            part.set_content(content + text, charset="utf-8")
+        else:
+            closing = content.lower().rfind("</body>")
+            at = closing if closing >= 0 else len(content)
+            part.set_content(content[:at] + html + content[at:], subtype="html", charset="utf-8")
+        done.add(ctype)
+    if "text/plain" in done or "text/html" in done:
+        return body
+    container = EmailMessage()
+    container.set_type("multipart/mixed")
+    container.attach(_simple_body(text.lstrip("\n"), ""))
+    container.attach(body)
+    return container
 
 
 def _rebuild(source: Message, replacements: Replacements, depth: int) -> EmailMessage:

@@ -1,13 +1,29 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
-from marketmsg.web import views
+from marketmsg.web import account_views, buyer_views, noreply_views, seller_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("messages/", views.seller_messages, name="seller-messages"),
     path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("account/", account_views.settings_page, name="account"),
+    # seller
+    path("messages/", seller_views.message_list, name="seller-messages"),
+    path("messages/<int:conversation_id>/", seller_views.conversation, name="seller-conversation"),
+    path("orders/", seller_views.manage_orders, name="manage-orders"),
+    path("orders/report/", seller_views.order_report, name="order-report"),
+    path("orders/<str:order_id>/contact/", seller_views.contact_buyer, name="contact-buyer"),
+    # buyer
+    path("my/orders/", buyer_views.orders, name="buyer-orders"),
+    path("my/orders/<str:order_id>/contact/", buyer_views.contact_seller, name="contact-seller"),
+    path("my/ask/", buyer_views.ask_about_product, name="ask-product"),
+    path("my/messages/", buyer_views.conversations, name="buyer-messages"),
+    path("my/messages/<int:conversation_id>/", buyer_views.conversation, name="buyer-conversation"),
+    # the signed link in relayed buyer mail
+    path("no-reply/<str:token>/", noreply_views.confirm, name="no-reply-link"),
+    # development
     path("mailcatcher/", views.mailcatcher_list, name="mailcatcher"),
     path("mailcatcher/<str:key>/", views.mailcatcher_detail, name="mailcatcher-detail"),
     path("mailcatcher/<str:key>/raw", views.mailcatcher_raw, name="mailcatcher-raw"),

@@ -1,4 +1,4 @@
-"""Sign-in, a first page per role, and the development mail catcher."""
+"""The first page per role, and the development mail catcher."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from marketmsg.accounts.models import User
 from marketmsg.addresses.models import RelayAddress
-from marketmsg.conversations.listing import PAGE_SIZES, ListQuery, messages_for
 from marketmsg.demo.mailcatcher import caught
 from marketmsg.orders.models import Order
 from marketmsg.relay import parsing
@@ -25,45 +23,24 @@ _KEY = re.compile(r"^\d{1,25}$")
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    """Each role starts on its own page; staff see the recent orders until their console exists."""
     user = request.user
     assert isinstance(user, User)
-    orders: list[dict[str, object]] = []
     if user.role == User.Role.SELLER:
-        account = user.seller_membership.account
-        rows = Order.objects.filter(seller=account).select_related("buyer__user").order_by("-ordered_at")[:20]
-        side = RelayAddress.Side.BUYER
-    elif user.role == User.Role.BUYER:
-        rows = Order.objects.filter(buyer=user.buyer).select_related("seller").order_by("-ordered_at")[:20]
-        side = RelayAddress.Side.SELLER
-    else:
-        rows = Order.objects.none()
-        side = RelayAddress.Side.BUYER
+        return redirect("seller-messages")
+    if user.role == User.Role.BUYER:
+        return redirect("buyer-orders")
+    rows = Order.objects.select_related("buyer__user", "seller").order_by("-ordered_at")[:20]
     relays = {
         (r.buyer_id, r.seller_id): r.address
         for r in RelayAddress.objects.filter(
-            side=side, buyer_id__in={o.buyer_id for o in rows}, seller_id__in={o.seller_id for o in rows}
+            side=RelayAddress.Side.BUYER,
+            buyer_id__in={o.buyer_id for o in rows},
+            seller_id__in={o.seller_id for o in rows},
         )
     }
-    for order in rows:
-        orders.append({"order": order, "relay": relays.get((order.buyer_id, order.seller_id), "")})
+    orders = [{"order": o, "relay": relays.get((o.buyer_id, o.seller_id), "")} for o in rows]
     return render(request, "web/home.html", {"orders": orders})
-
-
-@login_required
-def seller_messages(request: HttpRequest) -> HttpResponse:
-    """The seller message center's list (SPEC F2); every view lives in the URL."""
-    user = request.user
-    assert isinstance(user, User)
-    if user.role != User.Role.SELLER:
-        raise Http404("Only seller users have a message center.")
-    account = user.seller_membership.account
-    query = ListQuery.from_params(request.GET)
-    page = Paginator(messages_for(account, query), query.per_page).get_page(query.page)
-    return render(
-        request,
-        "web/seller_messages.html",
-        {"query": query, "page": page, "page_sizes": PAGE_SIZES, "params": request.GET.copy()},
-    )
 
 
 def _catcher_dir() -> Path:

@@ -1,0 +1,220 @@
+"""Messages written on the web: replies, "contact buyer", "contact seller", product questions.
+
+Each one becomes a Draft for ``post_message``, the same service the SMTP gateway uses, so a web
+message is stored, checked and delivered exactly like mail (SPEC: the channels are one). The
+functions here only decide who writes to whom, about what, under which subject and in answer to
+which message; they raise ``FormProblem`` with a sentence the form shows next to the field.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from marketmsg.accounts.models import Buyer, SellerAccount, User
+from marketmsg.conversations.models import Conversation, Message
+from marketmsg.conversations.services import Draft, conversation_for, post_message
+from marketmsg.orders.models import Order
+
+MAX_TEXT = 20_000
+MAX_SUBJECT = 200
+
+Author = Message.Author
+
+# Topics a buyer picks when contacting a seller about an order (SPEC F3); the key is stored in the
+# subject in the seller's language, since the seller reads it in a mail client too.
+TOPICS: dict[str, tuple[str, Promise]] = {
+    "product": ("商品について", _("Product question")),
+    "shipping": ("配送について", _("Shipping")),
+    "return": ("返品・返金について", _("Return or refund")),
+    "other": ("その他のお問い合わせ", _("Other")),
+}
+
+
+class FormProblem(Exception):
+    """What is wrong with what the user typed, and which field it concerns."""
+
+    def __init__(self, field: str, text: Promise | str) -> None:
+        super().__init__(str(text))
+        self.field = field
+        self.text = text
+
+
+def _clean_text(text: str) -> str:
+    text = text.replace("\r\n", "\n").strip()
+    if not text:
+        raise FormProblem("text", _("Write a message before sending."))
+    if len(text) > MAX_TEXT:
+        raise FormProblem(
+            "text", _("The message is too long (at most %(max)d characters).") % {"max": MAX_TEXT}
+        )
+    return text
+
+
+def _clean_subject(subject: str) -> str:
+    subject = " ".join(subject.split())
+    if len(subject) > MAX_SUBJECT:
+        raise FormProblem(
+            "subject", _("The subject is too long (at most %(max)d characters).") % {"max": MAX_SUBJECT}
+        )
+    return subject
+
+
+def _reply_subject(subject: str) -> str:
+    if subject[:3].lower() == "re:":
+        return subject
+    return f"Re: {subject}" if subject else "Re:"
+
+
+def _last_from(conversation: Conversation, author: str) -> Message | None:
+    """The latest message the other side wrote: a reply answers it (and threads under it)."""
+    return (
+        conversation.messages.filter(author=author)
+        .exclude(state=Message.State.BLOCKED)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def seller_reply(
+    user: User, conversation: Conversation, text: str, no_reply_needed: bool = False
+) -> Message | None:
+    """A seller user answers the buyer; or, with the checkbox, marks the buyer's messages as needing
+    no reply and sends nothing (SPEC F4). Returns the message sent, if any."""
+    if no_reply_needed:
+        if text.strip():
+            raise FormProblem(
+                "text",
+                _(
+                    "“Mark as no response needed” sends nothing. Clear the text to mark the message, "
+                    "or untick the box to send your reply."
+                ),
+            )
+        mark_conversation_no_reply_needed(conversation, user)
+        return None
+    parent = _last_from(conversation, Author.BUYER)
+    subject = _reply_subject(parent.subject if parent else _opening_subject(conversation))
+    return post_message(
+        Draft(
+            seller=conversation.seller,
+            buyer=conversation.buyer,
+            author=Author.SELLER,
+            channel=Message.Channel.WEB,
+            subject=subject,
+            text=_clean_text(text),
+            sender_user=user,
+            conversation=conversation,
+            parent=parent,
+        )
+    )
+
+
+def buyer_reply(user: User, conversation: Conversation, text: str) -> Message:
+    parent = _last_from(conversation, Author.SELLER)
+    subject = _reply_subject(parent.subject if parent else _opening_subject(conversation))
+    return post_message(
+        Draft(
+            seller=conversation.seller,
+            buyer=conversation.buyer,
+            author=Author.BUYER,
+            channel=Message.Channel.WEB,
+            subject=subject,
+            text=_clean_text(text),
+            sender_email=user.email,
+            sender_user=user,
+            conversation=conversation,
+            parent=parent,
+        )
+    )
+
+
+def _opening_subject(conversation: Conversation) -> str:
+    if conversation.order is not None:
+        return f"注文 {conversation.order.order_id} について"
+    if conversation.asin:
+        return f"商品 {conversation.asin} について"
+    return "お問い合わせ"
+
+
+def contact_buyer(user: User, order: Order, subject: str, text: str) -> Message:
+    """Manage orders › Contact buyer: a new message (or the next one) in the order's conversation."""
+    cleaned = _clean_subject(subject) or f"注文 {order.order_id} について"
+    if order.order_id not in cleaned:
+        cleaned = f"{cleaned} (注文 {order.order_id})"
+    conversation = conversation_for(order.seller, order.buyer, order)
+    return post_message(
+        Draft(
+            seller=order.seller,
+            buyer=order.buyer,
+            author=Author.SELLER,
+            channel=Message.Channel.WEB,
+            subject=cleaned,
+            text=_clean_text(text),
+            sender_user=user,
+            conversation=conversation,
+            parent=_last_from(conversation, Author.BUYER),
+        )
+    )
+
+
+def contact_seller(user: User, order: Order, topic: str, text: str) -> Message:
+    """The buyer writes to the order's seller about one of the topics."""
+    if topic not in TOPICS:
+        raise FormProblem("topic", _("Choose what your question is about."))
+    body = _clean_text(text)
+    conversation = conversation_for(order.seller, order.buyer, order)
+    return post_message(
+        Draft(
+            seller=order.seller,
+            buyer=order.buyer,
+            author=Author.BUYER,
+            channel=Message.Channel.WEB,
+            subject=f"【{TOPICS[topic][0]}】注文 {order.order_id}",
+            text=body,
+            sender_email=user.email,
+            sender_user=user,
+            conversation=conversation,
+            parent=_last_from(conversation, Author.SELLER),
+        )
+    )
+
+
+def ask_about_product(user: User, buyer: Buyer, seller: SellerAccount, asin: str, text: str) -> Message:
+    """A question about a product before purchase: a conversation about the ASIN, without an order."""
+    body = _clean_text(text)
+    conversation = conversation_for(seller, buyer, None, asin)
+    return post_message(
+        Draft(
+            seller=seller,
+            buyer=buyer,
+            author=Author.BUYER,
+            channel=Message.Channel.WEB,
+            subject=f"【商品についての質問】{asin}",
+            text=body,
+            sender_email=user.email,
+            sender_user=user,
+            conversation=conversation,
+            asin=asin,
+            parent=_last_from(conversation, Author.SELLER),
+        )
+    )
+
+
+def mark_no_reply_needed(message: Message, user: User | None) -> bool:
+    """Mark one buyer message; False when it was already answered or marked (nothing changes)."""
+    if message.author != Author.BUYER:
+        return False
+    changed = Message.objects.filter(pk=message.pk, needs_reply=True).update(
+        needs_reply=False, marked_no_reply_at=timezone.now(), marked_no_reply_by=user
+    )
+    return changed == 1
+
+
+def mark_conversation_no_reply_needed(conversation: Conversation, user: User) -> int:
+    """The reply form's checkbox: every buyer message still waiting in the conversation."""
+    with transaction.atomic():
+        return Message.objects.filter(
+            conversation=conversation, author=Author.BUYER, needs_reply=True
+        ).update(needs_reply=False, marked_no_reply_at=timezone.now(), marked_no_reply_by=user)

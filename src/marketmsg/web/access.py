@@ -1,0 +1,87 @@
+"""Who may see what. Anything a user may not see is answered 404, never 403: a guessed ID must
+not confirm that another seller's or buyer's conversation exists (SPEC §4, isolation)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
+
+from marketmsg.accounts.models import Buyer, SellerAccount, User
+from marketmsg.conversations.models import Conversation
+from marketmsg.orders.models import Order
+
+View = Callable[..., HttpResponseBase]
+
+
+def user_of(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+def _for_role(role: str) -> Callable[[View], View]:
+    def decorate(view: View) -> View:
+        @login_required
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if user_of(request).role != role:
+                raise Http404("This page belongs to another kind of user.")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+seller_only = _for_role(User.Role.SELLER)
+buyer_only = _for_role(User.Role.BUYER)
+
+
+def seller_account(request: HttpRequest) -> SellerAccount:
+    return user_of(request).seller_membership.account
+
+
+def buyer_of(request: HttpRequest) -> Buyer:
+    return user_of(request).buyer
+
+
+def _conversation(**where: Any) -> Conversation:
+    found = Conversation.objects.filter(**where).select_related("order", "buyer__user", "seller").first()
+    if found is None:
+        raise Http404("No such conversation.")
+    return found
+
+
+def seller_conversation(request: HttpRequest, conversation_id: int) -> Conversation:
+    return _conversation(pk=conversation_id, seller=seller_account(request))
+
+
+def buyer_conversation(request: HttpRequest, conversation_id: int) -> Conversation:
+    return _conversation(pk=conversation_id, buyer=buyer_of(request))
+
+
+def seller_order(request: HttpRequest, order_id: str) -> Order:
+    order = (
+        Order.objects.filter(order_id=order_id, seller=seller_account(request))
+        .select_related("buyer__user", "seller")
+        .first()
+    )
+    if order is None:
+        raise Http404("No such order.")
+    return order
+
+
+def buyer_order(request: HttpRequest, order_id: str) -> Order:
+    order = (
+        Order.objects.filter(order_id=order_id, buyer=buyer_of(request))
+        .select_related("buyer__user", "seller")
+        .first()
+    )
+    if order is None:
+        raise Http404("No such order.")
+    return order

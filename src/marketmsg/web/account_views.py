@@ -1,0 +1,32 @@
+"""The user's own settings: language and time zone."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.contrib import messages as notices
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from marketmsg.web.access import user_of
+
+# The zones a Japanese marketplace's sellers and buyers most often live in, then all the others.
+COMMON_ZONES = ("Asia/Tokyo", "UTC", "Asia/Seoul", "Asia/Shanghai", "America/Los_Angeles", "Europe/London")
+
+
+@login_required
+def settings_page(request: HttpRequest) -> HttpResponse:
+    user = user_of(request)
+    error = ""
+    if request.method == "POST":
+        zone = request.POST.get("time_zone", "")
+        if zone in zoneinfo.available_timezones():
+            user.time_zone = zone
+            user.save(update_fields=["time_zone"])
+            notices.success(request, _("Your time zone was saved."))
+            return redirect("account")
+        error = _("Unknown time zone. Choose one from the list.")
+    others = sorted(zoneinfo.available_timezones() - set(COMMON_ZONES))
+    return render(request, "web/account.html", {"common": COMMON_ZONES, "others": others, "error": error})

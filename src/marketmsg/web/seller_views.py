@@ -1,0 +1,149 @@
+"""The seller's pages: message center, conversation and reply, Manage orders, order report."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.contrib import messages as notices
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from marketmsg.conversations import compose
+from marketmsg.conversations.listing import PAGE_SIZES, ListQuery, messages_for, start_of
+from marketmsg.conversations.models import Message
+from marketmsg.orders import report
+from marketmsg.orders.models import Order
+from marketmsg.web import access, thread
+from marketmsg.web.access import seller_only
+
+ORDERS_PER_PAGE = 25
+REPORT_MAX_DAYS = 366
+
+
+@seller_only
+def message_list(request: HttpRequest) -> HttpResponse:
+    """The seller message center's list (SPEC F2); every view lives in the URL."""
+    query = ListQuery.from_params(request.GET)
+    page = Paginator(messages_for(access.seller_account(request), query), query.per_page).get_page(query.page)
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "web/seller_messages.html",
+        {"query": query, "page": page, "page_sizes": PAGE_SIZES, "params": params.urlencode()},
+    )
+
+
+@seller_only
+def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """The whole conversation with the order's items, and the reply box."""
+    found = access.seller_conversation(request, conversation_id)
+    problem: compose.FormProblem | None = None
+    if request.method == "POST":
+        text = request.POST.get("text", "")
+        try:
+            sent = compose.seller_reply(
+                access.user_of(request),
+                found,
+                text,
+                no_reply_needed=bool(request.POST.get("no_reply_needed")),
+            )
+        except compose.FormProblem as error:
+            problem = error
+        else:
+            if sent is None:
+                notices.success(request, _("Marked as no response needed. Nothing was sent to the buyer."))
+            else:
+                notices.success(request, _("Your reply was sent to the buyer."))
+            return redirect("seller-conversation", conversation_id=found.pk)
+    return render(
+        request,
+        "web/conversation.html",
+        thread.context(
+            found, reader=Message.Author.SELLER, problem=problem, draft=request.POST.get("text", "")
+        ),
+    )
+
+
+@seller_only
+def manage_orders(request: HttpRequest) -> HttpResponse:
+    """Orders › Manage orders, with a "Contact buyer" column (the buyer's name opens the compose page)."""
+    search = request.GET.get("q", "").strip()[:40]
+    orders = Order.objects.filter(seller=access.seller_account(request))
+    if search:
+        orders = orders.filter(Q(order_id=search) | Q(items__asin=search.upper())).distinct()
+    orders = orders.select_related("buyer__user").prefetch_related("items").order_by("-ordered_at", "-id")
+    page = Paginator(orders, ORDERS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "web/manage_orders.html", {"page": page, "search": search})
+
+
+@seller_only
+def contact_buyer(request: HttpRequest, order_id: str) -> HttpResponse:
+    order = access.seller_order(request, order_id)
+    problem: compose.FormProblem | None = None
+    subject = request.POST.get("subject", f"注文 {order.order_id} について")
+    text = request.POST.get("text", "")
+    if request.method == "POST":
+        try:
+            sent = compose.contact_buyer(access.user_of(request), order, subject, text)
+        except compose.FormProblem as error:
+            problem = error
+        else:
+            notices.success(request, _("Your message was sent to the buyer."))
+            return redirect("seller-conversation", conversation_id=sent.conversation_id)
+    return render(
+        request,
+        "web/contact_buyer.html",
+        {"order": order, "subject": subject, "text": text, "problem": problem},
+    )
+
+
+@seller_only
+def order_report(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """注文レポート: a form for the period; with ``download`` it answers the TSV or CSV file."""
+    today = timezone.localdate()
+    errors: list[str] = []
+    first = _day(request.GET.get("from"), today - timedelta(days=30), errors)
+    last = _day(request.GET.get("to"), today, errors)
+    kind = request.GET.get("format", "tsv")
+    if kind not in ("tsv", "csv"):
+        errors.append(_("Choose TSV or CSV as the file format."))
+    if first > last:
+        errors.append(
+            _("The start date is after the end date. Choose a start date on or before the end date.")
+        )
+    elif (last - first).days >= REPORT_MAX_DAYS:
+        errors.append(
+            _("A report covers at most %(days)d days. Choose a shorter period.") % {"days": REPORT_MAX_DAYS}
+        )
+    if "download" in request.GET and not errors:
+        rows = report.report_rows(
+            access.seller_account(request), start_of(first), start_of(last + timedelta(1))
+        )
+        response = StreamingHttpResponse(
+            (line.encode("utf-8") for line in report.encode(rows, kind)),
+            content_type=f"text/{'tab-separated-values' if kind == 'tsv' else 'csv'}; charset=utf-8",
+        )
+        name = f"order-report-{first:%Y%m%d}-{last:%Y%m%d}.{kind}"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+    return render(
+        request,
+        "web/order_report.html",
+        {"first": first, "last": last, "kind": kind, "errors": errors},
+        status=400 if "download" in request.GET and errors else 200,
+    )
+
+
+def _day(text: str | None, default: date, errors: list[str]) -> date:
+    if not text:
+        return default
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        errors.append(_("Could not read the date “%(text)s”. Use the form YYYY-MM-DD.") % {"text": text[:20]})
+        return default

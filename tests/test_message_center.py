@@ -1,0 +1,357 @@
+"""The message center through Django's test client: web and mail are one channel, no-reply marks,
+Manage orders, the order report, the buyer side, languages and time zones."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+from django.test import Client
+
+from marketmsg.conversations import noreply_link
+from marketmsg.conversations.models import Conversation, Message
+from marketmsg.delivery.models import Delivery
+from marketmsg.orders.models import OrderItem
+from tests.mail import compose, everything_readable, parse
+from tests.personas import PASSWORD, make_buyer, make_order, make_pair
+from tests.test_relay_smtp import deliver_all
+
+pytestmark = pytest.mark.db
+
+OWNER = "owner@sakura-books.example.jp"
+TARO = "taro.yamada@example.jp"
+
+
+def signed_in(client: Client, email: str) -> Client:
+    assert client.login(username=email, password=PASSWORD)
+    return client
+
+
+def buyer_mails_seller(gateway, pair, subject: str = "注文について", body: str = "いつ届きますか？") -> str:  # type: ignore[no-untyped-def]
+    """Taro writes from his own mail client; returns the Message-ID his client gave the mail."""
+    message_id = f"<taro-{abs(hash((subject, body)))}@example.jp>"
+    mail = compose(
+        TARO, pair.seller_relay, subject=f"{subject} {pair.order.order_id}", body=body, message_id=message_id
+    )
+    assert gateway.send(TARO, pair.seller_relay, mail)[0] == 250
+    return message_id
+
+
+def test_web_reply_reaches_the_buyer_threaded_under_his_mail_and_his_mail_reply_shows_at_once(
+    gateway, sink, client
+):
+    pair = make_pair()
+    taro_id = buyer_mails_seller(gateway, pair)
+    deliver_all()
+    incoming = Message.objects.get()
+    signed_in(client, OWNER)
+    page = client.get(f"/messages/{incoming.conversation_id}/").content.decode()
+    assert "いつ届きますか" in page and TARO not in page and pair.order.order_id in page
+
+    answer = client.post(f"/messages/{incoming.conversation_id}/", {"text": "明日発送します。"})
+    assert answer.status_code == 302
+    sent = Message.objects.get(author=Message.Author.SELLER)
+    assert sent.channel == Message.Channel.WEB and sent.state == Message.State.RELAYED
+    incoming.refresh_from_db()
+    assert not incoming.needs_reply  # answered: it leaves the "response needed" view
+    assert (
+        f"Re: 注文について {pair.order.order_id}"
+        in client.get("/messages/", {"box": "sent"}).content.decode()
+    )
+
+    sink.messages.clear()
+    deliver_all()
+    [caught] = sink.messages
+    mail = parse(caught.data)
+    assert caught.rcpt_tos == [TARO]
+    assert mail["From"].addresses[0].addr_spec == pair.seller_relay
+    assert mail["In-Reply-To"] == taro_id and taro_id in mail["References"]
+    assert mail["Subject"].startswith("Re: ") and OWNER not in everything_readable(caught.data)
+
+    # Taro answers the web reply from his mail client: it threads into the same conversation.
+    again = compose(
+        TARO,
+        pair.seller_relay,
+        subject=f"Re: {mail['Subject']}",
+        body="ありがとうございます",
+        In_Reply_To=mail["Message-ID"],
+    )
+    assert gateway.send(TARO, pair.seller_relay, again)[0] == 250
+    page = client.get(f"/messages/{incoming.conversation_id}/").content.decode()
+    assert "ありがとうございます" in page
+    assert Conversation.objects.count() == 1
+
+
+def test_no_reply_needed_checkbox_marks_and_sends_nothing(gateway, sink, client):
+    pair = make_pair()
+    buyer_mails_seller(gateway, pair, body="ありがとうございました！")
+    incoming = Message.objects.get()
+    deliveries = Delivery.objects.count()
+    signed_in(client, OWNER)
+    url = f"/messages/{incoming.conversation_id}/"
+
+    both = client.post(url, {"text": "どういたしまして", "no_reply_needed": "1"})
+    assert both.status_code == 200 and "何も送信されません" in both.content.decode()
+    incoming.refresh_from_db()
+    assert incoming.needs_reply and incoming.marked_no_reply_at is None  # nothing happened
+
+    assert client.post(url, {"text": "", "no_reply_needed": "1"}).status_code == 302
+    incoming.refresh_from_db()
+    assert not incoming.needs_reply and incoming.marked_no_reply_at is not None
+    assert incoming.marked_no_reply_by is not None and incoming.marked_no_reply_by.email == OWNER
+    assert Message.objects.count() == 1 and Delivery.objects.count() == deliveries  # nothing sent
+    default_view = client.get("/messages/").content.decode()
+    assert pair.order.order_id not in default_view
+    everything = client.get("/messages/", {"box": "received"}).content.decode()
+    assert "返信不要" in everything and pair.order.order_id in everything
+
+
+def test_relayed_buyer_mail_carries_a_signed_link_that_only_a_post_uses(gateway, sink, client, settings):
+    settings.PUBLIC_URL = "https://messages.marketplace.example"
+    pair = make_pair()
+    buyer_mails_seller(gateway, pair)
+    deliver_all()
+    [caught] = sink.messages
+    text = everything_readable(caught.data)
+    assert "このメッセージを返信不要としてマークするには、こちらをクリックします" in text
+    plain = parse(caught.data).get_body(("plain",))
+    assert plain is not None
+    link = re.search(r"https://messages\.marketplace\.example(/no-reply/[^/\s]+/)", plain.get_content())
+    assert link is not None
+    path = link.group(1)
+    incoming = Message.objects.get()
+
+    page = client.get(path)  # a mail scanner, or the seller looking: nothing changes
+    assert page.status_code == 200 and "返信不要としてマーク" in page.content.decode()
+    incoming.refresh_from_db()
+    assert incoming.needs_reply and incoming.marked_no_reply_at is None
+
+    done = client.post(path)
+    assert done.status_code == 200 and "返信不要としてマークしました" in done.content.decode()
+    incoming.refresh_from_db()
+    assert not incoming.needs_reply and incoming.marked_no_reply_at is not None
+    assert "すでに返信不要" in client.get(path).content.decode()
+
+    token = path.split("/")[2]
+    tampered = client.post(f"/no-reply/{token[:-2]}xx/")
+    assert tampered.status_code == 400 and "無効" in tampered.content.decode()
+    other = client.get(f"/no-reply/{noreply_link.token_for(10**9)}/")
+    assert other.status_code == 404
+    settings.NO_REPLY_LINK_MAX_AGE = -1
+    expired = client.get(path, HTTP_ACCEPT_LANGUAGE="en")
+    assert expired.status_code == 400 and "expired" in expired.content.decode()
+
+
+def test_seller_messages_carry_no_link_and_a_seller_link_does_not_work(gateway, sink, client):
+    pair = make_pair()
+    signed_in(client, OWNER)
+    client.post(f"/orders/{pair.order.order_id}/contact/", {"subject": "発送", "text": "発送しました"})
+    deliver_all()
+    [caught] = sink.messages
+    assert "/no-reply/" not in caught.data.decode()
+    seller_message = Message.objects.get()
+    assert client.get(f"/no-reply/{noreply_link.token_for(seller_message.pk)}/").status_code == 404
+
+
+def test_contact_buyer_from_manage_orders_lands_under_sent_and_in_the_buyers_mailbox(gateway, sink, client):
+    pair = make_pair()
+    signed_in(client, OWNER)
+    orders = client.get("/orders/").content.decode()
+    assert f"/orders/{pair.order.order_id}/contact/" in orders and "山田 太郎" in orders
+    form = client.get(f"/orders/{pair.order.order_id}/contact/").content.decode()
+    assert pair.order.order_id in form
+    empty = client.post(f"/orders/{pair.order.order_id}/contact/", {"subject": "発送", "text": "  "})
+    assert "メッセージを入力" in empty.content.decode() and not Message.objects.exists()
+
+    sent = client.post(
+        f"/orders/{pair.order.order_id}/contact/", {"subject": "発送のご連絡", "text": "本日発送しました。"}
+    )
+    message = Message.objects.get()
+    assert sent.url == f"/messages/{message.conversation_id}/"
+    assert message.conversation.order == pair.order and pair.order.order_id in message.subject
+    listed = client.get("/messages/", {"box": "sent"}).content.decode()
+    assert "発送のご連絡" in listed and "送信済み" in listed
+    deliver_all()
+    [caught] = sink.messages
+    assert caught.rcpt_tos == [TARO]
+    assert parse(caught.data)["From"].addresses[0].addr_spec == pair.seller_relay
+
+
+@pytest.mark.django_db
+def test_order_report_lists_each_item_with_the_buyers_relay_address(client):
+    pair = make_pair()
+    OrderItem.objects.create(order=pair.order, asin="B0HOSTILE1", title='=HYPERLINK("http://x")')
+    hanako = make_buyer("hanako@docomo.ne.jp", "佐藤 花子")
+    second = make_order(pair.seller, hanako, asin="B0MOBILE01")
+    signed_in(client, OWNER)
+    assert "注文レポート" in client.get("/orders/report/").content.decode()
+
+    tsv = client.get("/orders/report/", {"download": "1", "format": "tsv"})
+    assert tsv.status_code == 200 and tsv["Content-Disposition"].startswith("attachment;")
+    body = b"".join(tsv.streaming_content).decode()  # type: ignore[attr-defined]
+    rows = list(csv.reader(io.StringIO(body), dialect="excel-tab"))
+    assert rows[0][:4] == ["order-id", "purchase-date", "buyer-name", "buyer-relay-email"]
+    assert len(rows) == 1 + 3  # one row per item
+    by_asin = {row[5]: row for row in rows[1:]}
+    assert by_asin["B0C1X2Y3Z4"][3] == pair.buyer_relay
+    assert by_asin["B0MOBILE01"][0] == second.order_id
+    assert by_asin["B0MOBILE01"][3].endswith("@m.marketplace.example")  # mobile buyers: mobile domain
+    assert by_asin["B0HOSTILE1"][6].startswith("'=")  # a spreadsheet shows it, does not run it
+    assert TARO not in body and "hanako@docomo.ne.jp" not in body
+
+    excel = client.get("/orders/report/", {"download": "1", "format": "csv"})
+    data = b"".join(excel.streaming_content)  # type: ignore[attr-defined]
+    assert data.startswith("\ufeff".encode()) and pair.buyer_relay.encode() in data
+
+    bad = client.get("/orders/report/", {"download": "1", "from": "2026-13-01", "to": "2026-01-01"})
+    assert bad.status_code == 400 and "2026-13-01" in bad.content.decode()
+    backwards = client.get("/orders/report/", {"download": "1", "from": "2026-02-01", "to": "2026-01-01"})
+    assert backwards.status_code == 400 and "開始日が終了日より後" in backwards.content.decode()
+
+
+def test_buyer_contacts_the_seller_by_topic_and_asks_about_a_product(gateway, sink, client):
+    pair = make_pair()
+    signed_in(client, TARO)
+    orders = client.get("/my/orders/").content.decode()
+    assert pair.order.order_id in orders and pair.seller.name in orders and OWNER not in orders
+
+    url = f"/my/orders/{pair.order.order_id}/contact/"
+    no_topic = client.post(url, {"text": "届きません"})
+    assert "お問い合わせの内容を選んでください" in no_topic.content.decode()
+    done = client.post(url, {"topic": "shipping", "text": "まだ届きません。"})
+    message = Message.objects.get()
+    assert done.url == f"/my/messages/{message.conversation_id}/"
+    assert message.author == Message.Author.BUYER and message.needs_reply
+    assert "配送について" in message.subject and pair.order.order_id in message.subject
+
+    # Before purchase: a question about an ASIN the shop sells.
+    unknown = client.get("/my/ask/", {"asin": "B0NOSUCH00"}).content.decode()
+    assert "出品している出品者はいません" in unknown
+    form = client.get("/my/ask/", {"asin": "b0c1x2y3z4"}).content.decode()
+    assert pair.seller.name in form
+    asked = client.post(
+        "/my/ask/?asin=B0C1X2Y3Z4",
+        {"asin": "B0C1X2Y3Z4", "seller": pair.seller.pk, "text": "在庫はありますか？"},
+    )
+    question = Message.objects.latest("id")
+    assert asked.url == f"/my/messages/{question.conversation_id}/"
+    assert question.conversation.order is None and question.conversation.asin == "B0C1X2Y3Z4"
+    listed = client.get("/my/messages/").content.decode()
+    assert "B0C1X2Y3Z4" in listed and pair.order.order_id in listed
+
+    # The seller finds both in the default view and by ASIN; the relayed mail hides Taro's address.
+    client.logout()
+    signed_in(client, OWNER)
+    found = client.get("/messages/", {"box": "received", "q": "B0C1X2Y3Z4"}).content.decode()
+    assert "在庫" not in found  # lists show subjects, not bodies
+    assert found.count("/messages/") >= 2 and "B0C1X2Y3Z4" in found
+    deliver_all()
+    assert len(sink.messages) == 2
+    for caught in sink.messages:
+        assert caught.rcpt_tos == [OWNER] and TARO not in everything_readable(caught.data)
+
+    # The seller's web answer reaches Taro, and his web reply goes back the same way.
+    client.post(f"/messages/{question.conversation_id}/", {"text": "在庫ございます。"})
+    client.logout()
+    signed_in(client, TARO)
+    page = client.get(f"/my/messages/{question.conversation_id}/").content.decode()
+    assert "在庫ございます" in page and OWNER not in page
+    client.post(f"/my/messages/{question.conversation_id}/", {"text": "では注文します。"})
+    assert Message.objects.filter(conversation=question.conversation).count() == 3
+
+
+def test_held_seller_mail_is_not_shown_to_the_buyer(gateway, client):
+    pair = make_pair()
+    stranger = "helper@gmail.example"
+    mail = compose(stranger, pair.buyer_relay, subject=f"注文 {pair.order.order_id}", body="保留されるはず")
+    assert gateway.send(stranger, pair.buyer_relay, mail)[0] == 250
+    held = Message.objects.get()
+    assert held.state == Message.State.HELD
+    signed_in(client, TARO)
+    page = client.get(f"/my/messages/{held.conversation_id}/").content.decode()
+    assert "保留されるはず" not in page
+    client.logout()
+    signed_in(client, OWNER)
+    page = client.get(f"/messages/{held.conversation_id}/").content.decode()
+    assert "保留されるはず" in page and "保留中" in page
+
+
+@pytest.mark.django_db
+def test_nobody_reaches_anothers_conversation_order_or_pages(client):
+    pair = make_pair()
+    from tests.personas import make_seller
+
+    other_shop = make_seller("他店 Other Shop", "owner@other.example.jp")
+    hanako = make_buyer("hanako@example.jp", "佐藤 花子")
+    other = make_pair(other_shop, hanako)
+    client.post("/login/", {})
+    signed_in(client, OWNER)
+    client.post(f"/orders/{pair.order.order_id}/contact/", {"subject": "a", "text": "b"})
+    mine = Message.objects.get().conversation_id
+    signed_in(client, "owner@other.example.jp")
+    client.post(f"/orders/{other.order.order_id}/contact/", {"subject": "a", "text": "b"})
+    theirs = Message.objects.latest("id").conversation_id
+    client.logout()
+
+    # Anonymous: every page sends to sign-in.
+    for path in (
+        "/messages/",
+        f"/messages/{mine}/",
+        "/orders/",
+        "/orders/report/",
+        "/my/orders/",
+        f"/my/messages/{mine}/",
+        "/my/ask/",
+        "/account/",
+    ):
+        response = client.get(path)
+        assert response.status_code == 302 and response.url.startswith("/login/"), path
+
+    signed_in(client, OWNER)
+    assert client.get(f"/messages/{mine}/").status_code == 200
+    for path in (
+        f"/messages/{theirs}/",
+        f"/orders/{other.order.order_id}/contact/",
+        "/messages/999999/",
+        f"/my/messages/{mine}/",
+        "/my/orders/",
+    ):
+        assert client.get(path).status_code == 404, path
+    assert client.post(f"/messages/{theirs}/", {"text": "x"}).status_code == 404
+    client.logout()
+
+    signed_in(client, TARO)
+    assert client.get(f"/my/messages/{mine}/").status_code == 200
+    for path in (
+        f"/my/messages/{theirs}/",
+        f"/my/orders/{other.order.order_id}/contact/",
+        "/messages/",
+        f"/messages/{mine}/",
+        "/orders/",
+    ):
+        assert client.get(path).status_code == 404, path
+    assert client.post(f"/my/messages/{theirs}/", {"text": "x"}).status_code == 404
+    assert Message.objects.count() == 2  # nothing was written by the refused requests
+
+
+@pytest.mark.django_db
+def test_language_switch_and_time_zone(client):
+    pair = make_pair()
+    signed_in(client, OWNER)
+    client.post(f"/orders/{pair.order.order_id}/contact/", {"subject": "発送", "text": "発送しました"})
+    message = Message.objects.get()
+    japanese = client.get("/messages/", {"box": "sent"}).content.decode()
+    assert "送信済みメッセージ" in japanese
+    client.post("/i18n/setlang/", {"language": "en", "next": "/messages/"})
+    english = client.get("/messages/", {"box": "sent"}).content.decode()
+    assert "Sent messages" in english and "送信済みメッセージ" not in english
+
+    tokyo = message.created_at.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Tokyo"))
+    assert tokyo.strftime("%Y-%m-%d %H:%M") in english
+    bad = client.post("/account/", {"time_zone": "Mars/Olympus"})
+    assert "Unknown time zone" in bad.content.decode()
+    client.post("/account/", {"time_zone": "America/Los_Angeles"})
+    la = message.created_at.astimezone(__import__("zoneinfo").ZoneInfo("America/Los_Angeles"))
+    assert la.strftime("%Y-%m-%d %H:%M") in client.get("/messages/", {"box": "sent"}).content.decode()
