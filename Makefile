@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 export MARKETMSG_TEST_DATA_DIR ?= $(CURDIR)/var/test
 
-.PHONY: install demo test test-sqlite test-postgres lint bench clean
+.PHONY: install demo test test-sqlite test-postgres lint bench messages screenshots clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,8 @@ demo: install
 	$(BIN)/marketmsg demo
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy
 
 test: lint test-sqlite test-postgres
@@ -37,6 +37,10 @@ test-postgres: install
 
 bench: install
 	$(BIN)/python bench/relay_bench.py
+
+# Collect marked texts into the catalogues (needs GNU gettext), check Japanese is complete, compile.
+messages: install
+	$(BIN)/python tools/catalogues.py
 
 clean:
 	rm -rf var/test .mypy_cache .ruff_cache
