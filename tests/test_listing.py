@@ -132,6 +132,8 @@ def test_every_combination_of_search_filters_and_box_matches_the_reference(marke
 def test_the_bare_url_is_the_response_needed_view_and_bad_values_fall_back_with_a_note():
     assert ListQuery.from_params({}).awaiting_reply is True
     assert ListQuery.from_params({"box": "received"}).awaiting_reply is False
+    pager = ListQuery.from_params({"page": "2", "per_page": "50"})  # the pager on the bare URL
+    assert pager.awaiting_reply is True
     query = ListQuery.from_params({"per_page": "7", "page": "-3", "period": "forever"})
     assert (query.per_page, query.page, query.period) == (25, 1, "")
     assert query.errors and "期間" in query.errors[0]  # Japanese unless English was asked for
@@ -148,3 +150,29 @@ def test_a_seller_never_sees_another_sellers_messages(marketplace):
         assert listed.exists()
         assert not listed.exclude(conversation__seller=shop).exists()
         assert not listed.filter(author=Message.Author.MARKETPLACE).exists()
+
+
+def test_every_page_the_seller_sees_is_the_matching_slice_of_the_reference(marketplace, client):
+    """Through the web view: walk each page and compare the rows it links to with the reference."""
+    import re
+
+    from tests.personas import PASSWORD
+
+    shop, buyers = marketplace
+    assert client.login(username="owner@sakura-books.example.jp", password=PASSWORD)
+    relay = addresses.relay_pair(buyers[1], shop).buyer_address.address
+    views = [
+        {},
+        {"box": "received", "period": "custom", "from": "2026-09-01", "to": "2026-11-10"},
+        {"box": "received", "q": ASINS[1], "attachments": "1"},
+        {"box": "received", "q": relay, "status": "awaiting"},
+        {"box": "sent", "q": "cs@sakura-books.example.jp"},
+    ]
+    for params in views:
+        for per_page in (10, 25):
+            expected = reference(shop, ListQuery.from_params(params))
+            pages = max(1, -(-len(expected) // per_page))
+            for number in range(1, pages + 1):
+                page = client.get("/messages/", {**params, "per_page": per_page, "page": number})
+                shown = [int(pk) for pk in re.findall(r'href="/messages/\d+/#m(\d+)"', page.content.decode())]
+                assert shown == expected[(number - 1) * per_page : number * per_page], (params, number)

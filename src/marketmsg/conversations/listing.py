@@ -63,8 +63,9 @@ class ListQuery:
         per_page = _int(params.get("per_page", "25"), 25)
         if per_page not in PAGE_SIZES:
             per_page = 25
-        # A view with any parameter at all states its own status filter; a bare URL is the default view.
-        awaiting = params.get("status", "awaiting" if not params else "") == "awaiting"
+        # The filter form and the tabs always send the box, and with it the status they want; a URL
+        # without a box (the bare address, or only a page number or size) is the default view.
+        awaiting = params.get("status", "" if "box" in params else "awaiting") == "awaiting"
         return cls(
             box=box,
             search=params.get("q", "").strip()[:320],

@@ -11,6 +11,7 @@ from marketmsg.addresses import services as addresses
 from marketmsg.conversations.compose import FormProblem
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.delivery.models import Delivery
+from marketmsg.orders.models import OrderItem
 
 Author = Message.Author
 
@@ -47,10 +48,16 @@ def context(
     pair = addresses.relay_pair(conversation.buyer, conversation.seller)
     other = pair.buyer_address if reader == Author.SELLER else pair.seller_address
     items = list(conversation.order.items.order_by("id")) if conversation.order is not None else []
+    product = ""
+    if conversation.asin:  # a question before purchase: name the product as the shop's orders do
+        product = (
+            OrderItem.objects.filter(asin=conversation.asin).values_list("title", flat=True).first() or ""
+        )
     return {
         "conversation": conversation,
         "thread": shown,
         "items": items,
+        "product": product,
         "awaiting": any(m.needs_reply for m in shown),
         "problem": problem,
         "draft": draft if problem else "",

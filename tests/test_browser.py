@@ -1,0 +1,300 @@
+"""The message center in a real browser: Debian's Chromium driven by Playwright against a live server.
+
+A seller and a buyer click through what they do every day. Screenshots of the main pages in both
+languages are written to $MARKETMSG_TEST_DATA_DIR/screenshots for people to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from marketmsg.accounts.models import User
+from marketmsg.conversations.models import Message
+from marketmsg.conversations.services import Draft, post_message
+from tests.mail import parse
+from tests.personas import PASSWORD, Pair, make_buyer, make_order, make_pair
+from tests.test_relay_smtp import deliver_all
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+# Flags for a sandbox-less machine with no network beyond loopback (see the machine notes).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+OWNER = "owner@sakura-books.example.jp"
+TARO = "taro.yamada@example.jp"
+FILLER = 30  # more awaiting messages than one default page (25) holds
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
+    # between clicks are ordinary blocking calls, which Django would otherwise refuse.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def shots() -> Path:
+    folder = Path(os.environ.get("MARKETMSG_TEST_DATA_DIR", "var/test")) / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def buyer_writes(
+    pair: Pair, subject: str, days_ago: float, attachments: bool = False, text: str = ""
+) -> Message:
+    message = post_message(
+        Draft(
+            seller=pair.seller,
+            buyer=pair.buyer,
+            author=Message.Author.BUYER,
+            channel=Message.Channel.WEB,
+            subject=subject,
+            text=text or f"{subject}の件です。",
+            sender_email=pair.buyer.email,
+            sender_user=pair.buyer.user,
+            order=pair.order,
+            has_attachments=attachments,
+        )
+    )
+    Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
+    return message
+
+
+@pytest.fixture
+def shop(sink) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Sakura Books with three orders that have a story, and a busy order with many questions."""
+    taro = make_pair()
+    hanako = make_buyer("hanako@example.jp", "佐藤 花子")
+    second = make_pair(taro.seller, hanako)
+    second.order.items.update(asin="B0DAMAGED1", title="マグカップ 白")
+    third = Pair(taro.seller, taro.buyer, make_order(taro.seller, taro.buyer, asin="B0THANKS01"), "", "")
+    busy = Pair(taro.seller, hanako, make_order(taro.seller, hanako, asin="B0BUSYBUSY"), "", "")
+    today = buyer_writes(taro, "配送について", days_ago=0.01)
+    damaged = buyer_writes(second, "破損の写真", days_ago=10, attachments=True)
+    thanks = buyer_writes(third, "お礼", days_ago=40)
+    Message.objects.filter(pk=thanks.pk).update(needs_reply=False)
+    for n in range(FILLER):
+        buyer_writes(busy, f"在庫の質問 {n:02d}", days_ago=50 + n)
+    deliver_all()
+    sink.messages.clear()
+    return {
+        "taro": taro,
+        "second": second,
+        "third": third,
+        "today": today,
+        "damaged": damaged,
+        "thanks": thanks,
+    }
+
+
+def sign_in(page: Page, base: str, email: str) -> None:
+    page.goto(f"{base}/login/")
+    page.fill("#id_username", email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+
+
+def show_filters(page: Page) -> None:
+    """Click "Show filter options" unless the view already has them open."""
+    if not page.locator("form.search details").evaluate("d => d.open"):
+        page.click("form.search details summary")
+
+
+def rows(page: Page):  # type: ignore[no-untyped-def]
+    return page.locator("table.messages tbody tr:not(:has(td.empty))")
+
+
+def test_seller_finds_filters_replies_contacts_and_marks(live_server, browser, shop, sink, shots):
+    base = live_server.url
+    context = browser.new_context(locale="ja-JP", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    sign_in(page, base, OWNER)
+    expect(page.locator("h1.page-title")).to_have_text("マーケットプレイス・メッセージ管理")
+    # The default view: received messages that need a response, one page of 25.
+    expect(rows(page)).to_have_count(25)
+    expect(page.locator(".count")).to_contain_text(f"{2 + FILLER} 件")
+    page.screenshot(path=shots / "messages-ja.png", full_page=True)
+
+    # Page size: 50 shows them all; the choice lives in the URL.
+    show_filters(page)
+    page.select_option("select[name=per_page]", "50")
+    page.wait_for_url(re.compile(r"per_page=50"))
+    expect(rows(page)).to_have_count(2 + FILLER)
+
+    taro: Pair = shop["taro"]  # type: ignore[assignment]
+    # Search by order ID, by ASIN, and by the buyer's relay address.
+    for needle, expected in ((taro.order.order_id, "配送について"), ("B0DAMAGED1", "破損の写真")):
+        page.goto(f"{base}/messages/")
+        page.fill("input[name=q]", needle)
+        page.click("button:has-text('検索')")
+        expect(rows(page)).to_have_count(1)
+        expect(rows(page).first).to_contain_text(expected)
+    page.goto(f"{base}/messages/?box=received")
+    page.fill("input[name=q]", taro.buyer_relay)
+    page.click("button:has-text('検索')")
+    expect(rows(page)).to_have_count(2)  # both of Taro's orders, answered or not
+    expect(page.locator("table.messages")).to_contain_text("お礼")
+
+    # Filters: a custom date range, awaiting a reply, attachments only.
+    page.goto(f"{base}/messages/?box=received&per_page=100")
+    show_filters(page)
+    page.select_option("select[name=period]", "custom")
+    start = (timezone.localdate() - timedelta(days=45)).isoformat()
+    end = (timezone.localdate() - timedelta(days=5)).isoformat()
+    page.fill("input[name=from]", start)
+    page.fill("input[name=to]", end)
+    page.locator("input[name=to]").dispatch_event("change")
+    page.wait_for_url(re.compile(f"to={end}"))
+    expect(rows(page)).to_have_count(2)  # 10 and 40 days ago
+    page.check("input[name=status]")
+    page.wait_for_url(re.compile(r"status=awaiting"))
+    expect(rows(page)).to_have_count(1)
+    expect(rows(page).first).to_contain_text("破損の写真")
+    page.select_option("select[name=period]", "")
+    page.uncheck("input[name=status]")
+    page.check("input[name=attachments]")
+    page.wait_for_url(re.compile(r"attachments=1"))
+    expect(rows(page)).to_have_count(1)
+    expect(rows(page).first.locator("td").last).to_contain_text("📎")
+
+    # Reply to today's message from its conversation page.
+    page.goto(f"{base}/messages/")
+    page.click("a:has-text('配送について')")
+    expect(page.locator("aside")).to_contain_text(taro.order.order_id)
+    page.screenshot(path=shots / "conversation-ja.png", full_page=True)
+    page.fill("textarea[name=text]", "本日発送いたしました。")
+    page.click("button:has-text('送信')")
+    expect(page.locator(".flash")).to_contain_text("返信を送信しました")
+    expect(page.locator(".thread")).to_contain_text("本日発送いたしました。")
+    page.click("a:has-text('マーケットプレイス・メッセージ管理') >> nth=1")
+    page.click("a:has-text('送信済みメッセージ')")
+    expect(rows(page).first).to_contain_text("Re: 配送について")
+
+    # "No reply needed" by checkbox: the damaged-item message leaves the default view.
+    page.goto(f"{base}/messages/{shop['damaged'].conversation_id}/")  # type: ignore[attr-defined]
+    page.check("input[name=no_reply_needed]")
+    page.click("button:has-text('送信')")
+    expect(page.locator(".flash")).to_contain_text("返信不要としてマークしました")
+    expect(page.locator(".thread")).to_contain_text("返信不要")
+    page.goto(f"{base}/messages/?status=awaiting&per_page=100")
+    expect(rows(page)).to_have_count(FILLER)  # today's was answered, the damaged one marked
+    expect(page.locator("table.messages")).not_to_contain_text("破損の写真")
+
+    # Manage orders › Contact buyer: the buyer's name opens the compose page.
+    page.click("nav.main-nav a:has-text('注文管理')")
+    page.screenshot(path=shots / "orders-ja.png", full_page=True)
+    second: Pair = shop["second"]  # type: ignore[assignment]
+    page.click(f"tr:has-text('{second.order.order_id}') a.contact")
+    page.fill("input[name=subject]", "交換品の発送について")
+    page.fill("textarea[name=text]", "交換品をお送りします。")
+    page.click("button:has-text('送信')")
+    expect(page.locator(".flash")).to_contain_text("購入者にメッセージを送信しました")
+    page.goto(f"{base}/messages/?box=sent")
+    expect(page.locator("table.messages")).to_contain_text("交換品の発送について")
+    deliver_all()
+    assert [m.rcpt_tos for m in sink.messages] == [[TARO], ["hanako@example.jp"]]
+
+    page.goto(f"{base}/orders/report/")
+    page.screenshot(path=shots / "order-report-ja.png")
+    with page.expect_download() as download:
+        page.click("button:has-text('ダウンロード')")
+    report = Path(download.value.path()).read_text(encoding="utf-8")
+    assert taro.buyer_relay in report and TARO not in report
+
+    # Switch to English.
+    page.goto(f"{base}/messages/")
+    page.select_option("header select[name=language]", "en")
+    expect(page.locator("h1.page-title")).to_have_text("Buyer-Seller Messages")
+    expect(page.locator(".tabs")).to_contain_text("Received messages")
+    page.screenshot(path=shots / "messages-en.png", full_page=True)
+    page.click("a:has-text('在庫の質問 00')")
+    page.screenshot(path=shots / "conversation-en.png", full_page=True)
+    page.goto(f"{base}/orders/")
+    expect(page.locator("h1.page-title")).to_contain_text("Manage orders")
+    page.screenshot(path=shots / "orders-en.png", full_page=True)
+    context.close()
+
+
+def test_buyer_contacts_the_seller_who_marks_it_by_the_mailed_link(live_server, browser, shop, sink, shots):
+    base = live_server.url
+    settings.PUBLIC_URL = base
+    taro: Pair = shop["taro"]  # type: ignore[assignment]
+    context = browser.new_context(locale="ja-JP", viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    sign_in(page, base, TARO)
+    expect(page.locator("h1.page-title")).to_contain_text("注文履歴")
+    page.screenshot(path=shots / "buyer-orders-ja.png", full_page=True)
+    page.click(f".order:has-text('{taro.order.order_id}') a:has-text('出品者に連絡')")
+    page.click("button:has-text('送信')")
+    expect(page.locator(".problem")).to_contain_text("お問い合わせの内容を選んでください")
+    page.check("input[name=topic][value=return]")
+    page.fill("textarea[name=text]", "サイズが合わないので返品したいです。")
+    page.click("button:has-text('送信')")
+    expect(page.locator(".flash")).to_contain_text("出品者にメッセージを送信しました")
+    expect(page.locator(".thread")).to_contain_text("サイズが合わないので返品したいです。")
+    page.screenshot(path=shots / "buyer-conversation-ja.png", full_page=True)
+
+    # The seller's mailbox gets it from Taro's relay address, with the signed link.
+    deliver_all()
+    [mail] = [m for m in sink.messages if "返品" in parse(m.data).get_body(("plain",)).get_content()]  # type: ignore[union-attr]
+    assert TARO not in mail.data.decode("utf-8", "replace")
+    text = parse(mail.data).get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    link = re.search(rf"{re.escape(base)}/no-reply/[^\s]+/", text)
+    assert link is not None
+    question = Message.objects.get(text__contains="返品したいです")
+
+    seller = browser.new_context(locale="ja-JP").new_page()
+    seller.goto(link.group(0))  # opened from the mail client: nothing is marked yet
+    expect(seller.locator("button:has-text('返信不要としてマーク')")).to_be_visible()
+    question.refresh_from_db()
+    assert question.needs_reply
+    seller.screenshot(path=shots / "no-reply-link-ja.png")
+    seller.click("button:has-text('返信不要としてマーク')")
+    expect(seller.locator(".flash")).to_contain_text("返信不要としてマークしました")
+    question.refresh_from_db()
+    assert not question.needs_reply and question.marked_no_reply_at is not None
+
+    # Ask about a product before purchase, in English this time.
+    page.select_option("header select[name=language]", "en")
+    page.click("nav.main-nav a:has-text('Ask about a product')")
+    page.fill("input[name=asin]", "B0THANKS01")
+    page.click("button:has-text('Find sellers')")
+    page.fill("textarea[name=text]", "Is there a larger size?")
+    page.click("button:has-text('Send')")
+    expect(page.locator(".flash")).to_contain_text("Your question was sent to the seller.")
+    page.screenshot(path=shots / "buyer-conversation-en.png", full_page=True)
+    assert User.objects.get(email=TARO).buyer.conversations.filter(asin="B0THANKS01").exists()
+    context.close()
+
+
+def test_pages_fit_a_phone(live_server, browser, shop, shots):
+    phone = browser.new_context(locale="ja-JP", viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = phone.new_page()
+    sign_in(page, live_server.url, OWNER)
+    expect(rows(page)).to_have_count(25)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the list is {width}px wide on a 390px screen"
+    page.screenshot(path=shots / "messages-phone-ja.png", full_page=False)
+    phone.close()
