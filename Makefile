@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 export MARKETMSG_TEST_DATA_DIR ?= $(CURDIR)/var/test
 
-.PHONY: install demo test test-sqlite test-postgres lint bench messages screenshots clean
+.PHONY: install demo test test-sqlite test-postgres lint bench bench-relay bench-lists messages clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,19 @@ test-postgres: install
 	  MARKETMSG_DATABASE_URL="$$MARKETMSG_TEST_POSTGRES_URL" $(BIN)/pytest -m db; \
 	else echo "PostgreSQL tests skipped: set MARKETMSG_TEST_POSTGRES_URL=postgresql://user@host:port/db (CI does)"; fi
 
-bench: install
+bench: bench-relay bench-lists
+
+bench-relay: install
 	$(BIN)/python bench/relay_bench.py
+
+# The message center's lists on a marketplace of 3,000,000 messages: seeded into var/bench on the
+# first run (SQLite), and into MARKETMSG_BENCH_POSTGRES_URL too when that is set.
+bench-lists: install
+	MARKETMSG_DATA_DIR=$(CURDIR)/var/bench $(BIN)/python bench/list_bench.py --seed-if-empty --plans
+	@if [ -n "$$MARKETMSG_BENCH_POSTGRES_URL" ]; then \
+	  MARKETMSG_DATA_DIR=$(CURDIR)/var/bench MARKETMSG_DATABASE_URL="$$MARKETMSG_BENCH_POSTGRES_URL" \
+	    $(BIN)/python bench/list_bench.py --seed-if-empty --plans; \
+	else echo "PostgreSQL list benchmark skipped: set MARKETMSG_BENCH_POSTGRES_URL"; fi
 
 # Collect marked texts into the catalogues (needs GNU gettext), check Japanese is complete, compile.
 messages: install

@@ -39,6 +39,7 @@ def marketplace(db):  # type: ignore[no-untyped-def]
                     messages.append(
                         Message(
                             conversation=conversation,
+                            seller=seller,
                             author=author,
                             channel=Message.Channel.MAIL,
                             sender_email=rng.choice(

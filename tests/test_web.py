@@ -90,6 +90,7 @@ def test_seller_message_center_lists_finds_by_order_id_and_keeps_the_view_in_the
     conversation = conversation_for(pair.seller, pair.buyer, order=pair.order)
     Message.objects.create(
         conversation=conversation,
+        seller=pair.seller,
         author=Message.Author.BUYER,
         channel=Message.Channel.WEB,
         subject="配送について",

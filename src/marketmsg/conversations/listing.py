@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from marketmsg.accounts.models import SellerAccount
 from marketmsg.addresses.models import RelayAddress
-from marketmsg.conversations.models import Message
+from marketmsg.conversations.models import Conversation, Message
 from marketmsg.delivery.models import Delivery
 from marketmsg.orders.models import OrderItem
 
@@ -117,9 +117,16 @@ def _date(text: str, errors: list[str]) -> date | None:
 
 
 def messages_for(seller: SellerAccount, query: ListQuery, now: datetime | None = None) -> QuerySet[Message]:
-    """The messages of ``seller`` that the view shows, newest first."""
+    """The messages of ``seller`` that the view shows, newest first.
+
+    Every view reads the message's own seller column through an index in time order (ADR 6); a
+    search narrows it to the conversations that match, found through their own small indexes.
+    """
     author = Message.Author.BUYER if query.box == "received" else Message.Author.SELLER
-    messages = Message.objects.filter(conversation__seller=seller, author=author)
+    # A search starts from the few conversations that match (each of them the seller's own);
+    # without one, the seller's messages are read in time order from the seller's index.
+    mine = _search(seller, query.search, author) if query.search else Q(seller=seller)
+    messages = Message.objects.filter(mine, author=author)
     if query.awaiting_reply:
         messages = messages.filter(needs_reply=True)
     if query.attachments_only:
@@ -129,8 +136,6 @@ def messages_for(seller: SellerAccount, query: ListQuery, now: datetime | None =
         messages = messages.filter(created_at__gte=since)
     if until is not None:
         messages = messages.filter(created_at__lt=until)
-    if query.search:
-        messages = messages.filter(_search(seller, query.search))
     if query.box == "sent":
         failed = Delivery.objects.filter(
             message=OuterRef("pk"), state__in=[Delivery.State.FAILED, Delivery.State.BOUNCED]
@@ -145,21 +150,46 @@ def messages_for(seller: SellerAccount, query: ListQuery, now: datetime | None =
     )
 
 
-def _search(seller: SellerAccount, text: str) -> Q:
+def _search(seller: SellerAccount, text: str, author: str) -> Q:
     """Order ID, ASIN or e-mail address; anything else matches nothing (subjects are not searched)."""
+    conversations = Conversation.objects.filter(seller=seller)
     if FULL_ORDER_ID_RE.fullmatch(text):
-        return Q(conversation__order__order_id=text)
+        return _in_conversations(conversations.filter(order__order_id=text))
     if ASIN_RE.fullmatch(text.upper()):
         asin = text.upper()
-        in_order = OrderItem.objects.filter(order=OuterRef("conversation__order"), asin=asin)
-        return Q(conversation__asin=asin) | Q(Exists(in_order))
+        orders = list(
+            OrderItem.objects.filter(asin=asin, order__seller=seller).values_list("order_id", flat=True)[
+                :SEARCH_LIMIT
+            ]
+        )
+        ordered = conversations.filter(order_id__in=orders) if len(orders) < SEARCH_LIMIT else None
+        if ordered is None:  # a best-seller: let the database join instead of listing the orders
+            ordered = conversations.filter(order__items__asin=asin)
+        asked = conversations.filter(order__isnull=True, asin=asin)  # questions before purchase
+        return _in_conversations(ordered) | _in_conversations(asked)
     if "@" in text:
         address = text.lower()
         local, _, domain = address.rpartition("@")
         buyer_ids = RelayAddress.objects.filter(
             seller=seller, side=RelayAddress.Side.BUYER, local_part=local, domain=domain
-        ).values("buyer_id")
+        ).values_list("buyer_id", flat=True)
         # The buyer's relay address finds the whole correspondence with that buyer; the seller's
-        # own sending address finds what was written from it.
-        return Q(conversation__buyer_id__in=buyer_ids) | Q(sender_email=address, author=Message.Author.SELLER)
+        # own sending address finds what was written from it (only sent messages have one).
+        found = _in_conversations(conversations.filter(buyer_id__in=list(buyer_ids)))
+        if author == Message.Author.SELLER:
+            found |= Q(seller=seller, sender_email=address)
+        return found
     return Q(pk__in=[])
+
+
+# A search that matches more conversations than this lets the database join instead of listing them.
+SEARCH_LIMIT = 2000
+
+
+def _in_conversations(found: QuerySet[Conversation]) -> Q:
+    """Messages of these conversations. A short list of IDs makes the database probe the messages'
+    (conversation, time) index once per conversation instead of reading the seller's whole box."""
+    ids = list(found.values_list("id", flat=True)[:SEARCH_LIMIT])
+    if len(ids) < SEARCH_LIMIT:
+        return Q(conversation_id__in=ids)
+    return Q(conversation_id__in=found.values("id"))

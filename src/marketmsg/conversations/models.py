@@ -34,6 +34,14 @@ class Conversation(models.Model):
                 name="one_conversation_per_product_or_general",
             ),
         ]
+        indexes = [
+            # The seller's search by ASIN finds questions asked before purchase (no order) here.
+            models.Index(
+                fields=["seller", "asin"],
+                condition=models.Q(order__isnull=True),
+                name="conversation_seller_asin",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"conversation {self.pk} ({self.order_id or self.asin or 'general'})"
@@ -62,6 +70,9 @@ class Message(models.Model):
     conversation = models.ForeignKey(
         Conversation, on_delete=models.PROTECT, related_name="messages", db_index=False
     )
+    # The conversation's seller, copied here so that a seller's lists read one index range in time
+    # order instead of visiting each of their thousands of conversations and sorting (ADR 6).
+    seller = models.ForeignKey(SellerAccount, on_delete=models.PROTECT, related_name="+", db_index=False)
     author = models.CharField(max_length=11, choices=Author.choices)
     channel = models.CharField(max_length=6, choices=Channel.choices)
     state = models.CharField(max_length=10, choices=State.choices, default=State.RELAYED)
@@ -90,17 +101,25 @@ class Message(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
-        indexes = [models.Index(fields=["conversation", "created_at"])]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"]),
+            # Received / Sent lists, the period filters and the search by the seller's own address;
+            # the flags the filters test are columns too, so a scan in time order never reads the table.
+            models.Index(
+                fields=["seller", "author", "created_at", "needs_reply", "has_attachments"],
+                name="message_seller_box_time",
+            ),
+            # "Response needed": only the messages still waiting, so the index stays small; it holds
+            # needs_reply as a column too, so that counting never reads the table.
+            models.Index(
+                fields=["seller", "author", "created_at", "needs_reply"],
+                condition=models.Q(needs_reply=True),
+                name="message_seller_awaiting",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"message {self.pk} by {self.author}"
-
-    @property
-    def reply_state(self) -> str:
-        """What a list shows for a buyer's message: needs reply, replied or no reply needed."""
-        if self.marked_no_reply_at is not None:
-            return "no_reply_needed"
-        return "needs_reply" if self.needs_reply else "replied"
 
 
 class RawMime(models.Model):

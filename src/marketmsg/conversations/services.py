@@ -163,6 +163,7 @@ def post_message(draft: Draft) -> Message:
         now = timezone.now()
         message = Message(
             conversation=conversation,
+            seller_id=conversation.seller_id,
             author=draft.author,
             channel=draft.channel,
             state=state,

@@ -72,6 +72,7 @@ def seed(
     rng_seed: int = 1,
     password: str = "marketmsg",
     mobile_share: float = 0.2,
+    busy_seller_orders: int = 0,
     progress: Progress = _no_progress,
     on_order: Callable[[dict[str, Any]], object] | None = None,
 ) -> SeedResult:
@@ -81,7 +82,7 @@ def seed(
     with FastSQLiteWrites():
         seeder = _Seeder(random.Random(rng_seed), result, progress, password)
         seeder.people(sellers, buyers, mobile_share)
-        seeder.orders(orders, on_order or result.orders.append)
+        seeder.orders(orders, on_order or result.orders.append, busy_seller_orders)
         seeder.history(messages)
         reset_sequences(
             [
@@ -211,7 +212,8 @@ class _Seeder:
         return (uid, email, name, role, self.password_hash, True, staff, False, self.now, "Asia/Tokyo")
 
     # --- orders ----------------------------------------------------------------------------------
-    def orders(self, count: int, on_order: Callable[[dict[str, Any]], object]) -> None:
+    def orders(self, count: int, on_order: Callable[[dict[str, Any]], object], busy: int = 0) -> None:
+        """``busy`` of the orders go to the first seller: a big shop, as benchmarks need one."""
         if not count:
             self.counts.update(orders=0, order_items=0, relay_addresses=0)
             return
@@ -226,7 +228,8 @@ class _Seeder:
             relay_rows: list[tuple[Any, ...]] = []
             for i in range(start, min(start + CHUNK, count)):
                 oid = order_id + i
-                seller, buyer = rng.choice(self.seller_ids), rng.choice(self.buyer_ids)
+                seller = self.seller_ids[0] if i < busy else rng.choice(self.seller_ids)
+                buyer = rng.choice(self.buyer_ids)
                 number = f"{rng.randint(249, 503):03d}-{oid % 10_000_000:07d}-{rng.randint(0, 9_999_999):07d}"
                 ordered_at = now - timedelta(seconds=rng.randint(0, 120 * 86400))
                 fulfillment = "FBA" if rng.random() < 0.3 else "MFN"
@@ -354,6 +357,7 @@ class _Seeder:
                 (
                     mid,
                     cid,
+                    order.seller_id,
                     "buyer" if from_buyer else "seller",
                     rng.choice(("mail", "web", "web")),
                     "relayed",
@@ -391,6 +395,7 @@ class _Seeder:
 MESSAGE_FIELDS = (
     "id",
     "conversation",
+    "seller",
     "author",
     "channel",
     "state",

@@ -23,6 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=1, help="random seed for names and orders")
         parser.add_argument("--password", default="marketmsg", help="every seeded person's password")
         parser.add_argument("--mobile-share", type=float, default=0.2, help="share of mobile-carrier buyers")
+        parser.add_argument(
+            "--busy-seller-orders", type=int, default=0, help="orders that all go to the first seller"
+        )
         parser.add_argument("--json", required=True, help="file for the JSON description, '-' for stdout")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -56,6 +59,7 @@ class Command(BaseCommand):
             rng_seed=options["seed"],
             password=options["password"],
             mobile_share=options["mobile_share"],
+            busy_seller_orders=options["busy_seller_orders"],
             progress=progress,
         )
         spool.seek(0)

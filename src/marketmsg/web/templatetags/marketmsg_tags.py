@@ -1,0 +1,43 @@
+"""Template helpers that lists call once per row, kept in Python because rows are many."""
+
+from __future__ import annotations
+
+from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
+
+from marketmsg.conversations.models import Message
+
+register = template.Library()
+
+# (css class, icon, label) for each state a list shows (SPEC F2).
+_BADGES = {
+    "no_reply_needed": ("quiet", "🔕", _("No response needed")),
+    "needs_reply": ("needs", "❗", _("Response needed")),
+    "auto": ("quiet", "🤖", _("Auto-reply")),
+    "replied": ("ok", "✔", _("Replied")),
+    "held": ("warn", "⏸", _("Held")),
+    "blocked": ("bad", "⛔", _("Blocked")),
+    "failed": ("bad", "✖", _("Delivery failed")),
+    "suppressed": ("quiet", "🤖", _("Auto-reply suppressed")),
+    "sent": ("ok", "✔", _("Sent")),
+}
+
+
+def state_of(message: Message) -> str:
+    if message.author == Message.Author.BUYER:
+        if message.marked_no_reply_at is not None:
+            return "no_reply_needed"
+        if message.needs_reply:
+            return "needs_reply"
+        return "auto" if message.is_auto else "replied"
+    if message.state in (Message.State.HELD, Message.State.BLOCKED, Message.State.SUPPRESSED):
+        return str(message.state)
+    return "failed" if getattr(message, "delivery_failed", False) else "sent"
+
+
+@register.simple_tag
+def state_badge(message: Message) -> SafeString:
+    css, icon, label = _BADGES[state_of(message)]
+    return format_html('<span class="state {}">{} {}</span>', css, icon, label)
