@@ -320,6 +320,11 @@ def test_nobody_reaches_anothers_conversation_order_or_pages(client):
     ):
         assert client.get(path).status_code == 404, path
     assert client.post(f"/messages/{theirs}/", {"text": "x"}).status_code == 404
+    assert client.get(f"/messages/{10**30}/").status_code == 404  # beyond any database integer
+    hostile = client.get(
+        "/messages/", {"page": "x", "per_page": "-5", "q": "' OR 1=1 --" * 50, "from": "\x00"}
+    )
+    assert hostile.status_code == 200 and "該当するメッセージはありません" in hostile.content.decode()
     client.logout()
 
     signed_in(client, TARO)

@@ -116,5 +116,9 @@ def instructions(data: dict[str, Any], options: dict[str, Any]) -> str:
       --to {order["buyer_relay_address"]} --body "hello"
  5. An unknown relay address is refused at RCPT with 550 5.1.1:
     {swaks} --server {host} --port {port} --from {buyer["email"]} --to 0000000000000000@{data["relay_domain"]}
+ 6. On the web: sign in as the seller at {web}/ — the message center shows the buyer's
+    message under 「返信が必要」; open it and reply, or tick 「返信不要としてマーク」. The mail in the
+    mail catcher carries the "no reply needed" link too. Sign in as the buyer to contact a seller
+    about an order ({web}/my/orders/) or ask about a product ({web}/my/ask/).
 ================================================================================
 """
