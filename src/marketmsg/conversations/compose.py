@@ -78,6 +78,35 @@ def _last_from(conversation: Conversation, author: str) -> Message | None:
     )
 
 
+def _post(user: User, conversation: Conversation, author: str, subject: str, text: str) -> Message:
+    """One web message through the pipeline, in answer to the other side's latest message.
+
+    A buyer's real address goes with the draft as a mail's would (post_message checks it); a
+    seller user is known by their account, since the web has no sending address to approve."""
+    other = Author.SELLER if author == Author.BUYER else Author.BUYER
+    return post_message(
+        Draft(
+            seller=conversation.seller,
+            buyer=conversation.buyer,
+            author=author,
+            channel=Message.Channel.WEB,
+            subject=subject,
+            text=text,
+            sender_email=user.email if author == Author.BUYER else "",
+            sender_user=user,
+            conversation=conversation,
+            parent=_last_from(conversation, other),
+        )
+    )
+
+
+def _reply(user: User, conversation: Conversation, author: str, text: str) -> Message:
+    other = Author.SELLER if author == Author.BUYER else Author.BUYER
+    answered = _last_from(conversation, other)
+    subject = _reply_subject(answered.subject if answered else _opening_subject(conversation))
+    return _post(user, conversation, author, subject, _clean_text(text))
+
+
 def seller_reply(
     user: User, conversation: Conversation, text: str, no_reply_needed: bool = False
 ) -> Message | None:
@@ -94,40 +123,11 @@ def seller_reply(
             )
         mark_conversation_no_reply_needed(conversation, user)
         return None
-    parent = _last_from(conversation, Author.BUYER)
-    subject = _reply_subject(parent.subject if parent else _opening_subject(conversation))
-    return post_message(
-        Draft(
-            seller=conversation.seller,
-            buyer=conversation.buyer,
-            author=Author.SELLER,
-            channel=Message.Channel.WEB,
-            subject=subject,
-            text=_clean_text(text),
-            sender_user=user,
-            conversation=conversation,
-            parent=parent,
-        )
-    )
+    return _reply(user, conversation, Author.SELLER, text)
 
 
 def buyer_reply(user: User, conversation: Conversation, text: str) -> Message:
-    parent = _last_from(conversation, Author.SELLER)
-    subject = _reply_subject(parent.subject if parent else _opening_subject(conversation))
-    return post_message(
-        Draft(
-            seller=conversation.seller,
-            buyer=conversation.buyer,
-            author=Author.BUYER,
-            channel=Message.Channel.WEB,
-            subject=subject,
-            text=_clean_text(text),
-            sender_email=user.email,
-            sender_user=user,
-            conversation=conversation,
-            parent=parent,
-        )
-    )
+    return _reply(user, conversation, Author.BUYER, text)
 
 
 def _opening_subject(conversation: Conversation) -> str:
@@ -143,20 +143,9 @@ def contact_buyer(user: User, order: Order, subject: str, text: str) -> Message:
     cleaned = _clean_subject(subject) or f"注文 {order.order_id} について"
     if order.order_id not in cleaned:
         cleaned = f"{cleaned} (注文 {order.order_id})"
+    body = _clean_text(text)
     conversation = conversation_for(order.seller, order.buyer, order)
-    return post_message(
-        Draft(
-            seller=order.seller,
-            buyer=order.buyer,
-            author=Author.SELLER,
-            channel=Message.Channel.WEB,
-            subject=cleaned,
-            text=_clean_text(text),
-            sender_user=user,
-            conversation=conversation,
-            parent=_last_from(conversation, Author.BUYER),
-        )
-    )
+    return _post(user, conversation, Author.SELLER, cleaned, body)
 
 
 def contact_seller(user: User, order: Order, topic: str, text: str) -> Message:
@@ -165,41 +154,14 @@ def contact_seller(user: User, order: Order, topic: str, text: str) -> Message:
         raise FormProblem("topic", _("Choose what your question is about."))
     body = _clean_text(text)
     conversation = conversation_for(order.seller, order.buyer, order)
-    return post_message(
-        Draft(
-            seller=order.seller,
-            buyer=order.buyer,
-            author=Author.BUYER,
-            channel=Message.Channel.WEB,
-            subject=f"【{TOPICS[topic][0]}】注文 {order.order_id}",
-            text=body,
-            sender_email=user.email,
-            sender_user=user,
-            conversation=conversation,
-            parent=_last_from(conversation, Author.SELLER),
-        )
-    )
+    return _post(user, conversation, Author.BUYER, f"【{TOPICS[topic][0]}】注文 {order.order_id}", body)
 
 
 def ask_about_product(user: User, buyer: Buyer, seller: SellerAccount, asin: str, text: str) -> Message:
     """A question about a product before purchase: a conversation about the ASIN, without an order."""
     body = _clean_text(text)
     conversation = conversation_for(seller, buyer, None, asin)
-    return post_message(
-        Draft(
-            seller=seller,
-            buyer=buyer,
-            author=Author.BUYER,
-            channel=Message.Channel.WEB,
-            subject=f"【商品についての質問】{asin}",
-            text=body,
-            sender_email=user.email,
-            sender_user=user,
-            conversation=conversation,
-            asin=asin,
-            parent=_last_from(conversation, Author.SELLER),
-        )
-    )
+    return _post(user, conversation, Author.BUYER, f"【商品についての質問】{asin}", body)
 
 
 def mark_no_reply_needed(message: Message, user: User | None) -> bool:
