@@ -360,3 +360,29 @@ def test_language_switch_and_time_zone(client):
     client.post("/account/", {"time_zone": "America/Los_Angeles"})
     la = message.created_at.astimezone(__import__("zoneinfo").ZoneInfo("America/Los_Angeles"))
     assert la.strftime("%Y-%m-%d %H:%M") in client.get("/messages/", {"box": "sent"}).content.decode()
+
+
+@pytest.mark.django_db
+def test_a_long_conversation_shows_the_latest_hundred_and_all_on_request(client):
+    from marketmsg.conversations.services import conversation_for
+
+    pair = make_pair()
+    conversation = conversation_for(pair.seller, pair.buyer, pair.order)
+    Message.objects.bulk_create(
+        Message(
+            conversation=conversation,
+            seller=pair.seller,
+            author=Message.Author.BUYER,
+            channel=Message.Channel.WEB,
+            subject=f"質問 {n:03d}",
+            text=f"本文 {n:03d}",
+            outbound_message_id=f"<{n}@marketplace.example>",
+        )
+        for n in range(105)
+    )
+    signed_in(client, OWNER)
+    page = client.get(f"/messages/{conversation.pk}/").content.decode()
+    assert "本文 104" in page and "本文 005" in page and "本文 004" not in page
+    assert "以前のメッセージも表示" in page
+    everything = client.get(f"/messages/{conversation.pk}/", {"all": "1"}).content.decode()
+    assert "本文 000" in everything and "以前のメッセージも表示" not in everything

@@ -64,7 +64,11 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
         request,
         "web/conversation.html",
         thread.context(
-            found, reader=Message.Author.SELLER, problem=problem, draft=request.POST.get("text", "")
+            found,
+            reader=Message.Author.SELLER,
+            problem=problem,
+            draft=request.POST.get("text", ""),
+            show_all="all" in request.GET,
         ),
     )
 

@@ -16,8 +16,13 @@ from marketmsg.orders.models import OrderItem
 Author = Message.Author
 
 
-def visible_messages(conversation: Conversation, reader: str) -> list[Message]:
-    """Marketplace notices are never listed; a buyer sees only what was actually sent to them."""
+# A conversation page shows the latest messages; older ones come with "show all".
+SHOWN = 100
+
+
+def visible_messages(conversation: Conversation, reader: str, limit: int | None = SHOWN) -> list[Any]:
+    """Oldest first. Marketplace notices are never listed; a buyer sees only what was actually sent
+    to them."""
     found = conversation.messages.exclude(author=Author.MARKETPLACE)
     if reader == Author.BUYER:
         found = found.filter(author=Author.BUYER) | found.filter(
@@ -26,11 +31,14 @@ def visible_messages(conversation: Conversation, reader: str) -> list[Message]:
     failed = Delivery.objects.filter(
         message=OuterRef("pk"), state__in=[Delivery.State.FAILED, Delivery.State.BOUNCED]
     )
-    return list(
+    newest_first = (
         found.annotate(delivery_failed=Exists(failed))
         .select_related("sender_user")
-        .order_by("created_at", "id")
+        .order_by("-created_at", "-id")
     )
+    shown = list(newest_first if limit is None else newest_first[: limit + 1])
+    shown.reverse()
+    return shown
 
 
 def body_of(message: Message) -> str:
@@ -39,9 +47,16 @@ def body_of(message: Message) -> str:
 
 
 def context(
-    conversation: Conversation, reader: str, problem: FormProblem | None = None, draft: str = ""
+    conversation: Conversation,
+    reader: str,
+    problem: FormProblem | None = None,
+    draft: str = "",
+    show_all: bool = False,
 ) -> dict[str, Any]:
-    shown = visible_messages(conversation, reader)
+    shown = visible_messages(conversation, reader, None if show_all else SHOWN)
+    earlier = len(shown) > SHOWN and not show_all
+    if earlier:
+        shown = shown[1:]
     for message in shown:
         message.body = body_of(message)  # type: ignore[attr-defined]
         message.mine = message.author == reader  # type: ignore[attr-defined]
@@ -58,7 +73,9 @@ def context(
         "thread": shown,
         "items": items,
         "product": product,
-        "awaiting": any(m.needs_reply for m in shown),
+        "awaiting": conversation.messages.filter(needs_reply=True).exists(),
+        "earlier": earlier,
+        "shown": SHOWN,
         "problem": problem,
         "draft": draft if problem else "",
         "reader": reader,
