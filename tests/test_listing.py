@@ -177,3 +177,17 @@ def test_every_page_the_seller_sees_is_the_matching_slice_of_the_reference(marke
                 page = client.get("/messages/", {**params, "per_page": per_page, "page": number})
                 shown = [int(pk) for pk in re.findall(r'href="/messages/\d+/#m(\d+)"', page.content.decode())]
                 assert shown == expected[(number - 1) * per_page : number * per_page], (params, number)
+
+
+def test_searches_matching_many_conversations_take_the_subquery_path_and_stay_exact(marketplace, monkeypatch):
+    from marketmsg.conversations import listing
+
+    monkeypatch.setattr(listing, "LITERAL_IDS", 0)  # every search now joins in the database
+    shop, buyers = marketplace
+    relay = addresses.relay_pair(buyers[2], shop).buyer_address.address
+    order_id = Conversation.objects.filter(seller=shop, order__isnull=False).first().order.order_id
+    for box in ("received", "sent"):
+        for text in (order_id, ASINS[0], ASINS[2].lower(), relay, "cs@sakura-books.example.jp"):
+            query = ListQuery.from_params({"box": box, "q": text})
+            got = list(messages_for(shop, query, now=NOW).values_list("pk", flat=True))
+            assert got == reference(shop, query), (box, text)

@@ -12,9 +12,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -22,7 +22,7 @@ from marketmsg.accounts.models import SellerAccount
 from marketmsg.addresses.models import RelayAddress
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.delivery.models import Delivery
-from marketmsg.orders.models import OrderItem
+from marketmsg.orders.models import Order, OrderItem
 
 PAGE_SIZES = (10, 25, 50, 100)
 PERIODS = ("", "today", "7", "30", "90", "custom")
@@ -141,55 +141,88 @@ def messages_for(seller: SellerAccount, query: ListQuery, now: datetime | None =
             message=OuterRef("pk"), state__in=[Delivery.State.FAILED, Delivery.State.BOUNCED]
         )
         messages = messages.annotate(delivery_failed=Exists(failed))
-    # Items are fetched for the rows of one page only, in one query (for the ASIN column).
-    items = Prefetch("conversation__order__items", queryset=OrderItem.objects.order_by("id"))
+    # Only what a list row shows: bodies can be long and are never listed.
     return (
         messages.select_related("conversation__order", "conversation__buyer__user")
-        .prefetch_related(items)
+        .only(*LIST_FIELDS)
         .order_by("-created_at", "-id")
     )
 
 
+LIST_FIELDS = (
+    "id",
+    "conversation_id",
+    "seller_id",
+    "author",
+    "state",
+    "subject",
+    "has_attachments",
+    "is_auto",
+    "needs_reply",
+    "marked_no_reply_at",
+    "created_at",
+    "conversation__asin",
+    "conversation__order__order_id",
+    "conversation__buyer__user__name",
+)
+
+
+def asins_of(messages: list[Message]) -> dict[int, list[str]]:
+    """The ASINs of each listed message's order, in one query for the rows of one page."""
+    order_ids = {m.conversation.order_id for m in messages if m.conversation.order_id}
+    found: dict[int, list[str]] = {}
+    for order_id, asin in (
+        OrderItem.objects.filter(order_id__in=order_ids).order_by("id").values_list("order_id", "asin")
+    ):
+        found.setdefault(order_id, []).append(asin)
+    return found
+
+
 def _search(seller: SellerAccount, text: str, author: str) -> Q:
     """Order ID, ASIN or e-mail address; anything else matches nothing (subjects are not searched)."""
-    conversations = Conversation.objects.filter(seller=seller)
     if FULL_ORDER_ID_RE.fullmatch(text):
-        return _in_conversations(conversations.filter(order__order_id=text))
+        order = Order.objects.filter(order_id=text, seller=seller).values_list("id", flat=True)
+        return _in_conversations(seller, "order_id", order)
     if ASIN_RE.fullmatch(text.upper()):
         asin = text.upper()
-        orders = list(
-            OrderItem.objects.filter(asin=asin, order__seller=seller).values_list("order_id", flat=True)[
-                :SEARCH_LIMIT
-            ]
+        orders = OrderItem.objects.filter(asin=asin, order__seller=seller).values_list("order_id", flat=True)
+        asked = Conversation.objects.filter(seller=seller, order__isnull=True, asin=asin)  # before purchase
+        return _in_conversations(seller, "order_id", orders) | Q(
+            conversation_id__in=list(asked.values_list("id", flat=True))
         )
-        ordered = conversations.filter(order_id__in=orders) if len(orders) < SEARCH_LIMIT else None
-        if ordered is None:  # a best-seller: let the database join instead of listing the orders
-            ordered = conversations.filter(order__items__asin=asin)
-        asked = conversations.filter(order__isnull=True, asin=asin)  # questions before purchase
-        return _in_conversations(ordered) | _in_conversations(asked)
     if "@" in text:
         address = text.lower()
         local, _, domain = address.rpartition("@")
-        buyer_ids = RelayAddress.objects.filter(
+        buyers = RelayAddress.objects.filter(
             seller=seller, side=RelayAddress.Side.BUYER, local_part=local, domain=domain
         ).values_list("buyer_id", flat=True)
         # The buyer's relay address finds the whole correspondence with that buyer; the seller's
         # own sending address finds what was written from it (only sent messages have one).
-        found = _in_conversations(conversations.filter(buyer_id__in=list(buyer_ids)))
+        found = _in_conversations(seller, "buyer_id", buyers)
         if author == Message.Author.SELLER:
             found |= Q(seller=seller, sender_email=address)
         return found
     return Q(pk__in=[])
 
 
-# A search that matches more conversations than this lets the database join instead of listing them.
-SEARCH_LIMIT = 2000
+# Above this many orders or conversations a search lets the database join instead of listing IDs.
+LITERAL_IDS = 2000
 
 
-def _in_conversations(found: QuerySet[Conversation]) -> Q:
-    """Messages of these conversations. A short list of IDs makes the database probe the messages'
-    (conversation, time) index once per conversation instead of reading the seller's whole box."""
-    ids = list(found.values_list("id", flat=True)[:SEARCH_LIMIT])
-    if len(ids) < SEARCH_LIMIT:
-        return Q(conversation_id__in=ids)
-    return Q(conversation_id__in=found.values("id"))
+def _in_conversations(seller: SellerAccount, column: str, values: QuerySet[Any, int]) -> Q:
+    """Messages of the seller's conversations whose ``column`` (order or buyer) is in ``values``.
+
+    The database is asked about one indexed column (an order's or a buyer's conversations are few)
+    and the seller is checked here: with both in the query, SQLite without statistics walked the
+    seller's thousands of conversations instead. The literal list of conversation IDs then makes it
+    probe the messages' (conversation, time) index once per conversation instead of reading the
+    seller's whole box. A best-selling ASIN with thousands of orders takes the subquery path.
+    """
+    keys = list(values[: LITERAL_IDS + 1])
+    if len(keys) <= LITERAL_IDS:
+        rows = Conversation.objects.filter(**{f"{column}__in": keys}).values_list("id", "seller_id")
+        ids = [conversation_id for conversation_id, seller_id in rows if seller_id == seller.pk]
+        if len(ids) <= LITERAL_IDS:
+            return Q(conversation_id__in=ids)
+    matching = Conversation.objects.filter(seller=seller, **{f"{column}__in": values}).values("id")
+    return Q(conversation_id__in=matching)

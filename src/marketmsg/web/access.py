@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 
-from marketmsg.accounts.models import Buyer, SellerAccount, User
+from marketmsg.accounts.models import Buyer, SellerAccount, SellerUser, User
 from marketmsg.conversations.models import Conversation
 from marketmsg.orders.models import Order
 
@@ -43,7 +43,13 @@ buyer_only = _for_role(User.Role.BUYER)
 
 
 def seller_account(request: HttpRequest) -> SellerAccount:
-    return user_of(request).seller_membership.account
+    """The signed-in seller user's shop, read once per request (membership and shop in one query)."""
+    user = user_of(request)
+    cached: SellerAccount | None = getattr(request, "_seller_account", None)
+    if cached is None:
+        cached = SellerUser.objects.select_related("account").get(user=user).account
+        request._seller_account = cached  # type: ignore[attr-defined]
+    return cached
 
 
 def buyer_of(request: HttpRequest) -> Buyer:

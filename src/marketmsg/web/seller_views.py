@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.contrib import messages as notices
@@ -9,16 +10,18 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from marketmsg.conversations import compose
-from marketmsg.conversations.listing import PAGE_SIZES, ListQuery, messages_for, start_of
+from marketmsg.conversations.listing import PAGE_SIZES, ListQuery, asins_of, messages_for, start_of
 from marketmsg.conversations.models import Message
 from marketmsg.orders import report
 from marketmsg.orders.models import Order
 from marketmsg.web import access, thread
 from marketmsg.web.access import seller_only
+from marketmsg.web.templatetags.marketmsg_tags import state_badge
 
 ORDERS_PER_PAGE = 25
 REPORT_MAX_DAYS = 366
@@ -34,8 +37,48 @@ def message_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "web/seller_messages.html",
-        {"query": query, "page": page, "page_sizes": PAGE_SIZES, "params": params.urlencode()},
+        {
+            "query": query,
+            "page": page,
+            "rows": _rows(list(page.object_list)),
+            "page_sizes": PAGE_SIZES,
+            "params": params.urlencode(),
+        },
     )
+
+
+@dataclass(frozen=True)
+class Row:
+    """One list row, ready to print: a page has up to 100 and the template only copies strings."""
+
+    date: str
+    buyer: str
+    order_id: str
+    asins: str
+    subject: str
+    url: str
+    badge: str
+    attachments: bool
+    unanswered: bool
+
+
+def _rows(messages: list[Message]) -> list[Row]:
+    asins = asins_of(messages)
+    base = reverse("seller-messages")
+    return [
+        Row(
+            date=timezone.localtime(m.created_at).strftime("%Y-%m-%d %H:%M"),
+            buyer=m.conversation.buyer.user.name,
+            order_id=m.conversation.order.order_id if m.conversation.order else "—",
+            asins=m.conversation.asin or " ".join(asins.get(m.conversation.order_id or 0, [])) or "—",
+            subject=m.subject,
+            url=f"{base}{m.conversation_id}/#m{m.pk}",
+            badge=state_badge(m),
+            attachments=m.has_attachments,
+            unanswered=m.needs_reply,
+        )
+        for m in messages
+    ]
 
 
 @seller_only
