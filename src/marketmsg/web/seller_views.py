@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from marketmsg.conversations import compose
-from marketmsg.conversations.listing import PAGE_SIZES, ListQuery, asins_of, messages_for, start_of
+from marketmsg.conversations.listing import PAGE_SIZES, ListQuery, messages_for, row_facts, start_of
 from marketmsg.conversations.models import Message
 from marketmsg.orders import report
 from marketmsg.orders.models import Order
@@ -63,22 +63,25 @@ class Row:
 
 
 def _rows(messages: list[Message]) -> list[Row]:
-    asins = asins_of(messages)
+    facts = row_facts(messages)
     base = reverse("seller-messages")
-    return [
-        Row(
-            date=timezone.localtime(m.created_at).strftime("%Y-%m-%d %H:%M"),
-            buyer=m.conversation.buyer.user.name,
-            order_id=m.conversation.order.order_id if m.conversation.order else "—",
-            asins=m.conversation.asin or " ".join(asins.get(m.conversation.order_id or 0, [])) or "—",
-            subject=m.subject,
-            url=f"{base}{m.conversation_id}/#m{m.pk}",
-            badge=state_badge(m),
-            attachments=m.has_attachments,
-            unanswered=m.needs_reply,
+    rows = []
+    for m in messages:
+        about = facts[m.conversation_id]
+        rows.append(
+            Row(
+                date=timezone.localtime(m.created_at).strftime("%Y-%m-%d %H:%M"),
+                buyer=about.buyer_name,
+                order_id=about.order_id or "—",
+                asins=" ".join(about.asins) or "—",
+                subject=m.subject,
+                url=f"{base}{m.conversation_id}/#m{m.pk}",
+                badge=state_badge(m),
+                attachments=m.has_attachments,
+                unanswered=m.needs_reply,
+            )
         )
-        for m in messages
-    ]
+    return rows
 
 
 @seller_only
