@@ -276,6 +276,20 @@ def test_held_seller_mail_is_not_shown_to_the_buyer(gateway, client):
     signed_in(client, OWNER)
     page = client.get(f"/messages/{held.conversation_id}/").content.decode()
     assert "保留されるはず" in page and "保留中" in page
+    # The marketplace's own notices are stored in the conversation but never listed as messages.
+    Message.objects.create(
+        conversation=held.conversation,
+        seller=pair.seller,
+        author=Message.Author.MARKETPLACE,
+        channel=Message.Channel.SYSTEM,
+        subject="配信できませんでした",
+        text="システム通知の本文",
+        outbound_message_id="<notice@marketplace.example>",
+    )
+    page = client.get(f"/messages/{held.conversation_id}/").content.decode()
+    assert "システム通知の本文" not in page
+    for box in ("received", "sent"):
+        assert "配信できませんでした" not in client.get("/messages/", {"box": box}).content.decode()
 
 
 @pytest.mark.django_db
