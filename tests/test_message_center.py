@@ -128,10 +128,12 @@ def test_relayed_buyer_mail_carries_a_signed_link_that_only_a_post_uses(gateway,
     incoming.refresh_from_db()
     assert incoming.needs_reply and incoming.marked_no_reply_at is None
 
+    signed_in(client, TARO)  # whoever holds the link may mark; only the shop's own users are named
     done = client.post(path)
     assert done.status_code == 200 and "返信不要としてマークしました" in done.content.decode()
     incoming.refresh_from_db()
     assert not incoming.needs_reply and incoming.marked_no_reply_at is not None
+    assert incoming.marked_no_reply_by is None
     assert "すでに返信不要" in client.get(path).content.decode()
 
     token = path.split("/")[2]

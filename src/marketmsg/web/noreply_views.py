@@ -11,8 +11,18 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_protect
 
+from marketmsg.accounts.models import SellerUser, User
 from marketmsg.conversations import compose, noreply_link
 from marketmsg.conversations.models import Message
+
+
+def _shop_user(request: HttpRequest, message: Message) -> User | None:
+    """Who marked it, when a user of that very shop is signed in; otherwise only the link did."""
+    user = request.user
+    if not isinstance(user, User) or user.role != User.Role.SELLER:
+        return None
+    membership = SellerUser.objects.filter(user=user, account_id=message.conversation.seller_id)
+    return user if membership.exists() else None
 
 
 @csrf_protect
@@ -32,7 +42,6 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
         )
     marked_now = False
     if request.method == "POST":
-        user = request.user if request.user.is_authenticated else None
-        marked_now = compose.mark_no_reply_needed(message, user)  # type: ignore[arg-type]
+        marked_now = compose.mark_no_reply_needed(message, _shop_user(request, message))
         message.refresh_from_db()
     return render(request, "web/no_reply_link.html", {"message": message, "marked_now": marked_now})
