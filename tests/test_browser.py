@@ -18,7 +18,7 @@ from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from marketmsg.accounts.models import User
-from marketmsg.conversations.models import Message
+from marketmsg.conversations.models import Message, Template
 from marketmsg.conversations.services import Draft, post_message
 from tests.mail import parse
 from tests.personas import PASSWORD, Pair, make_buyer, make_order, make_pair
@@ -179,15 +179,22 @@ def test_seller_finds_filters_replies_contacts_and_marks(live_server, browser, s
     expect(rows(page)).to_have_count(1)
     expect(rows(page).first.locator("td").last).to_contain_text("📎")
 
-    # Reply to today's message from its conversation page.
+    # Reply to today's message from its conversation page, starting from a template.
+    Template.objects.create(
+        account=taro.seller, name="発送のご連絡", text="{buyer_name} 様\n{order_id} を発送しました。"
+    )
     page.goto(f"{base}/messages/")
     page.click("a:has-text('配送について')")
     expect(page.locator("aside")).to_contain_text(taro.order.order_id)
+    page.fill("textarea[name=text]", "お問い合わせありがとうございます。")
+    page.select_option("select[name=template]", label="発送のご連絡")
+    expect(page.locator("#message-text")).to_have_value(
+        f"お問い合わせありがとうございます。\n\n山田 太郎 様\n{taro.order.order_id} を発送しました。"
+    )
     page.screenshot(path=shots / "conversation-ja.png", full_page=True)
-    page.fill("textarea[name=text]", "本日発送いたしました。")
     page.click("button:has-text('送信')")
     expect(page.locator(".flash")).to_contain_text("返信を送信しました")
-    expect(page.locator(".thread")).to_contain_text("本日発送いたしました。")
+    expect(page.locator(".thread")).to_contain_text(f"{taro.order.order_id} を発送しました。")
     page.click("a:has-text('マーケットプレイス・メッセージ管理') >> nth=1")
     page.click("a:has-text('送信済みメッセージ')")
     expect(rows(page).first).to_contain_text("Re: 配送について")

@@ -14,6 +14,8 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from marketmsg.accounts.models import Buyer, SellerAccount, User
+from marketmsg.conversations import placeholders, templating
+from marketmsg.conversations.errors import FormProblem
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.conversations.services import Draft, conversation_for, post_message
 from marketmsg.orders.models import Order
@@ -31,15 +33,6 @@ TOPICS: dict[str, tuple[str, Promise]] = {
     "return": ("返品・返金について", _("Return or refund")),
     "other": ("その他のお問い合わせ", _("Other")),
 }
-
-
-class FormProblem(Exception):
-    """What is wrong with what the user typed, and which field it concerns."""
-
-    def __init__(self, field: str, text: Promise | str) -> None:
-        super().__init__(str(text))
-        self.field = field
-        self.text = text
 
 
 def _clean_text(text: str) -> str:
@@ -84,6 +77,13 @@ def _post(user: User, conversation: Conversation, author: str, subject: str, tex
     A buyer's real address goes with the draft as a mail's would (post_message checks it); a
     seller user is known by their account, since the web has no sending address to approve."""
     other = Author.SELLER if author == Author.BUYER else Author.BUYER
+    if author == Author.SELLER:
+        # Placeholders typed or left in by hand are filled as an inserted template's are; an
+        # unknown one is refused, so a buyer never reads "{…}".
+        problem = templating.unknown_placeholder_problem(text)
+        if problem is not None:
+            raise problem
+        text = placeholders.fill(text, templating.values_for(conversation.seller, conversation))
     return post_message(
         Draft(
             seller=conversation.seller,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from django.utils.functional import Promise
+
 
 class Refusal(Enum):
     SENDER_BLOCKED = "sender_blocked"
@@ -20,3 +22,12 @@ class Refused(Exception):
         super().__init__(reason.value)
         self.reason = reason
         self.detail = detail
+
+
+class FormProblem(Exception):
+    """What is wrong with what a user typed on the web, and which field it concerns."""
+
+    def __init__(self, field: str, text: Promise | str) -> None:
+        super().__init__(str(text))
+        self.field = field
+        self.text = text

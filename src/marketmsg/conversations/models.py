@@ -122,6 +122,22 @@ class Message(models.Model):
         return f"message {self.pk} by {self.author}"
 
 
+class Template(models.Model):
+    """A seller's saved reply text (定型文), with placeholders filled in on insertion (SPEC F5)."""
+
+    account = models.ForeignKey(SellerAccount, on_delete=models.CASCADE, related_name="templates")
+    name = models.CharField(max_length=100)
+    text = models.TextField()
+    updated_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "name"], name="one_template_name_per_shop")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class RawMime(models.Model):
     """The message exactly as received, kept for disputes; committed with the message."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -16,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from marketmsg.conversations import compose
 from marketmsg.conversations.listing import PAGE_SIZES, ListQuery, messages_for, row_facts, start_of
-from marketmsg.conversations.models import Message
+from marketmsg.conversations.models import Message, Template
 from marketmsg.orders import report
 from marketmsg.orders.models import Order
 from marketmsg.web import access, thread
@@ -109,7 +110,8 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
     return render(
         request,
         "web/conversation.html",
-        thread.context(
+        _picker(request, conversation=str(found.pk))
+        | thread.context(
             found,
             reader=Message.Author.SELLER,
             problem=problem,
@@ -117,6 +119,14 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
             show_all="all" in request.GET,
         ),
     )
+
+
+def _picker(request: HttpRequest, **about: str) -> dict[str, object]:
+    """The shop's templates for the picker, and what the picker fills them in for."""
+    return {
+        "templates": Template.objects.filter(account=access.seller_account(request)).order_by("name"),
+        "picker_for": json.dumps(about),
+    }
 
 
 @seller_only
@@ -148,7 +158,8 @@ def contact_buyer(request: HttpRequest, order_id: str) -> HttpResponse:
     return render(
         request,
         "web/contact_buyer.html",
-        {"order": order, "subject": subject, "text": text, "problem": problem},
+        {"order": order, "subject": subject, "text": text, "problem": problem}
+        | _picker(request, order=order.order_id),
     )
 
 

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from marketmsg.web import account_views, buyer_views, noreply_views, seller_views, views
+from marketmsg.web import account_views, buyer_views, noreply_views, seller_views, template_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +15,10 @@ urlpatterns = [
     path("orders/", seller_views.manage_orders, name="manage-orders"),
     path("orders/report/", seller_views.order_report, name="order-report"),
     path("orders/<str:order_id>/contact/", seller_views.contact_buyer, name="contact-buyer"),
+    path("templates/", template_views.template_list, name="templates"),
+    path("templates/insert/", template_views.template_insert, name="template-insert"),
+    path("templates/<int:template_id>/", template_views.template_edit, name="template-edit"),
+    path("templates/<int:template_id>/delete/", template_views.template_delete, name="template-delete"),
     # buyer
     path("my/orders/", buyer_views.orders, name="buyer-orders"),
     path("my/orders/<str:order_id>/contact/", buyer_views.contact_seller, name="contact-seller"),
