@@ -22,6 +22,7 @@ from marketmsg.addresses.models import SenderAddress
 from marketmsg.delivery.models import Delivery
 from marketmsg.relay import inbound
 from marketmsg.relay.outbound import render_delivery
+from tests.files import image
 from tests.mail import everything_readable
 from tests.personas import make_buyer, make_pair, make_seller
 
@@ -124,19 +125,19 @@ def build_mail(secret: str, to: str, places: list[str], style: int) -> bytes:
         )
     if "filename_word" in places:
         mail.add_attachment(
-            b"GIF89a",
+            GIF,
             maintype="image",
             subtype="gif",
             filename=Header(f"{hidden}.gif", "utf-8").encode(maxlinelen=10000),
         )
     if "attachment_text" in places:
         mail.add_attachment(f"メモ {hidden}\n", filename="memo.txt")
-    if "attachment_binary" in places:
+    if "attachment_binary" in places:  # binary inside a file type the attachment rules allow
         mail.add_attachment(
-            b"\x00\x01BIN" + hidden.encode() + b"\x00" + hidden.encode("utf-16-le"),
+            b"%PDF-1.4\n\x00\x01BIN" + hidden.encode() + b"\x00" + hidden.encode("utf-16-le"),
             maintype="application",
             subtype="octet-stream",
-            filename="data.bin",
+            filename="data.pdf",
         )
     if "forwarded" in places:
         inner = EmailMessage()
@@ -145,6 +146,9 @@ def build_mail(secret: str, to: str, places: list[str], style: int) -> bytes:
         inner.set_content(base64.b64encode(b"x").decode() + f"\nsigned {hidden}\n")
         mail.add_attachment(inner)
     return mail.as_bytes()
+
+
+GIF = image("GIF")
 
 
 @pytest.mark.django_db

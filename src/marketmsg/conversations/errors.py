@@ -13,6 +13,11 @@ class Refusal(Enum):
     NO_SENDER = "no_sender"
     LOOP = "loop"
     UNKNOWN_RECIPIENT = "unknown_recipient"
+    # Attachment rules (SPEC F7); the detail names the file and what it really is.
+    ATTACHMENTS_TOO_LARGE = "attachments_too_large"
+    ATTACHMENT_TYPE_NOT_ALLOWED = "attachment_type_not_allowed"
+    ATTACHMENT_NAME_DISAGREES = "attachment_name_disagrees"
+    ATTACHMENT_UNREADABLE = "attachment_unreadable"
 
 
 class Refused(Exception):

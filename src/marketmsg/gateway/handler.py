@@ -104,7 +104,7 @@ class RelayHandler:
             receipt = await self.commits.store(prepared)
         except Refused as refusal:
             log.info("refused mail for %d recipient(s): %s", len(envelope.rcpt_tos), refusal.reason.value)
-            return replies.REFUSALS[refusal.reason]
+            return replies.refused(refusal.reason, refusal.detail)
         except DatabaseError:
             log.warning("database unavailable at DATA", exc_info=True)
             return replies.TEMPORARY_FAILURE

@@ -45,6 +45,47 @@ TEMPORARY_FAILURE = _reply(
 )
 NO_VALID_RECIPIENTS = _reply(554, "5.5.1", "No valid recipients")
 
+
+def refused(reason: Refusal, detail: str = "") -> str:
+    """The SMTP answer to a refusal; attachment refusals say which file and why."""
+    if reason in _ATTACHMENT_REPLIES:
+        code, status, sentence = _ATTACHMENT_REPLIES[reason]
+        return _reply(code, status, sentence.format(file=_smtp_safe(detail)))
+    return REFUSALS[reason]
+
+
+def _smtp_safe(text: str) -> str:
+    """A file name as SMTP can carry it in a reply: printable ASCII on one line, not too long."""
+    safe = "".join(c if 32 <= ord(c) < 127 else "?" for c in text)
+    return safe[:120] or "(no name)"
+
+
+_ATTACHMENT_REPLIES = {
+    Refusal.ATTACHMENTS_TOO_LARGE: (
+        552,
+        "5.3.4",
+        "Attachments too large: at most 10 MB in all per message; {file} goes over. "
+        "Send fewer or smaller files",
+    ),
+    Refusal.ATTACHMENT_TYPE_NOT_ALLOWED: (
+        550,
+        "5.7.1",
+        "Attachment not allowed: {file}. Only .txt, PDF, Word (.doc, .docx) and images "
+        "(.jpg, .gif, .bmp, .png) may be sent",
+    ),
+    Refusal.ATTACHMENT_UNREADABLE: (
+        550,
+        "5.7.1",
+        "Attachment refused: the image {file} is damaged, so its hidden data (such as a GPS position) "
+        "cannot be removed. Save it again and resend",
+    ),
+    Refusal.ATTACHMENT_NAME_DISAGREES: (
+        550,
+        "5.7.1",
+        "Attachment refused: the name of {file} does not match its content. Rename it or send the right file",
+    ),
+}
+
 REFUSALS = {
     Refusal.SENDER_BLOCKED: SENDER_BLOCKED,
     Refusal.SENDER_NOT_BUYER: SENDER_NOT_BUYER,

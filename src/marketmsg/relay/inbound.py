@@ -23,7 +23,8 @@ from marketmsg.conversations.models import Conversation, Message
 from marketmsg.delivery import bounces as delivery_bounces
 from marketmsg.delivery import verp
 from marketmsg.orders.models import ORDER_ID_RE, Order
-from marketmsg.relay import parsing, scrub
+from marketmsg.policy import attachments as attachment_rules
+from marketmsg.relay import attachments, parsing, scrub
 from marketmsg.relay.autoreply import is_auto_generated
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,8 @@ def prepare(
     ``known`` holds relay addresses already looked up at RCPT time. Raises Refused.
     """
     prepared = Prepared(parsing.parse(raw))
+    if any(verp.delivery_id_of(r) is None for r in recipients):  # reports to VERP addresses carry no files
+        _check_attachments(prepared.mail)
     for recipient in recipients:
         delivery_id = verp.delivery_id_of(recipient)
         if delivery_id is not None:
@@ -97,6 +100,24 @@ def prepare(
             raise Refused(Refusal.UNKNOWN_RECIPIENT, "deactivated between RCPT and DATA")
         prepared.drafts.append(_draft(prepared.mail, raw, envelope_from, relay))
     return prepared
+
+
+_ATTACHMENT_REFUSALS = {
+    attachment_rules.Rule.TOO_LARGE: Refusal.ATTACHMENTS_TOO_LARGE,
+    attachment_rules.Rule.TYPE_NOT_ALLOWED: Refusal.ATTACHMENT_TYPE_NOT_ALLOWED,
+    attachment_rules.Rule.NAME_DISAGREES: Refusal.ATTACHMENT_NAME_DISAGREES,
+    attachment_rules.Rule.UNREADABLE_IMAGE: Refusal.ATTACHMENT_UNREADABLE,
+}
+
+
+def _check_attachments(mail: MailMessage) -> None:
+    """Refuse the whole mail at SMTP time when a file breaks a rule: nothing is silently dropped."""
+    try:
+        attachments.check_mail(mail)
+    except attachment_rules.AttachmentRefused as error:
+        found = error.refusal
+        detail = f"{found.filename or 'a nameless part'} ({found.detected})"
+        raise Refused(_ATTACHMENT_REFUSALS[found.rule], detail) from error
 
 
 def store(prepared: Prepared) -> Receipt:

@@ -13,7 +13,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.utils import format_datetime
 
-from marketmsg.relay import parsing
+from marketmsg.relay import images, parsing
 from marketmsg.relay.scrub import Replacements, scrub_bytes, scrub_html, scrub_text
 
 MAX_DEPTH = 20
@@ -149,7 +149,10 @@ def _leaf(source: Message, replacements: Replacements) -> EmailMessage:
         data = scrub_text(parsing.part_text(source), replacements).encode("utf-8")
     else:
         payload = source.get_payload(decode=True)
-        data = scrub_bytes(payload if isinstance(payload, bytes) else b"", replacements)
+        data = payload if isinstance(payload, bytes) else b""
+        # EXIF, GPS and comments never leave (SPEC F7), whatever type the sender declared.
+        data = images.without_metadata(data, ctype)
+        data = scrub_bytes(data, replacements)
     if maintype in ("multipart", "message"):  # a broken container; carry it as opaque data
         maintype, subtype = "application", "octet-stream"
     part.set_content(
