@@ -127,3 +127,82 @@ def test_exif_gps_and_comments_are_gone_from_delivered_images(gateway, sink):
     # The original, metadata and all, stays in the raw MIME kept for disputes.
     [kept] = list(parse(bytes(Message.objects.get().raw.data)).iter_attachments())
     assert b"SecretCam" in kept.get_content()
+
+
+@pytest.mark.db
+def test_web_reply_with_files_is_stored_cleaned_delivered_and_downloadable_only_by_the_parties(
+    gateway, sink, client
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from marketmsg.conversations.models import Attachment
+    from marketmsg.conversations.services import conversation_for
+    from tests.personas import PASSWORD, make_buyer, make_seller
+
+    pair = make_pair()
+    conversation = conversation_for(pair.seller, pair.buyer, pair.order)
+    assert client.login(username=OWNER, password=PASSWORD)
+    photo = files.image("JPEG", gps=True)
+    answer = client.post(
+        f"/messages/{conversation.pk}/",
+        {
+            "text": "領収書と写真です。",
+            "files": [
+                SimpleUploadedFile("領収書.pdf", files.pdf(), "application/pdf"),
+                SimpleUploadedFile("parcel.jpg", photo, "image/jpeg"),
+            ],
+        },
+    )
+    assert answer.status_code == 302
+    message = Message.objects.get()
+    assert message.has_attachments
+    stored = {a.filename: a for a in Attachment.objects.filter(message=message)}
+    assert set(stored) == {"領収書.pdf", "parcel.jpg"}
+    kept = stored["parcel.jpg"].file.read()
+    assert b"SecretCam" not in kept and not Image.open(io.BytesIO(kept)).getexif()
+    page = client.get(f"/messages/{conversation.pk}/").content.decode()
+    assert "領収書.pdf" in page and f"/files/{stored['領収書.pdf'].pk}/" in page
+
+    deliver_all()
+    [caught] = sink.messages
+    delivered = {p.get_filename(): p.get_content() for p in parse(caught.data).iter_attachments()}
+    assert delivered["領収書.pdf"] == files.pdf() and b"SecretCam" not in delivered["parcel.jpg"]
+
+    url = f"/files/{stored['領収書.pdf'].pk}/"
+    download = client.get(url)
+    assert download.status_code == 200 and download["Content-Disposition"].startswith("attachment;")
+    assert download["X-Content-Type-Options"] == "nosniff"
+    assert b"".join(download.streaming_content) == files.pdf()  # type: ignore[attr-defined]
+    client.logout()
+    assert client.get(url).status_code == 302  # signed out: to sign-in
+    assert client.login(username="taro.yamada@example.jp", password=PASSWORD)
+    assert client.get(url).status_code == 200  # the buyer it was sent to
+    client.logout()
+    make_seller("他店 Other Shop", "owner@other.example.jp")
+    make_buyer("hanako@example.jp", "佐藤 花子")
+    for other in ("owner@other.example.jp", "hanako@example.jp"):
+        assert client.login(username=other, password=PASSWORD)
+        assert client.get(url).status_code == 404, other
+        client.logout()
+
+
+@pytest.mark.db
+@pytest.mark.django_db
+def test_a_forbidden_upload_is_named_in_the_form_and_nothing_is_sent(client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.personas import PASSWORD
+
+    pair = make_pair()
+    assert client.login(username=OWNER, password=PASSWORD)
+    url = f"/orders/{pair.order.order_id}/contact/"
+    for upload, words in (
+        (SimpleUploadedFile("invoice.pdf", files.exe()), "「invoice.pdf」は送信できません"),
+        (SimpleUploadedFile("big.pdf", files.pdf() + b"\x00" * (10 * 1024 * 1024)), "10 MB"),
+        (SimpleUploadedFile("photo.jpg", files.image("PNG")), "と一致しません"),
+    ):
+        page = client.post(url, {"subject": "請求書", "text": "ご確認ください", "files": [upload]})
+        text = page.content.decode()
+        assert page.status_code == 200 and words in text, words
+        assert "ご確認ください" in text  # the draft is kept
+    assert not Message.objects.exists()

@@ -8,13 +8,16 @@ which message; they raise ``FormProblem`` with a sentence the form shows next to
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from marketmsg.accounts.models import Buyer, SellerAccount, User
-from marketmsg.conversations import placeholders, templating
+from marketmsg.conversations import placeholders, templating, uploads
 from marketmsg.conversations.errors import FormProblem
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.conversations.services import Draft, conversation_for, post_message
@@ -71,7 +74,14 @@ def _last_from(conversation: Conversation, author: str) -> Message | None:
     )
 
 
-def _post(user: User, conversation: Conversation, author: str, subject: str, text: str) -> Message:
+def _post(
+    user: User,
+    conversation: Conversation,
+    author: str,
+    subject: str,
+    text: str,
+    files: Sequence[UploadedFile] = (),
+) -> Message:
     """One web message through the pipeline, in answer to the other side's latest message.
 
     A buyer's real address goes with the draft as a mail's would (post_message checks it); a
@@ -84,6 +94,7 @@ def _post(user: User, conversation: Conversation, author: str, subject: str, tex
         if problem is not None:
             raise problem
         text = placeholders.fill(text, templating.values_for(conversation.seller, conversation))
+    accepted = uploads.accept(list(files)) if files else []
     return post_message(
         Draft(
             seller=conversation.seller,
@@ -96,19 +107,26 @@ def _post(user: User, conversation: Conversation, author: str, subject: str, tex
             sender_user=user,
             conversation=conversation,
             parent=_last_from(conversation, other),
+            files=accepted,
         )
     )
 
 
-def _reply(user: User, conversation: Conversation, author: str, text: str) -> Message:
+def _reply(
+    user: User, conversation: Conversation, author: str, text: str, files: Sequence[UploadedFile]
+) -> Message:
     other = Author.SELLER if author == Author.BUYER else Author.BUYER
     answered = _last_from(conversation, other)
     subject = _reply_subject(answered.subject if answered else _opening_subject(conversation))
-    return _post(user, conversation, author, subject, _clean_text(text))
+    return _post(user, conversation, author, subject, _clean_text(text), files)
 
 
 def seller_reply(
-    user: User, conversation: Conversation, text: str, no_reply_needed: bool = False
+    user: User,
+    conversation: Conversation,
+    text: str,
+    no_reply_needed: bool = False,
+    files: Sequence[UploadedFile] = (),
 ) -> Message | None:
     """A seller user answers the buyer; or, with the checkbox, marks the buyer's messages as needing
     no reply and sends nothing (SPEC F4). Returns the message sent, if any."""
@@ -123,11 +141,13 @@ def seller_reply(
             )
         mark_conversation_no_reply_needed(conversation, user)
         return None
-    return _reply(user, conversation, Author.SELLER, text)
+    return _reply(user, conversation, Author.SELLER, text, files)
 
 
-def buyer_reply(user: User, conversation: Conversation, text: str) -> Message:
-    return _reply(user, conversation, Author.BUYER, text)
+def buyer_reply(
+    user: User, conversation: Conversation, text: str, files: Sequence[UploadedFile] = ()
+) -> Message:
+    return _reply(user, conversation, Author.BUYER, text, files)
 
 
 def _opening_subject(conversation: Conversation) -> str:
@@ -138,23 +158,28 @@ def _opening_subject(conversation: Conversation) -> str:
     return "お問い合わせ"
 
 
-def contact_buyer(user: User, order: Order, subject: str, text: str) -> Message:
+def contact_buyer(
+    user: User, order: Order, subject: str, text: str, files: Sequence[UploadedFile] = ()
+) -> Message:
     """Manage orders › Contact buyer: a new message (or the next one) in the order's conversation."""
     cleaned = _clean_subject(subject) or f"注文 {order.order_id} について"
     if order.order_id not in cleaned:
         cleaned = f"{cleaned} (注文 {order.order_id})"
     body = _clean_text(text)
     conversation = conversation_for(order.seller, order.buyer, order)
-    return _post(user, conversation, Author.SELLER, cleaned, body)
+    return _post(user, conversation, Author.SELLER, cleaned, body, files)
 
 
-def contact_seller(user: User, order: Order, topic: str, text: str) -> Message:
+def contact_seller(
+    user: User, order: Order, topic: str, text: str, files: Sequence[UploadedFile] = ()
+) -> Message:
     """The buyer writes to the order's seller about one of the topics."""
     if topic not in TOPICS:
         raise FormProblem("topic", _("Choose what your question is about."))
     body = _clean_text(text)
     conversation = conversation_for(order.seller, order.buyer, order)
-    return _post(user, conversation, Author.BUYER, f"【{TOPICS[topic][0]}】注文 {order.order_id}", body)
+    subject = f"【{TOPICS[topic][0]}】注文 {order.order_id}"
+    return _post(user, conversation, Author.BUYER, subject, body, files)
 
 
 def ask_about_product(user: User, buyer: Buyer, seller: SellerAccount, asin: str, text: str) -> Message:

@@ -122,6 +122,28 @@ class Message(models.Model):
         return f"message {self.pk} by {self.author}"
 
 
+class Attachment(models.Model):
+    """A file that travels with a web or API message, stored through Django's storage API.
+
+    Images are stored without their metadata; what the sender uploaded is not kept. A file the
+    marketplace removed leaves this row as a tombstone (who, when, why) and no file.
+    """
+
+    message = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="attachments")
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    file = models.FileField(upload_to="attachments/%Y/%m/", max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    removed_reason = models.TextField(blank=True, default="")
+
+    def __str__(self) -> str:
+        return self.filename
+
+
 class Template(models.Model):
     """A seller's saved reply text (定型文), with placeholders filled in on insertion (SPEC F5)."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +22,8 @@ from marketmsg.accounts.models import Buyer, SellerAccount, User
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import SenderAddress
 from marketmsg.conversations.errors import Refusal, Refused
-from marketmsg.conversations.models import Conversation, Message, RawMime
+from marketmsg.conversations.models import Attachment, Conversation, Message, RawMime
+from marketmsg.conversations.uploads import NewFile
 from marketmsg.delivery.models import Delivery
 from marketmsg.orders.models import Order
 
@@ -53,6 +54,8 @@ class Draft:
     is_auto: bool = False
     # Only for the marketplace's own notices, which go to one particular sender address.
     recipients: list[str] | None = None
+    # Files uploaded with a web or API message, already checked (uploads.accept).
+    files: list[NewFile] = field(default_factory=list)
 
 
 def new_message_id() -> str:
@@ -172,7 +175,7 @@ def post_message(draft: Draft) -> Message:
             subject=_text(draft.subject[:998]),
             text=_text(draft.text),
             html=_text(draft.html),
-            has_attachments=draft.has_attachments,
+            has_attachments=draft.has_attachments or bool(draft.files),
             is_auto=draft.is_auto,
             needs_reply=draft.author == Author.BUYER and not draft.is_auto,
             parent=draft.parent,
@@ -186,6 +189,18 @@ def post_message(draft: Draft) -> Message:
         rows.save_new(message)
         if draft.raw is not None:
             rows.insert(RawMime, message_id=message.pk, data=draft.raw)
+        for new in draft.files:
+            attachment = Attachment(
+                message=message,
+                filename=new.filename,
+                content_type=new.content_type,
+                size=len(new.data),
+                sha256=new.sha256,
+            )
+            # Written before the commit: a failed transaction leaves an unreferenced file, never
+            # a message whose file is missing.
+            attachment.file.save(new.filename, new.as_content(), save=False)
+            attachment.save()
         if draft.author == Author.SELLER and state == State.RELAYED:
             # A seller's message answers every earlier buyer message in the conversation.
             rows.execute(

@@ -63,6 +63,7 @@ def render_delivery(delivery: Delivery) -> Rendered:
         raw=raw,
         replacements=replacements,
         auto_submitted="auto-replied" if message.is_auto else "",
+        files=_files(message),
         **_no_reply_footer(message),
     )
     data = render.build(outbound).as_bytes(policy=SMTP_POLICY)
@@ -70,6 +71,17 @@ def render_delivery(delivery: Delivery) -> Rendered:
     render.assert_no_leak(data, reals)
     is_notice = message.author == Message.Author.MARKETPLACE
     return Rendered(data=data, envelope_from="" if is_notice else verp.return_path(delivery.pk))
+
+
+def _files(message: Message) -> tuple[tuple[str, str, bytes], ...]:
+    """The stored files of a web or API message (mail carries its own in the raw MIME)."""
+    if message.channel == Message.Channel.MAIL or not message.has_attachments:
+        return ()
+    found = []
+    for attachment in message.attachments.filter(removed_at__isnull=True).order_by("pk"):
+        with attachment.file.open("rb") as stored:
+            found.append((attachment.filename, attachment.content_type, stored.read()))
+    return tuple(found)
 
 
 def _no_reply_footer(message: Message) -> dict[str, str]:

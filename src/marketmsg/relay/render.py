@@ -44,6 +44,8 @@ class Outbound:
     # Added by us after the sender's own text (e.g. the "no reply needed" link); never scrubbed.
     footer_text: str = ""
     footer_html: str = ""
+    # Files of a web or API message: (file name, content type, bytes), already checked and cleaned.
+    files: tuple[tuple[str, str, bytes], ...] = ()
 
 
 def build(out: Outbound) -> EmailMessage:
@@ -54,6 +56,14 @@ def build(out: Outbound) -> EmailMessage:
     else:
         html = out.html + out.footer_html if out.html else ""
         body = _simple_body(out.text + out.footer_text, html)
+        for filename, content_type, data in out.files:
+            maintype, _, subtype = content_type.partition("/")
+            body.add_attachment(
+                scrub_bytes(data, out.replacements),
+                maintype=maintype,
+                subtype=subtype,
+                filename=scrub_text(filename, out.replacements),
+            )
     # The rebuilt body becomes the message: copying its payload would lose 8-bit text.
     content = [(k, v) for k, v in body.items()]
     for key in list(body.keys()):

@@ -48,7 +48,8 @@ def contact_seller(request: HttpRequest, order_id: str) -> HttpResponse:
     text = request.POST.get("text", "")
     if request.method == "POST":
         try:
-            sent = compose.contact_seller(access.user_of(request), order, topic, text)
+            files = request.FILES.getlist("files")
+            sent = compose.contact_seller(access.user_of(request), order, topic, text, files)
         except compose.FormProblem as error:
             problem = error
         else:
@@ -124,7 +125,8 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
     problem: compose.FormProblem | None = None
     if request.method == "POST":
         try:
-            compose.buyer_reply(access.user_of(request), found, request.POST.get("text", ""))
+            text = request.POST.get("text", "")
+            compose.buyer_reply(access.user_of(request), found, text, request.FILES.getlist("files"))
         except compose.FormProblem as error:
             problem = error
         else:

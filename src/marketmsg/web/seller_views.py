@@ -98,6 +98,7 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
                 found,
                 text,
                 no_reply_needed=bool(request.POST.get("no_reply_needed")),
+                files=request.FILES.getlist("files"),
             )
         except compose.FormProblem as error:
             problem = error
@@ -149,7 +150,8 @@ def contact_buyer(request: HttpRequest, order_id: str) -> HttpResponse:
     text = request.POST.get("text", "")
     if request.method == "POST":
         try:
-            sent = compose.contact_buyer(access.user_of(request), order, subject, text)
+            files = request.FILES.getlist("files")
+            sent = compose.contact_buyer(access.user_of(request), order, subject, text, files)
         except compose.FormProblem as error:
             problem = error
         else:

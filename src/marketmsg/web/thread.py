@@ -34,6 +34,7 @@ def visible_messages(conversation: Conversation, reader: str, limit: int | None 
     newest_first = (
         found.annotate(delivery_failed=Exists(failed))
         .select_related("sender_user")
+        .prefetch_related("attachments")
         .order_by("-created_at", "-id")
     )
     shown = list(newest_first if limit is None else newest_first[: limit + 1])
@@ -60,6 +61,7 @@ def context(
     for message in shown:
         message.body = body_of(message)  # type: ignore[attr-defined]
         message.mine = message.author == reader  # type: ignore[attr-defined]
+        message.shown_files = sorted(message.attachments.all(), key=lambda a: a.pk)  # type: ignore[attr-defined]
     pair = addresses.relay_pair(conversation.buyer, conversation.seller)
     other = pair.buyer_address if reader == Author.SELLER else pair.seller_address
     items = list(conversation.order.items.order_by("id")) if conversation.order is not None else []

@@ -1,7 +1,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from marketmsg.web import account_views, buyer_views, noreply_views, seller_views, template_views, views
+from marketmsg.web import (
+    account_views,
+    buyer_views,
+    file_views,
+    noreply_views,
+    seller_views,
+    template_views,
+    views,
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -25,6 +33,7 @@ urlpatterns = [
     path("my/ask/", buyer_views.ask_about_product, name="ask-product"),
     path("my/messages/", buyer_views.conversations, name="buyer-messages"),
     path("my/messages/<int:conversation_id>/", buyer_views.conversation, name="buyer-conversation"),
+    path("files/<int:attachment_id>/", file_views.download, name="attachment"),
     # the signed link in relayed buyer mail
     path("no-reply/<str:token>/", noreply_views.confirm, name="no-reply-link"),
     # development

@@ -1,0 +1,82 @@
+"""Files uploaded with a web message: checked by the same attachment rules as mail (SPEC F7),
+images cleaned of metadata, then stored with the message by post_message."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext_lazy
+
+from marketmsg.conversations.errors import FormProblem
+from marketmsg.policy import attachments as rules
+from marketmsg.relay import images
+
+
+@dataclass(frozen=True)
+class NewFile:
+    filename: str
+    content_type: str
+    data: bytes
+
+    def as_content(self) -> ContentFile:
+        return ContentFile(self.data, name=self.filename)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def accept(uploaded: list[UploadedFile]) -> list[NewFile]:
+    """The uploads as files ready to store; FormProblem names the file and the rule it breaks."""
+    named = [(_name(f), f.size or 0) for f in uploaded]
+    try:
+        rules.check_total(named)
+    except rules.AttachmentRefused as error:
+        raise FormProblem("files", _sentence(error.refusal)) from error
+    accepted = []
+    for upload, (name, _size) in zip(uploaded, named, strict=True):
+        data = b"".join(upload.chunks())  # at most 10 MB in all, checked above
+        try:
+            checked = rules.check(name, data)
+            if checked.kind.content_type.startswith("image/"):
+                data = images.without_metadata(data, checked.kind.content_type)
+        except rules.AttachmentRefused as error:
+            raise FormProblem("files", _sentence(error.refusal)) from error
+        except images.UnreadableImage as error:
+            refusal = rules.Refusal(rules.Rule.UNREADABLE_IMAGE, name, str(error))
+            raise FormProblem("files", _sentence(refusal)) from error
+        accepted.append(NewFile(checked.filename, checked.kind.content_type, data))
+    return accepted
+
+
+def _name(upload: UploadedFile) -> str:
+    """The browser's file name without any path, control characters or excess length."""
+    name = (upload.name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if c.isprintable())
+    return name[-200:] or "attachment"
+
+
+_SENTENCES = {
+    rules.Rule.TOO_LARGE: gettext_lazy(
+        "“%(file)s” goes over the limit: at most 10 MB of attachments per message."
+    ),
+    rules.Rule.NAME_DISAGREES: gettext_lazy(
+        "The name of “%(file)s” does not match its content (%(detected)s). "
+        "Rename it or choose the right file."
+    ),
+    rules.Rule.UNREADABLE_IMAGE: gettext_lazy(
+        "The image “%(file)s” is damaged, so its hidden data cannot be removed. "
+        "Save it again and attach it anew."
+    ),
+    rules.Rule.TYPE_NOT_ALLOWED: gettext_lazy(
+        "“%(file)s” cannot be sent (%(detected)s). "
+        "Allowed: .txt, PDF, Word (.doc, .docx) and images (.jpg, .gif, .bmp, .png)."
+    ),
+}
+
+
+def _sentence(refusal: rules.Refusal) -> str:
+    return str(_SENTENCES[refusal.rule]) % {"file": refusal.filename, "detected": refusal.detected}

@@ -1,0 +1,38 @@
+"""Downloads of message attachments: only for the two parties and marketplace staff (SPEC F7)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest
+
+from marketmsg.accounts.models import SellerUser, User
+from marketmsg.conversations.models import Attachment, Message
+from marketmsg.web.access import user_of
+
+
+def _may_see(user: User, message: Message) -> bool:
+    conversation = message.conversation
+    if user.role == User.Role.STAFF:
+        return True
+    if user.role == User.Role.SELLER:
+        return SellerUser.objects.filter(user=user, account_id=conversation.seller_id).exists()
+    if user.role == User.Role.BUYER and conversation.buyer.user_id == user.pk:
+        # A buyer sees their own files and what the seller actually sent them.
+        return message.author == Message.Author.BUYER or message.state == Message.State.RELAYED
+    return False
+
+
+@login_required
+def download(request: HttpRequest, attachment_id: int) -> FileResponse:
+    """Always as a download (Content-Disposition: attachment; nosniff comes from the security
+    middleware), never rendered by the browser; anyone else gets 404, as for conversations."""
+    found = (
+        Attachment.objects.filter(pk=attachment_id, removed_at__isnull=True)
+        .select_related("message__conversation__buyer")
+        .first()
+    )
+    if found is None or not found.file or not _may_see(user_of(request), found.message):
+        raise Http404("No such file.")
+    return FileResponse(
+        found.file.open("rb"), as_attachment=True, filename=found.filename, content_type=found.content_type
+    )
