@@ -71,7 +71,11 @@ def test_mail_with_every_allowed_type_is_relayed_with_its_files(gateway, sink):
     pair = make_pair()
     code, _ = gateway.send(OWNER, pair.buyer_relay, mail_with(files.ALLOWED, to=pair.buyer_relay))
     assert code == 250
-    assert Message.objects.get().has_attachments
+    message = Message.objects.get()
+    assert message.has_attachments
+    stored = {a.filename: a for a in message.attachments.all()}  # through Django's storage, too
+    assert set(stored) == set(files.ALLOWED)
+    assert stored["invoice.pdf"].file.read() == files.pdf() and stored["invoice.pdf"].size == len(files.pdf())
     deliver_all()
     [caught] = sink.messages
     delivered = {part.get_filename(): part.get_content() for part in parse(caught.data).iter_attachments()}
@@ -127,6 +131,8 @@ def test_exif_gps_and_comments_are_gone_from_delivered_images(gateway, sink):
     # The original, metadata and all, stays in the raw MIME kept for disputes.
     [kept] = list(parse(bytes(Message.objects.get().raw.data)).iter_attachments())
     assert b"SecretCam" in kept.get_content()
+    [stored] = Message.objects.get().attachments.all()
+    assert b"SecretCam" not in stored.file.read()
 
 
 @pytest.mark.db

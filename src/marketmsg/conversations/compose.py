@@ -94,7 +94,7 @@ def _post(
         if problem is not None:
             raise problem
         text = placeholders.fill(text, templating.values_for(conversation.seller, conversation))
-    accepted = uploads.accept(list(files)) if files else []
+    accepted = uploads.store(uploads.accept(list(files))) if files else []
     return post_message(
         Draft(
             seller=conversation.seller,

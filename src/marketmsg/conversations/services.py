@@ -23,7 +23,7 @@ from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import SenderAddress
 from marketmsg.conversations.errors import Refusal, Refused
 from marketmsg.conversations.models import Attachment, Conversation, Message, RawMime
-from marketmsg.conversations.uploads import NewFile
+from marketmsg.conversations.uploads import StoredFile
 from marketmsg.delivery.models import Delivery
 from marketmsg.orders.models import Order
 
@@ -54,8 +54,8 @@ class Draft:
     is_auto: bool = False
     # Only for the marketplace's own notices, which go to one particular sender address.
     recipients: list[str] | None = None
-    # Files uploaded with a web or API message, already checked (uploads.accept).
-    files: list[NewFile] = field(default_factory=list)
+    # Files that came with the message, checked and already written to storage (uploads.store).
+    files: list[StoredFile] = field(default_factory=list)
 
 
 def new_message_id() -> str:
@@ -189,18 +189,18 @@ def post_message(draft: Draft) -> Message:
         rows.save_new(message)
         if draft.raw is not None:
             rows.insert(RawMime, message_id=message.pk, data=draft.raw)
-        for new in draft.files:
-            attachment = Attachment(
-                message=message,
-                filename=new.filename,
-                content_type=new.content_type,
-                size=len(new.data),
-                sha256=new.sha256,
+        for stored in draft.files:
+            rows.insert(
+                Attachment,
+                message_id=message.pk,
+                filename=_text(stored.filename[:255]),
+                content_type=stored.content_type,
+                size=stored.size,
+                sha256=stored.sha256,
+                file=stored.name,
+                created_at=now,
+                removed_reason="",
             )
-            # Written before the commit: a failed transaction leaves an unreferenced file, never
-            # a message whose file is missing.
-            attachment.file.save(new.filename, new.as_content(), save=False)
-            attachment.save()
         if draft.author == Author.SELLER and state == State.RELAYED:
             # A seller's message answers every earlier buyer message in the conversation.
             rows.execute(

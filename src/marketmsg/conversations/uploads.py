@@ -4,10 +4,14 @@ images cleaned of metadata, then stored with the message by post_message."""
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from marketmsg.conversations.errors import FormProblem
@@ -17,16 +21,37 @@ from marketmsg.relay import images
 
 @dataclass(frozen=True)
 class NewFile:
+    """A checked file, images already without metadata, not yet stored."""
+
     filename: str
     content_type: str
     data: bytes
 
-    def as_content(self) -> ContentFile:
-        return ContentFile(self.data, name=self.filename)
 
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+@dataclass(frozen=True)
+class StoredFile:
+    """A file written to storage, waiting for post_message to record it with its message."""
+
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    name: str  # the storage's name for it
+
+
+def store(files: list[NewFile]) -> list[StoredFile]:
+    """Write the files before the message's transaction, so no write lock is held while they are.
+    A transaction that then fails leaves unreferenced files behind, never a message without its file."""
+    stored = []
+    now = timezone.now()
+    for new in files:
+        extension = PurePosixPath(new.filename.lower()).suffix
+        name = default_storage.save(
+            f"attachments/{now:%Y/%m}/{secrets.token_hex(16)}{extension}", ContentFile(new.data)
+        )
+        digest = hashlib.sha256(new.data).hexdigest()
+        stored.append(StoredFile(new.filename, new.content_type, len(new.data), digest, name))
+    return stored
 
 
 def accept(uploaded: list[UploadedFile]) -> list[NewFile]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.message import Message
 
+from marketmsg.conversations.uploads import NewFile
 from marketmsg.policy import attachments as rules
 from marketmsg.relay import images, parsing
 
@@ -51,21 +52,21 @@ def files_of(mail: Message) -> list[MailFile]:
     return found
 
 
-def check_mail(mail: Message) -> list[rules.Checked]:
-    """The mail's files against the rules; raises rules.AttachmentRefused for the first that breaks one.
-
-    An image whose metadata cannot be removed (a broken structure) is refused too: it cannot be
-    delivered without what it might reveal."""
+def check_mail(mail: Message) -> list[NewFile]:
+    """The mail's files, checked and images cleaned; raises rules.AttachmentRefused for the first
+    that breaks a rule. An image whose metadata cannot be removed (a broken structure) is refused
+    too: it cannot be delivered without what it might reveal."""
     files = files_of(mail)
     rules.check_total([(f.filename or "attachment", len(f.data)) for f in files])
     checked = []
     for found in files:
         verdict = rules.check(found.filename, found.data)
+        data = found.data
         if verdict.kind.content_type.startswith("image/"):
             try:
-                images.without_metadata(found.data, verdict.kind.content_type)
+                data = images.without_metadata(found.data, verdict.kind.content_type)
             except images.UnreadableImage as error:
                 refusal = rules.Refusal(rules.Rule.UNREADABLE_IMAGE, found.filename, str(error))
                 raise rules.AttachmentRefused(refusal) from error
-        checked.append(verdict)
+        checked.append(NewFile(verdict.filename, verdict.kind.content_type, data))
     return checked

@@ -17,9 +17,10 @@ from django.db import connection, transaction
 from marketmsg import rows
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import RelayAddress, SenderAddress
-from marketmsg.conversations import services
+from marketmsg.conversations import services, uploads
 from marketmsg.conversations.errors import Refusal, Refused
 from marketmsg.conversations.models import Conversation, Message
+from marketmsg.conversations.uploads import NewFile
 from marketmsg.delivery import bounces as delivery_bounces
 from marketmsg.delivery import verp
 from marketmsg.orders.models import ORDER_ID_RE, Order
@@ -88,8 +89,9 @@ def prepare(
     ``known`` holds relay addresses already looked up at RCPT time. Raises Refused.
     """
     prepared = Prepared(parsing.parse(raw))
+    files: list[NewFile] = []
     if any(verp.delivery_id_of(r) is None for r in recipients):  # reports to VERP addresses carry no files
-        _check_attachments(prepared.mail)
+        files = _checked_files(prepared.mail)
     for recipient in recipients:
         delivery_id = verp.delivery_id_of(recipient)
         if delivery_id is not None:
@@ -98,7 +100,9 @@ def prepare(
         relay = (known or {}).get(recipient) or addresses.find_relay_address(recipient)
         if relay is None:  # deactivated between RCPT and DATA
             raise Refused(Refusal.UNKNOWN_RECIPIENT, "deactivated between RCPT and DATA")
-        prepared.drafts.append(_draft(prepared.mail, raw, envelope_from, relay))
+        draft = _draft(prepared.mail, raw, envelope_from, relay)
+        draft.files = uploads.store(files)  # written now, outside the write transaction
+        prepared.drafts.append(draft)
     return prepared
 
 
@@ -110,10 +114,10 @@ _ATTACHMENT_REFUSALS = {
 }
 
 
-def _check_attachments(mail: MailMessage) -> None:
+def _checked_files(mail: MailMessage) -> list[NewFile]:
     """Refuse the whole mail at SMTP time when a file breaks a rule: nothing is silently dropped."""
     try:
-        attachments.check_mail(mail)
+        return attachments.check_mail(mail)
     except attachment_rules.AttachmentRefused as error:
         found = error.refusal
         detail = f"{found.filename or 'a nameless part'} ({found.detected})"
