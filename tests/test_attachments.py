@@ -212,3 +212,52 @@ def test_a_forbidden_upload_is_named_in_the_form_and_nothing_is_sent(client):
         assert page.status_code == 200 and words in text, words
         assert "ご確認ください" in text  # the draft is kept
     assert not Message.objects.exists()
+
+
+@pytest.mark.db
+@pytest.mark.django_db
+def test_staff_remove_a_file_with_a_reason_and_both_parties_see_the_tombstone(client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from marketmsg.accounts.models import User
+    from marketmsg.conversations.models import Attachment
+    from marketmsg.conversations.services import conversation_for
+    from tests.personas import PASSWORD
+
+    pair = make_pair()
+    User.objects.create_user("cs@marketplace.example", PASSWORD, name="サポート 佐藤", role=User.Role.STAFF)
+    conversation = conversation_for(pair.seller, pair.buyer, pair.order)
+    assert client.login(username=OWNER, password=PASSWORD)
+    client.post(
+        f"/messages/{conversation.pk}/",
+        {"text": "画像です", "files": [SimpleUploadedFile("ad.png", files.image("PNG"))]},
+    )
+    attachment = Attachment.objects.get()
+    stored_name = attachment.file.name
+    assert attachment.file.storage.exists(stored_name)
+    assert client.get("/staff/attachments/").status_code == 404  # sellers are not staff
+    assert client.post(f"/staff/attachments/{attachment.pk}/remove/", {"reason": "x"}).status_code == 404
+    client.logout()
+
+    assert client.login(username="cs@marketplace.example", password=PASSWORD)
+    assert "ad.png" in client.get("/staff/attachments/").content.decode()
+    assert client.get(f"/files/{attachment.pk}/").status_code == 200  # staff may open it
+    client.post(f"/staff/attachments/{attachment.pk}/remove/", {"reason": "  "})
+    attachment.refresh_from_db()
+    assert attachment.removed_at is None  # a reason is required
+    client.post(f"/staff/attachments/{attachment.pk}/remove/", {"reason": "外部サイトへの誘導"})
+    attachment.refresh_from_db()
+    assert attachment.removed_at is not None and attachment.removed_reason == "外部サイトへの誘導"
+    assert attachment.removed_by is not None and attachment.removed_by.email == "cs@marketplace.example"
+    assert not attachment.file and not attachment.file.storage.exists(stored_name)
+    assert client.get(f"/files/{attachment.pk}/").status_code == 404
+    client.logout()
+
+    for who, path in (
+        (OWNER, f"/messages/{conversation.pk}/"),
+        ("taro.yamada@example.jp", f"/my/messages/{conversation.pk}/"),
+    ):
+        assert client.login(username=who, password=PASSWORD)
+        page = client.get(path).content.decode()
+        assert "ad.png はマーケットプレイスにより削除されました" in page and "外部サイトへの誘導" in page
+        client.logout()

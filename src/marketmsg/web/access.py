@@ -24,7 +24,7 @@ def user_of(request: HttpRequest) -> User:
     return user
 
 
-def _for_role(role: str) -> Callable[[View], View]:
+def for_role(role: str) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @login_required
         @wraps(view)
@@ -38,8 +38,8 @@ def _for_role(role: str) -> Callable[[View], View]:
     return decorate
 
 
-seller_only = _for_role(User.Role.SELLER)
-buyer_only = _for_role(User.Role.BUYER)
+seller_only = for_role(User.Role.SELLER)
+buyer_only = for_role(User.Role.BUYER)
 
 
 def seller_account(request: HttpRequest) -> SellerAccount:

@@ -7,6 +7,7 @@ from marketmsg.web import (
     file_views,
     noreply_views,
     seller_views,
+    staff_views,
     template_views,
     views,
 )
@@ -34,6 +35,12 @@ urlpatterns = [
     path("my/messages/", buyer_views.conversations, name="buyer-messages"),
     path("my/messages/<int:conversation_id>/", buyer_views.conversation, name="buyer-conversation"),
     path("files/<int:attachment_id>/", file_views.download, name="attachment"),
+    path("staff/attachments/", staff_views.attachments, name="staff-attachments"),
+    path(
+        "staff/attachments/<int:attachment_id>/remove/",
+        staff_views.remove_attachment,
+        name="staff-remove-attachment",
+    ),
     # the signed link in relayed buyer mail
     path("no-reply/<str:token>/", noreply_views.confirm, name="no-reply-link"),
     # development
