@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from marketmsg.accounts.models import User
 from marketmsg.conversations.models import Message, Template
 from marketmsg.conversations.services import Draft, post_message
+from tests import files as test_files
 from tests.mail import parse
 from tests.personas import PASSWORD, Pair, make_buyer, make_order, make_pair
 from tests.test_relay_smtp import deliver_all
@@ -191,10 +192,23 @@ def test_seller_finds_filters_replies_contacts_and_marks(live_server, browser, s
     expect(page.locator("#message-text")).to_have_value(
         f"お問い合わせありがとうございます。\n\n山田 太郎 様\n{taro.order.order_id} を発送しました。"
     )
+    # A forbidden file first: the form names it and keeps the draft.
+    page.set_input_files(
+        "input[name=files]",
+        files=[{"name": "invoice.pdf", "mimeType": "application/pdf", "buffer": test_files.exe()}],
+    )
+    page.click("button:has-text('送信')")
+    expect(page.locator(".problem")).to_contain_text("「invoice.pdf」は送信できません")
+    expect(page.locator("#message-text")).to_have_value(re.compile("を発送しました。"))
+    page.set_input_files(
+        "input[name=files]",
+        files=[{"name": "領収書.pdf", "mimeType": "application/pdf", "buffer": test_files.pdf()}],
+    )
     page.screenshot(path=shots / "conversation-ja.png", full_page=True)
     page.click("button:has-text('送信')")
     expect(page.locator(".flash")).to_contain_text("返信を送信しました")
     expect(page.locator(".thread")).to_contain_text(f"{taro.order.order_id} を発送しました。")
+    expect(page.locator(".thread .files-list")).to_contain_text("領収書.pdf")
     page.click("a:has-text('マーケットプレイス・メッセージ管理') >> nth=1")
     page.click("a:has-text('送信済みメッセージ')")
     expect(rows(page).first).to_contain_text("Re: 配送について")
