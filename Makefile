@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 export MARKETMSG_TEST_DATA_DIR ?= $(CURDIR)/var/test
 
-.PHONY: install demo test test-sqlite test-postgres lint bench bench-relay bench-lists messages clean
+.PHONY: install demo test test-sqlite test-postgres lint bench bench-relay bench-lists bench-uploads messages clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,14 @@ test-postgres: install
 	  MARKETMSG_DATABASE_URL="$$MARKETMSG_TEST_POSTGRES_URL" $(BIN)/pytest -m db; \
 	else echo "PostgreSQL tests skipped: set MARKETMSG_TEST_POSTGRES_URL=postgresql://user@host:port/db (CI does)"; fi
 
-bench: bench-relay bench-lists
+bench: bench-relay bench-uploads bench-lists
 
 bench-relay: install
 	$(BIN)/python bench/relay_bench.py
+
+# Time and peak memory of a web reply carrying 10 MiB of attachments.
+bench-uploads: install
+	$(BIN)/python bench/upload_bench.py
 
 # The message center's lists on a marketplace of 3,000,000 messages: seeded into var/bench on the
 # first run (SQLite), and into MARKETMSG_BENCH_POSTGRES_URL too when that is set.

@@ -75,23 +75,17 @@ def start_gateway(env: dict[str, str], port: int, processes: int, log: Path) -> 
     return gateway
 
 
-def make_big_mail(sender: str, to: str, size: int) -> bytes:
-    """A message of exactly ``size`` bytes on the wire: a short text and a base64 attachment."""
+def make_big_mail(sender: str, to: str, attachment_bytes: int) -> bytes:
+    """A message carrying one PDF of ``attachment_bytes`` (random content behind a real PDF header,
+    so the attachment rules accept it; 10 MiB is the most a message may carry)."""
     mail = EmailMessage()
     mail["From"] = sender
     mail["To"] = to
-    mail["Subject"] = "写真を添付します / photos attached"
+    mail["Subject"] = "書類を添付します / documents attached"
     mail.set_content("添付をご確認ください。\n")
-    attachment = size * 3 // 4
-    mail.add_attachment(random.randbytes(attachment), maintype="application", subtype="pdf", filename="a.pdf")
-    data = mail.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-    while len(data) > size:  # trim the attachment until the whole message fits
-        attachment -= (len(data) - size) * 3 // 4 + 3
-        mail.get_payload()[1].set_content(
-            random.randbytes(attachment), maintype="application", subtype="pdf", filename="a.pdf"
-        )
-        data = mail.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-    return data
+    pdf = b"%PDF-1.4\n" + random.randbytes(attachment_bytes - 9)
+    mail.add_attachment(pdf, maintype="application", subtype="pdf", filename="documents.pdf")
+    return mail.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
 def make_mail(sender: str, to: str, size: int, n: int) -> bytes:
@@ -298,17 +292,24 @@ def main() -> None:
                 "lost": gw_ok - delivered,
             }
         gateway.stop()
-        # Peak memory of a fresh gateway while it takes one 14 MB message.
+        # Peak memory and time of a fresh gateway while it takes one message with the most
+        # attachments a message may carry (10 MiB; about 14.4 MB on the wire, base64).
         gateway = start_gateway(env, gateway_port, 1, work / "gateway-mem.log")
         idle = gateway.peak_rss_mb()
         order = data["orders"][0]
-        big = make_big_mail(emails[order["buyer_id"]], order["seller_relay_address"], 14 * 1000 * 1000)
-        _, ok, _ = blast(gateway_port, [(emails[order["buyer_id"]], order["seller_relay_address"], big)])
+        big = make_big_mail(emails[order["buyer_id"]], order["seller_relay_address"], 10 * 1024 * 1024)
+        seconds, ok, _ = blast(
+            gateway_port, [(emails[order["buyer_id"]], order["seller_relay_address"], big)]
+        )
         peak = gateway.peak_rss_mb()
-        progress(f"14 MB message: accepted={bool(ok)}, gateway peak RSS {peak:.0f} MB (idle {idle:.0f} MB)")
-        results["memory_14MB"] = {
+        progress(
+            f"10 MiB of attachments ({len(big) / 1e6:.1f} MB message): accepted={bool(ok)} "
+            f"in {seconds:.2f} s, gateway peak RSS {peak:.0f} MB (idle {idle:.0f} MB)"
+        )
+        results["memory_10MiB_attachments"] = {
             "accepted": bool(ok),
             "message_bytes": len(big),
+            "seconds": round(seconds, 2),
             "peak_rss_mb": round(peak, 1),
             "idle_rss_mb": round(idle, 1),
         }
@@ -320,10 +321,10 @@ def main() -> None:
     (out / "relay.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
     target = results["1KB"]["gateway_ratio"] >= 0.25  # type: ignore[index]
-    memory = results["memory_14MB"]["peak_rss_mb"] <= 200  # type: ignore[index]
+    memory = results["memory_10MiB_attachments"]["peak_rss_mb"] <= 200  # type: ignore[index]
     print(
         f"target accepted/s >= 0.25 x bare sink (1 KB, SQLite): {'met' if target else 'NOT met'}; "
-        f"gateway peak RSS <= 200 MB for 14 MB: {'met' if memory else 'NOT met'}"
+        f"gateway peak RSS <= 200 MB for 10 MiB of attachments: {'met' if memory else 'NOT met'}"
     )
 
 
