@@ -202,9 +202,15 @@ def test_a_forbidden_upload_is_named_in_the_form_and_nothing_is_sent(client):
     pair = make_pair()
     assert client.login(username=OWNER, password=PASSWORD)
     url = f"/orders/{pair.order.order_id}/contact/"
+    just_over = files.pdf() + b"\x00" * (10 * 1024 * 1024 + 1 - len(files.pdf()))  # 10 MB + 1 byte
     for upload, words in (
         (SimpleUploadedFile("invoice.pdf", files.exe()), "「invoice.pdf」は送信できません"),
-        (SimpleUploadedFile("big.pdf", files.pdf() + b"\x00" * (10 * 1024 * 1024)), "10 MB"),
+        (SimpleUploadedFile("manual.docx", files.plain_zip()), "「manual.docx」は送信できません"),
+        (
+            SimpleUploadedFile("note.txt", b"<!DOCTYPE html><html><body>x</body></html>"),
+            "「note.txt」は送信できません",
+        ),
+        (SimpleUploadedFile("big.pdf", just_over), "10 MB"),
         (SimpleUploadedFile("photo.jpg", files.image("PNG")), "と一致しません"),
     ):
         page = client.post(url, {"subject": "請求書", "text": "ご確認ください", "files": [upload]})
@@ -261,3 +267,27 @@ def test_staff_remove_a_file_with_a_reason_and_both_parties_see_the_tombstone(cl
         page = client.get(path).content.decode()
         assert "ad.png はマーケットプレイスにより削除されました" in page and "外部サイトへの誘導" in page
         client.logout()
+
+
+@pytest.mark.db
+def test_a_buyer_uploads_every_allowed_type_on_the_web_and_the_seller_receives_them(gateway, sink, client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.personas import PASSWORD
+
+    pair = make_pair()
+    assert client.login(username="taro.yamada@example.jp", password=PASSWORD)
+    uploads = [SimpleUploadedFile(name, data) for name, data in files.ALLOWED.items()]
+    done = client.post(
+        f"/my/orders/{pair.order.order_id}/contact/",
+        {"topic": "return", "text": "写真と書類です", "files": uploads},
+    )
+    assert done.status_code == 302
+    message = Message.objects.get()
+    assert {a.filename for a in message.attachments.all()} == set(files.ALLOWED)
+    deliver_all()
+    [caught] = sink.messages
+    assert caught.rcpt_tos == [OWNER]
+    delivered = {p.get_filename(): p.get_content() for p in parse(caught.data).iter_attachments()}
+    assert set(delivered) == set(files.ALLOWED)
+    assert delivered["manual.doc"] == files.ALLOWED["manual.doc"]
