@@ -293,3 +293,41 @@ def test_a_buyer_uploads_every_allowed_type_on_the_web_and_the_seller_receives_t
     delivered = {p.get_filename(): p.get_content() for p in parse(caught.data).iter_attachments()}
     assert set(delivered) == set(files.ALLOWED)
     assert delivered["manual.doc"] == files.ALLOWED["manual.doc"]
+
+
+@pytest.mark.db
+def test_stored_files_hide_real_addresses_in_names_and_contents_as_relayed_mail_does(gateway, client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from marketmsg.conversations.models import Attachment
+    from marketmsg.conversations.services import conversation_for
+    from tests.personas import PASSWORD
+
+    pair = make_pair()
+    conversation = conversation_for(pair.seller, pair.buyer, pair.order)
+    # By mail: the buyer's address in a file name and inside the file.
+    mail = mail_with(
+        {"taro.yamada@example.jp の見積.txt": "連絡先: taro.yamada@example.jp\n".encode()},
+        sender="taro.yamada@example.jp",
+        to=pair.seller_relay,
+    )
+    assert gateway.send("taro.yamada@example.jp", pair.seller_relay, mail)[0] == 250
+    # On the web: the seller's own address in a file name and inside the file.
+    assert client.login(username=OWNER, password=PASSWORD)
+    upload = SimpleUploadedFile(f"{OWNER}.txt", f"返品先 {OWNER}\n".encode())
+    assert (
+        client.post(f"/messages/{conversation.pk}/", {"text": "返品先です", "files": [upload]}).status_code
+        == 302
+    )
+    by_name = {a.message.author: a for a in Attachment.objects.select_related("message")}
+    from_buyer, from_seller = by_name[Message.Author.BUYER], by_name[Message.Author.SELLER]
+    assert from_buyer.filename == f"{pair.buyer_relay} の見積.txt"
+    assert from_buyer.file.read() == f"連絡先: {pair.buyer_relay}\n".encode()
+    assert from_seller.filename == f"{pair.seller_relay}.txt"
+    assert from_seller.file.read() == f"返品先 {pair.seller_relay}\n".encode()
+    client.logout()
+    assert client.login(username="taro.yamada@example.jp", password=PASSWORD)
+    download = client.get(f"/files/{from_seller.pk}/")
+    assert OWNER not in download["Content-Disposition"] and OWNER.encode() not in b"".join(
+        download.streaming_content
+    )  # type: ignore[attr-defined]

@@ -17,11 +17,13 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from marketmsg.accounts.models import Buyer, SellerAccount, User
+from marketmsg.addresses import services as addresses
 from marketmsg.conversations import placeholders, templating, uploads
 from marketmsg.conversations.errors import FormProblem
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.conversations.services import Draft, conversation_for, post_message
 from marketmsg.orders.models import Order
+from marketmsg.relay.inbound import replacement_map
 
 MAX_TEXT = 20_000
 MAX_SUBJECT = 200
@@ -94,7 +96,11 @@ def _post(
         if problem is not None:
             raise problem
         text = placeholders.fill(text, templating.values_for(conversation.seller, conversation))
-    accepted = uploads.store(uploads.accept(list(files))) if files else []
+    accepted: list[uploads.StoredFile] = []
+    if files:
+        pair = addresses.relay_pair(conversation.buyer, conversation.seller)
+        replacements = replacement_map(pair, extra_seller={user.email} if author == Author.SELLER else set())
+        accepted = uploads.store(uploads.scrubbed(uploads.accept(list(files)), replacements))
     return post_message(
         Draft(
             seller=conversation.seller,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -16,7 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from marketmsg.conversations.errors import FormProblem
 from marketmsg.policy import attachments as rules
-from marketmsg.relay import images
+from marketmsg.relay import images, scrub
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,19 @@ class StoredFile:
     size: int
     sha256: str
     name: str  # the storage's name for it
+
+
+def scrubbed(files: list[NewFile], replacements: Mapping[str, str]) -> list[NewFile]:
+    """Real addresses in names and contents replaced by relay addresses, as in relayed mail, so a
+    download shows the other party no more than the mail did."""
+    return [
+        NewFile(
+            scrub.scrub_text(f.filename, dict(replacements)),
+            f.content_type,
+            scrub.scrub_bytes(f.data, dict(replacements)),
+        )
+        for f in files
+    ]
 
 
 def store(files: list[NewFile]) -> list[StoredFile]:

@@ -100,9 +100,7 @@ def prepare(
         relay = (known or {}).get(recipient) or addresses.find_relay_address(recipient)
         if relay is None:  # deactivated between RCPT and DATA
             raise Refused(Refusal.UNKNOWN_RECIPIENT, "deactivated between RCPT and DATA")
-        draft = _draft(prepared.mail, raw, envelope_from, relay)
-        draft.files = uploads.store(files)  # written now, outside the write transaction
-        prepared.drafts.append(draft)
+        prepared.drafts.append(_draft(prepared.mail, raw, envelope_from, relay, files))
     return prepared
 
 
@@ -139,7 +137,9 @@ def store(prepared: Prepared) -> Receipt:
     return receipt
 
 
-def _draft(mail: MailMessage, raw: bytes, envelope_from: str, relay: RelayAddress) -> services.Draft:
+def _draft(
+    mail: MailMessage, raw: bytes, envelope_from: str, relay: RelayAddress, files: list[NewFile]
+) -> services.Draft:
     seller, buyer = relay.seller, relay.buyer
     sender = parsing.from_address(mail) or envelope_from.lower()
     if not sender:
@@ -169,6 +169,8 @@ def _draft(mail: MailMessage, raw: bytes, envelope_from: str, relay: RelayAddres
         incoming_message_id=(parsing.message_ids(mail, "Message-ID") or [""])[0],
         has_attachments=body.has_attachments,
         is_auto=is_auto_generated(mail, envelope_from),
+        # Written now, outside the write transaction (ADR 7), scrubbed as the relayed mail will be.
+        files=uploads.store(uploads.scrubbed(files, replacements)),
     )
 
 
