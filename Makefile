@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 export MARKETMSG_TEST_DATA_DIR ?= $(CURDIR)/var/test
 
-.PHONY: install demo test test-sqlite test-postgres lint bench bench-relay bench-lists bench-uploads messages clean
+.PHONY: install demo test test-sqlite test-postgres lint bench bench-relay bench-lists bench-uploads bench-guidelines messages clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,14 @@ test-postgres: install
 	  MARKETMSG_DATABASE_URL="$$MARKETMSG_TEST_POSTGRES_URL" $(BIN)/pytest -m db; \
 	else echo "PostgreSQL tests skipped: set MARKETMSG_TEST_POSTGRES_URL=postgresql://user@host:port/db (CI does)"; fi
 
-bench: bench-relay bench-uploads bench-lists
+bench: bench-relay bench-uploads bench-guidelines bench-lists
 
 bench-relay: install
 	$(BIN)/python bench/relay_bench.py
+
+# Median time to check a 10,000-character draft against the communication guidelines.
+bench-guidelines: install
+	$(BIN)/python bench/guidelines_bench.py
 
 # Time and peak memory of a web reply carrying 10 MiB of attachments.
 bench-uploads: install
