@@ -319,3 +319,21 @@ def test_pages_fit_a_phone(live_server, browser, shop, shots):
     assert width <= 390, f"the list is {width}px wide on a 390px screen"
     page.screenshot(path=shots / "messages-phone-ja.png", full_page=False)
     phone.close()
+
+
+def test_a_seller_sees_a_link_highlighted_while_typing_removes_it_and_sends(live_server, browser, shop):
+    base = live_server.url
+    context = browser.new_context(locale="ja-JP")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    sign_in(page, base, OWNER)
+    page.goto(f"{base}/messages/{shop['today'].conversation_id}/")  # type: ignore[attr-defined]
+    page.locator("#message-text").press_sequentially("詳しくは www.example-shop.com をご覧ください。")
+    expect(page.locator("#guideline-check mark").first).to_have_text("www.example-shop.com")
+    expect(page.locator("#guideline-check")).to_contain_text("外部サイトへのリンク")
+    page.fill("#message-text", "")
+    page.locator("#message-text").press_sequentially("明日発送いたします。")
+    expect(page.locator("#guideline-check")).to_contain_text("問題はありません")
+    page.click("button:has-text('送信')")
+    expect(page.locator(".flash")).to_contain_text("返信を送信しました")
+    context.close()

@@ -82,3 +82,24 @@ def test_links_and_remote_images_in_html(html: str, rule: str):
 
 def test_marketplace_links_in_html_pass():
     assert rules_in("", '<a href="https://marketplace.example/orders">注文</a><img src="cid:part1">') == []
+
+
+@pytest.mark.db
+@pytest.mark.django_db
+def test_the_draft_is_checked_as_the_seller_types_with_the_problem_highlighted(client):
+    from tests.personas import PASSWORD, make_pair
+
+    make_pair()
+    assert client.post("/messages/check/", {"text": "x"}).status_code == 302  # signed out
+    assert client.login(username="owner@sakura-books.example.jp", password=PASSWORD)
+    assert client.get("/messages/check/").status_code == 405
+    page = client.post(
+        "/messages/check/", {"text": "詳しくは <b>https://shop.example.com</b> へ"}
+    ).content.decode()
+    assert "<mark>https://shop.example.com</mark>" in page and "外部サイトへのリンク" in page
+    assert "&lt;b&gt;" in page and "<b>" not in page  # the draft is escaped, never rendered
+    clean = client.post("/messages/check/", {"text": "明日発送いたします。"}).content.decode()
+    assert "問題はありません" in clean
+    client.logout()
+    client.login(username="taro.yamada@example.jp", password=PASSWORD)
+    assert client.post("/messages/check/", {"text": "x"}).status_code == 404  # sellers only

@@ -110,4 +110,6 @@ def template_insert(request: HttpRequest) -> HttpResponse:
                 values = templating.values_for(account, order=order)
             filled = placeholders.fill(template.text, values)
             text = f"{text.rstrip()}\n\n{filled}" if text.strip() else filled
-    return render(request, "web/_message_box.html", {"text": text, "problem": problem})
+    return render(
+        request, "web/_message_box.html", {"text": text, "problem": problem, "guideline_check": True}
+    )

@@ -5,6 +5,7 @@ from marketmsg.web import (
     account_views,
     buyer_views,
     file_views,
+    guideline_views,
     noreply_views,
     seller_views,
     staff_views,
@@ -21,6 +22,7 @@ urlpatterns = [
     # seller
     path("messages/", seller_views.message_list, name="seller-messages"),
     path("messages/<int:conversation_id>/", seller_views.conversation, name="seller-conversation"),
+    path("messages/check/", guideline_views.check, name="guideline-check"),
     path("orders/", seller_views.manage_orders, name="manage-orders"),
     path("orders/report/", seller_views.order_report, name="order-report"),
     path("orders/<str:order_id>/contact/", seller_views.contact_buyer, name="contact-buyer"),
