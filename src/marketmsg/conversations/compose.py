@@ -95,7 +95,8 @@ def _post(
         problem = templating.unknown_placeholder_problem(text)
         if problem is not None:
             raise problem
-        text = placeholders.fill(text, templating.values_for(conversation.seller, conversation))
+        if placeholders.used(text):  # the values cost queries; most messages have none
+            text = placeholders.fill(text, templating.values_for(conversation.seller, conversation))
     accepted: list[uploads.StoredFile] = []
     if files:
         pair = addresses.relay_pair(conversation.buyer, conversation.seller)
@@ -158,17 +159,21 @@ def buyer_reply(
 
 def _opening_subject(conversation: Conversation) -> str:
     if conversation.order is not None:
-        return f"注文 {conversation.order.order_id} について"
+        return default_subject(conversation.order)
     if conversation.asin:
         return f"商品 {conversation.asin} について"
     return "お問い合わせ"
+
+
+def default_subject(order: Order) -> str:
+    return f"注文 {order.order_id} について"
 
 
 def contact_buyer(
     user: User, order: Order, subject: str, text: str, files: Sequence[UploadedFile] = ()
 ) -> Message:
     """Manage orders › Contact buyer: a new message (or the next one) in the order's conversation."""
-    cleaned = _clean_subject(subject) or f"注文 {order.order_id} について"
+    cleaned = _clean_subject(subject) or default_subject(order)
     if order.order_id not in cleaned:
         cleaned = f"{cleaned} (注文 {order.order_id})"
     body = _clean_text(text)

@@ -22,12 +22,11 @@ from marketmsg.accounts.models import SellerAccount
 from marketmsg.addresses.models import RelayAddress
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.delivery.models import Delivery
-from marketmsg.orders.models import Order, OrderItem
+from marketmsg.orders.models import ORDER_ID_RE, Order, OrderItem
 
 PAGE_SIZES = (10, 25, 50, 100)
 PERIODS = ("", "today", "7", "30", "90", "custom")
 ASIN_RE = re.compile(r"[A-Z0-9]{10}")
-FULL_ORDER_ID_RE = re.compile(r"\d{3}-\d{7}-\d{7}")
 
 Box = Literal["received", "sent"]
 
@@ -55,8 +54,8 @@ class ListQuery:
         if period not in PERIODS:
             errors.append(_("The period was not understood and was ignored."))
             period = ""
-        date_from = _date(params.get("from", ""), errors) if period == "custom" else None
-        date_to = _date(params.get("to", ""), errors) if period == "custom" else None
+        date_from = parse_day(params.get("from", ""), errors) if period == "custom" else None
+        date_to = parse_day(params.get("to", ""), errors) if period == "custom" else None
         if date_from and date_to and date_from > date_to:
             errors.append(_("The start date is after the end date, so the dates were ignored."))
             date_from = date_to = None
@@ -106,7 +105,8 @@ def _int(text: str, default: int) -> int:
         return default
 
 
-def _date(text: str, errors: list[str]) -> date | None:
+def parse_day(text: str, errors: list[str]) -> date | None:
+    """A YYYY-MM-DD date from a URL or form; a note in ``errors`` when it cannot be read."""
     if not text:
         return None
     try:
@@ -193,7 +193,7 @@ def row_facts(messages: list[Message]) -> dict[int, ConversationFacts]:
 
 def _search(seller: SellerAccount, text: str, author: str) -> Q:
     """Order ID, ASIN or e-mail address; anything else matches nothing (subjects are not searched)."""
-    if FULL_ORDER_ID_RE.fullmatch(text):
+    if ORDER_ID_RE.fullmatch(text):
         order = Order.objects.filter(order_id=text, seller=seller).values_list("id", flat=True)
         return _in_conversations(seller, "order_id", order)
     if ASIN_RE.fullmatch(text.upper()):

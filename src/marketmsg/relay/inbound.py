@@ -89,11 +89,11 @@ def prepare(
     ``known`` holds relay addresses already looked up at RCPT time. Raises Refused.
     """
     prepared = Prepared(parsing.parse(raw))
-    files: list[NewFile] = []
-    if any(verp.delivery_id_of(r) is None for r in recipients):  # reports to VERP addresses carry no files
-        files = _checked_files(prepared.mail)
+    bounces = {recipient: verp.delivery_id_of(recipient) for recipient in recipients}
+    # Reports to VERP addresses carry no files; mail to a relay address must pass the file rules.
+    files = _checked_files(prepared.mail) if None in bounces.values() else []
     for recipient in recipients:
-        delivery_id = verp.delivery_id_of(recipient)
+        delivery_id = bounces[recipient]
         if delivery_id is not None:
             prepared.bounced_deliveries.append(delivery_id)
             continue

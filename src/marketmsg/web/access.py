@@ -71,23 +71,24 @@ def buyer_conversation(request: HttpRequest, conversation_id: int) -> Conversati
     return _conversation(pk=conversation_id, buyer=buyer_of(request))
 
 
-def seller_order(request: HttpRequest, order_id: str) -> Order:
-    order = (
-        Order.objects.filter(order_id=order_id, seller=seller_account(request))
-        .select_related("buyer__user", "seller")
-        .first()
-    )
-    if order is None:
+def _order(**where: Any) -> Order:
+    found = Order.objects.filter(**where).select_related("buyer__user", "seller").first()
+    if found is None:
         raise Http404("No such order.")
-    return order
+    return found
+
+
+def seller_order(request: HttpRequest, order_id: str) -> Order:
+    return _order(order_id=order_id, seller=seller_account(request))
 
 
 def buyer_order(request: HttpRequest, order_id: str) -> Order:
-    order = (
-        Order.objects.filter(order_id=order_id, buyer=buyer_of(request))
-        .select_related("buyer__user", "seller")
-        .first()
-    )
-    if order is None:
-        raise Http404("No such order.")
-    return order
+    return _order(order_id=order_id, buyer=buyer_of(request))
+
+
+def works_for(request: HttpRequest, seller_id: int) -> bool:
+    """Whether the signed-in user is a user of that shop (any other user, or nobody: no)."""
+    user = request.user
+    if not isinstance(user, User) or user.role != User.Role.SELLER:
+        return False
+    return seller_account(request).pk == seller_id

@@ -5,21 +5,20 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest
 
-from marketmsg.accounts.models import SellerUser, User
+from marketmsg.accounts.models import User
 from marketmsg.conversations.models import Attachment, Message
-from marketmsg.web.access import user_of
+from marketmsg.web.access import user_of, works_for
+from marketmsg.web.thread import shown_to_buyer
 
 
-def _may_see(user: User, message: Message) -> bool:
+def _may_see(request: HttpRequest, message: Message) -> bool:
+    user = user_of(request)
     conversation = message.conversation
     if user.role == User.Role.STAFF:
         return True
-    if user.role == User.Role.SELLER:
-        return SellerUser.objects.filter(user=user, account_id=conversation.seller_id).exists()
-    if user.role == User.Role.BUYER and conversation.buyer.user_id == user.pk:
-        # A buyer sees their own files and what the seller actually sent them.
-        return message.author == Message.Author.BUYER or message.state == Message.State.RELAYED
-    return False
+    if user.role == User.Role.BUYER:
+        return conversation.buyer.user_id == user.pk and shown_to_buyer(message)
+    return works_for(request, conversation.seller_id)
 
 
 @login_required
@@ -31,7 +30,7 @@ def download(request: HttpRequest, attachment_id: int) -> FileResponse:
         .select_related("message__conversation__buyer")
         .first()
     )
-    if found is None or not found.file or not _may_see(user_of(request), found.message):
+    if found is None or not found.file or not _may_see(request, found.message):
         raise Http404("No such file.")
     return FileResponse(
         found.file.open("rb"), as_attachment=True, filename=found.filename, content_type=found.content_type

@@ -11,18 +11,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_protect
 
-from marketmsg.accounts.models import SellerUser, User
+from marketmsg.accounts.models import User
 from marketmsg.conversations import compose, noreply_link
 from marketmsg.conversations.models import Message
+from marketmsg.web.access import user_of, works_for
 
 
 def _shop_user(request: HttpRequest, message: Message) -> User | None:
     """Who marked it, when a user of that very shop is signed in; otherwise only the link did."""
-    user = request.user
-    if not isinstance(user, User) or user.role != User.Role.SELLER:
-        return None
-    membership = SellerUser.objects.filter(user=user, account_id=message.conversation.seller_id)
-    return user if membership.exists() else None
+    return user_of(request) if works_for(request, message.conversation.seller_id) else None
 
 
 @csrf_protect

@@ -16,7 +16,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from marketmsg.conversations import compose
-from marketmsg.conversations.listing import PAGE_SIZES, ListQuery, messages_for, row_facts, start_of
+from marketmsg.conversations.listing import (
+    PAGE_SIZES,
+    ListQuery,
+    messages_for,
+    parse_day,
+    row_facts,
+    start_of,
+)
 from marketmsg.conversations.models import Message, Template
 from marketmsg.orders import report
 from marketmsg.orders.models import Order
@@ -146,7 +153,7 @@ def manage_orders(request: HttpRequest) -> HttpResponse:
 def contact_buyer(request: HttpRequest, order_id: str) -> HttpResponse:
     order = access.seller_order(request, order_id)
     problem: compose.FormProblem | None = None
-    subject = request.POST.get("subject", f"注文 {order.order_id} について")
+    subject = request.POST.get("subject", compose.default_subject(order))
     text = request.POST.get("text", "")
     if request.method == "POST":
         try:
@@ -203,10 +210,4 @@ def order_report(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
 
 
 def _day(text: str | None, default: date, errors: list[str]) -> date:
-    if not text:
-        return default
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        errors.append(_("Could not read the date “%(text)s”. Use the form YYYY-MM-DD.") % {"text": text[:20]})
-        return default
+    return parse_day(text or "", errors) or default

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils.html import strip_tags
 
 from marketmsg.addresses import services as addresses
-from marketmsg.conversations.compose import FormProblem
+from marketmsg.conversations.errors import FormProblem
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.delivery.models import Delivery
 from marketmsg.orders.models import OrderItem
 
 Author = Message.Author
+
+
+# What a buyer sees of a conversation: their own messages and what the seller's were actually sent
+# (not held or blocked ones). Pages and downloads both ask this.
+SHOWN_TO_BUYER = Q(author=Author.BUYER) | Q(author=Author.SELLER, state=Message.State.RELAYED)
+
+
+def shown_to_buyer(message: Message) -> bool:
+    return message.author == Author.BUYER or (
+        message.author == Author.SELLER and message.state == Message.State.RELAYED
+    )
 
 
 # A conversation page shows the latest messages; older ones come with "show all".
@@ -25,9 +36,7 @@ def visible_messages(conversation: Conversation, reader: str, limit: int | None 
     to them."""
     found = conversation.messages.exclude(author=Author.MARKETPLACE)
     if reader == Author.BUYER:
-        found = found.filter(author=Author.BUYER) | found.filter(
-            author=Author.SELLER, state=Message.State.RELAYED
-        )
+        found = found.filter(SHOWN_TO_BUYER)
     failed = Delivery.objects.filter(
         message=OuterRef("pk"), state__in=[Delivery.State.FAILED, Delivery.State.BOUNCED]
     )
