@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import SenderAddress
+from marketmsg.conversations.models import Message
 from marketmsg.delivery.models import Delivery
 from marketmsg.relay import inbound
 from marketmsg.relay.outbound import render_delivery
@@ -176,6 +177,8 @@ def test_hidden_sender_address_never_reaches_the_other_party(local, domain, plac
         to = pair.seller_relay
     raw = build_mail(secret, to, places, style)
     receipt = inbound.receive(raw, secret, [to])
+    # Nothing in these mails breaks the guidelines: the relay addresses left in them are ours.
+    assert not receipt.blocked_rules, Message.objects.get(pk=receipt.message_ids[0]).guideline_findings
     [delivery] = Delivery.objects.filter(message_id__in=receipt.message_ids)
     rendered = render_delivery(delivery).data
     readable = everything_readable(rendered)

@@ -45,10 +45,19 @@ def db_value(value: Any) -> Any:
     return value
 
 
+def _params(fields: list[models.Field[Any, Any]], values: list[Any]) -> list[Any]:
+    """The values as the driver takes them: a JSON field's value is encoded (the only adaptation
+    the drivers do not do themselves for our models)."""
+    return [
+        f.get_db_prep_save(v, connection) if isinstance(f, models.JSONField) else v
+        for f, v in zip(fields, values, strict=True)
+    ]
+
+
 def save_new(obj: M) -> M:
     """Insert ``obj`` (all concrete fields, defaults already applied by its constructor)."""
     sql, fields, returns_pk = _insert_plan(type(obj), connection.vendor)
-    params = [getattr(obj, f.attname) for f in fields]
+    params = _params(fields, [getattr(obj, f.attname) for f in fields])
     if returns_pk:
         obj.pk = fetchall(sql, params)[0][0]
     else:
@@ -61,7 +70,7 @@ def save_new_unless_clash(obj: M) -> M | None:
     a row: no savepoint is needed to survive the clash (the model's pk must be generated)."""
     sql, fields, returns_pk = _insert_plan(type(obj), connection.vendor, skip_conflicts=True)
     assert returns_pk, "save_new_unless_clash needs a generated primary key"
-    found = fetchall(sql, [getattr(obj, f.attname) for f in fields])
+    found = fetchall(sql, _params(fields, [getattr(obj, f.attname) for f in fields]))
     if not found:
         return None
     obj.pk = found[0][0]
@@ -79,7 +88,7 @@ def insert(model: type[models.Model], **values: Any) -> Any:
     """Insert one row from field values (attnames; the field's default where one is missing),
     without building a model instance; returns the new primary key."""
     sql, fields, returns_pk = _insert_plan(model, connection.vendor)
-    params = [values[f.attname] if f.attname in values else f.get_default() for f in fields]
+    params = _params(fields, [values[f.attname] if f.attname in values else f.get_default() for f in fields])
     if returns_pk:
         return fetchall(sql, params)[0][0]
     execute(sql, params)

@@ -55,6 +55,8 @@ class Buyer(models.Model):
     user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="buyer")
     # A mobile-carrier address gets relay addresses on the mobile relay domain.
     is_mobile = models.BooleanField(default=False)
+    # Opted out of messages a seller starts unprompted (SPEC F10); answers and order problems still come.
+    declines_unprompted = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return self.user.name

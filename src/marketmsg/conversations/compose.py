@@ -18,8 +18,8 @@ from django.utils.translation import gettext_lazy as _
 
 from marketmsg.accounts.models import Buyer, SellerAccount, User
 from marketmsg.addresses import services as addresses
-from marketmsg.conversations import placeholders, templating, uploads
-from marketmsg.conversations.errors import FormProblem
+from marketmsg.conversations import placeholders, screening, templating, uploads
+from marketmsg.conversations.errors import FormProblem, GuidelinesProblem
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.conversations.services import Draft, conversation_for, post_message
 from marketmsg.orders.models import Order
@@ -83,11 +83,13 @@ def _post(
     subject: str,
     text: str,
     files: Sequence[UploadedFile] = (),
+    reason: str = "",
 ) -> Message:
     """One web message through the pipeline, in answer to the other side's latest message.
 
     A buyer's real address goes with the draft as a mail's would (post_message checks it); a
-    seller user is known by their account, since the web has no sending address to approve."""
+    seller user is known by their account, since the web has no sending address to approve.
+    A seller's message that the guidelines block is stored as blocked, then GuidelinesProblem."""
     other = Author.SELLER if author == Author.BUYER else Author.BUYER
     if author == Author.SELLER:
         # Placeholders typed or left in by hand are filled as an inserted template's are; an
@@ -102,21 +104,27 @@ def _post(
         pair = addresses.relay_pair(conversation.buyer, conversation.seller)
         replacements = replacement_map(pair, extra_seller={user.email} if author == Author.SELLER else set())
         accepted = uploads.store(uploads.scrubbed(uploads.accept(list(files)), replacements))
-    return post_message(
-        Draft(
-            seller=conversation.seller,
-            buyer=conversation.buyer,
-            author=author,
-            channel=Message.Channel.WEB,
-            subject=subject,
-            text=text,
-            sender_email=user.email if author == Author.BUYER else "",
-            sender_user=user,
-            conversation=conversation,
-            parent=_last_from(conversation, other),
-            files=accepted,
-        )
+    draft = Draft(
+        seller=conversation.seller,
+        buyer=conversation.buyer,
+        author=author,
+        channel=Message.Channel.WEB,
+        subject=subject,
+        text=text,
+        sender_email=user.email if author == Author.BUYER else "",
+        sender_user=user,
+        conversation=conversation,
+        parent=_last_from(conversation, other),
+        files=accepted,
+        reason=reason,
     )
+    if author == Author.SELLER:
+        draft.screening = screening.screen(draft, conversation)
+    message = post_message(draft)
+    if draft.screening is not None and draft.screening.blocked:
+        findings = tuple(f for f in draft.screening.verdict.findings if f.severity == "block")
+        raise GuidelinesProblem(findings, draft.screening.opted_out)
+    return message
 
 
 def _reply(
@@ -170,15 +178,23 @@ def default_subject(order: Order) -> str:
 
 
 def contact_buyer(
-    user: User, order: Order, subject: str, text: str, files: Sequence[UploadedFile] = ()
+    user: User,
+    order: Order,
+    subject: str,
+    text: str,
+    files: Sequence[UploadedFile] = (),
+    reason: str = "other",
 ) -> Message:
-    """Manage orders › Contact buyer: a new message (or the next one) in the order's conversation."""
+    """Manage orders › Contact buyer: a new message (or the next one) in the order's conversation,
+    for one of the reasons (an order problem reaches a buyer who declined unprompted messages)."""
+    if reason not in screening.REASONS:
+        raise FormProblem("reason", _("Choose why you are writing to the buyer."))
     cleaned = _clean_subject(subject) or default_subject(order)
     if order.order_id not in cleaned:
         cleaned = f"{cleaned} (注文 {order.order_id})"
     body = _clean_text(text)
     conversation = conversation_for(order.seller, order.buyer, order)
-    return _post(user, conversation, Author.SELLER, cleaned, body, files)
+    return _post(user, conversation, Author.SELLER, cleaned, body, files, reason=reason)
 
 
 def contact_seller(

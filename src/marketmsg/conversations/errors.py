@@ -5,6 +5,9 @@ from __future__ import annotations
 from enum import Enum
 
 from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from marketmsg.policy.guidelines import Finding
 
 
 class Refusal(Enum):
@@ -36,3 +39,24 @@ class FormProblem(Exception):
         super().__init__(str(text))
         self.field = field
         self.text = text
+
+
+class GuidelinesProblem(FormProblem):
+    """A seller's web message was blocked (SPEC F10): it is kept for staff and delivered to nobody.
+    The form shows the findings and keeps the draft, so the seller can fix it and send again."""
+
+    def __init__(self, findings: tuple[Finding, ...], opted_out: bool) -> None:
+        if opted_out:
+            text = _(
+                "Not sent: this buyer has chosen to receive only answers and messages about a problem "
+                "with their order. If there is a problem, choose it as the reason; otherwise wait for "
+                "the buyer to write."
+            )
+        else:
+            text = _(
+                "Not sent: the message breaks the communication guidelines. Change the highlighted "
+                "words and send again (attach any files again too)."
+            )
+        super().__init__("reason" if opted_out and not findings else "text", text)
+        self.findings = findings
+        self.opted_out = opted_out

@@ -99,10 +99,20 @@ class Message(models.Model):
     raw_sha256 = models.CharField(max_length=64, blank=True, default="")
     raw_size = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The communication guidelines' decision (SPEC F10): what was found, with severity and position,
+    # and the names of the rules that blocked the message or removed words from it.
+    guideline_findings = models.JSONField(default=list, blank=True)
+    guideline_rules = models.CharField(max_length=200, blank=True, default="")
+    # Why a seller started the conversation ("contact buyer"): an order problem passes a buyer's opt-out.
+    reason = models.CharField(max_length=20, blank=True, default="")
 
     class Meta:
         indexes = [
             models.Index(fields=["conversation", "created_at"]),
+            # Staff review of blocked messages, newest first; few rows, so a small partial index.
+            models.Index(
+                fields=["created_at"], condition=models.Q(state="blocked"), name="message_blocked_time"
+            ),
             # Received / Sent lists, the period filters and the search by the seller's own address;
             # the flags the filters test are columns too, so a scan in time order never reads the table.
             models.Index(

@@ -21,8 +21,10 @@ from marketmsg import rows
 from marketmsg.accounts.models import Buyer, SellerAccount, User
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import SenderAddress
+from marketmsg.conversations import screening as guideline_screening
 from marketmsg.conversations.errors import Refusal, Refused
 from marketmsg.conversations.models import Attachment, Conversation, Message, RawMime
+from marketmsg.conversations.screening import Screening
 from marketmsg.conversations.uploads import StoredFile
 from marketmsg.delivery.models import Delivery
 from marketmsg.orders.models import Order
@@ -56,6 +58,19 @@ class Draft:
     recipients: list[str] | None = None
     # Files that came with the message, checked and already written to storage (uploads.store).
     files: list[StoredFile] = field(default_factory=list)
+    # Why a seller starts a conversation (screening.REASONS); an order problem passes an opt-out.
+    reason: str = ""
+    # The guidelines' decision for a seller's message, when the channel made it beforehand
+    # (outside the write transaction); post_message makes it otherwise.
+    screening: Screening | None = None
+
+
+def find_conversation(draft: Draft) -> Conversation | None:
+    """The conversation the draft goes to, if it exists yet (post_message starts it otherwise)."""
+    if draft.conversation is not None:
+        return draft.conversation
+    order_id = draft.order.pk if draft.order is not None else None
+    return existing_conversation(draft.seller.pk, draft.buyer.pk, order_id, "" if order_id else draft.asin)
 
 
 def new_message_id() -> str:
@@ -163,6 +178,12 @@ def post_message(draft: Draft) -> Message:
         )
         if state == State.RELAYED and _loops(conversation, draft):
             state = State.SUPPRESSED
+        text, html, decision = draft.text, draft.html, {}
+        if draft.author == Author.SELLER:
+            screening = draft.screening or guideline_screening.screen(draft, conversation)
+            text, html, decision = screening.text, screening.html, screening.recorded()
+            if screening.blocked:
+                state = State.BLOCKED  # kept, with the rules that fired, and never delivered
         now = timezone.now()
         message = Message(
             conversation=conversation,
@@ -173,8 +194,8 @@ def post_message(draft: Draft) -> Message:
             sender_email=_text(draft.sender_email.lower()),
             sender_user=draft.sender_user,
             subject=_text(draft.subject[:998]),
-            text=_text(draft.text),
-            html=_text(draft.html),
+            text=_text(text),
+            html=_text(html),
             has_attachments=draft.has_attachments or bool(draft.files),
             is_auto=draft.is_auto,
             needs_reply=draft.author == Author.BUYER and not draft.is_auto,
@@ -184,6 +205,8 @@ def post_message(draft: Draft) -> Message:
             raw_sha256=hashlib.sha256(draft.raw).hexdigest() if draft.raw is not None else "",
             raw_size=len(draft.raw) if draft.raw is not None else 0,
             created_at=now,
+            reason=draft.reason,
+            **decision,
         )
         # Hand-written writes (ADR 5): every mail, web and API message passes here.
         rows.save_new(message)

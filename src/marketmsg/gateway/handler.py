@@ -118,6 +118,9 @@ class RelayHandler:
             receipt.held,
             receipt.bounces,
         )
+        if receipt.blocked_rules:
+            log.info("mail blocked by the communication guidelines: %s", " ".join(receipt.blocked_rules))
+            return replies.guidelines_blocked(receipt.blocked_rules)
         if receipt.message_ids and receipt.held == len(receipt.message_ids):
             return replies.OK_HELD
         return replies.OK_BOUNCE if not receipt.message_ids else replies.OK_STORED

@@ -54,6 +54,24 @@ def refused(reason: Refusal, detail: str = "") -> str:
     return REFUSALS[reason]
 
 
+def guidelines_blocked(rules: list[str]) -> str:
+    """A seller's mail that breaks the communication guidelines: kept for the marketplace's staff,
+    delivered to nobody, and refused so that the seller's own mail system reports it."""
+    if rules == ["buyer_opted_out"]:
+        return _reply(
+            550,
+            "5.7.1",
+            "Not delivered (buyer_opted_out): this buyer receives only answers and messages about a "
+            "problem with an order. Use Contact buyer on the web and choose the problem",
+        )
+    return _reply(
+        550,
+        "5.7.1",
+        f"Not delivered: the message breaks the communication guidelines ({', '.join(rules)}). "
+        "No links to other websites, promotions or contact details; remove them and send again",
+    )
+
+
 def _smtp_safe(text: str) -> str:
     """A file name as SMTP can carry it in a reply: printable ASCII on one line, not too long."""
     safe = "".join(c if 32 <= ord(c) < 127 else "?" for c in text)

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from marketmsg import rows
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import RelayAddress, SenderAddress
-from marketmsg.conversations import services, uploads
+from marketmsg.conversations import screening, services, uploads
 from marketmsg.conversations.errors import Refusal, Refused
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.conversations.uploads import NewFile
@@ -63,6 +63,8 @@ class Receipt:
     message_ids: list[int] = field(default_factory=list)
     held: int = 0
     bounces: int = 0
+    # The guideline rules that blocked the mail: it is kept for staff, and refused to the sender.
+    blocked_rules: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -101,7 +103,21 @@ def prepare(
         if relay is None:  # deactivated between RCPT and DATA
             raise Refused(Refusal.UNKNOWN_RECIPIENT, "deactivated between RCPT and DATA")
         prepared.drafts.append(_draft(prepared.mail, raw, envelope_from, relay, files))
+    _screen_together(prepared.drafts)
     return prepared
+
+
+def _screen_together(drafts: list[services.Draft]) -> None:
+    """The guidelines' decision for each seller copy, here outside the write transaction. One mail
+    gets one SMTP answer, so when one copy is blocked every copy is (and none is delivered)."""
+    sellers = [d for d in drafts if d.author == Message.Author.SELLER]
+    for draft in sellers:
+        draft.screening = screening.screen(draft, services.find_conversation(draft))
+    blocked = tuple(r for d in sellers if d.screening for r in d.screening.blocked_rules)
+    if blocked:
+        for draft in sellers:
+            assert draft.screening is not None
+            draft.screening = draft.screening.blocked_too(blocked)
 
 
 _ATTACHMENT_REFUSALS = {
@@ -134,6 +150,10 @@ def store(prepared: Prepared) -> Receipt:
             message = services.post_message(draft)
             receipt.message_ids.append(message.pk)
             receipt.held += message.state == Message.State.HELD
+            if message.state == Message.State.BLOCKED:
+                receipt.blocked_rules += [
+                    r for r in message.guideline_rules.split() if r not in receipt.blocked_rules
+                ]
     return receipt
 
 

@@ -1,4 +1,4 @@
-"""The user's own settings: language and time zone."""
+"""The user's own settings: time zone; for a buyer, which seller messages they receive."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
+from marketmsg.accounts.models import User
 from marketmsg.web.access import user_of
 
 # The zones a Japanese marketplace's sellers and buyers most often live in, then all the others.
@@ -20,6 +21,22 @@ COMMON_ZONES = ("Asia/Tokyo", "UTC", "Asia/Seoul", "Asia/Shanghai", "America/Los
 def settings_page(request: HttpRequest) -> HttpResponse:
     user = user_of(request)
     error = ""
+    if (
+        request.method == "POST"
+        and request.POST.get("form") == "seller_messages"
+        and user.role == User.Role.BUYER
+    ):
+        buyer = user.buyer
+        buyer.declines_unprompted = not request.POST.get("unprompted")
+        buyer.save(update_fields=["declines_unprompted"])
+        if buyer.declines_unprompted:
+            notices.success(
+                request,
+                _("Saved: sellers can now write to you only to answer you or about a problem with an order."),
+            )
+        else:
+            notices.success(request, _("Saved: sellers may write to you about your orders."))
+        return redirect("account")
     if request.method == "POST":
         zone = request.POST.get("time_zone", "")
         if zone in zoneinfo.available_timezones():

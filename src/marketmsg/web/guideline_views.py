@@ -8,7 +8,10 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
+from marketmsg.conversations import screening
+from marketmsg.conversations.errors import FormProblem, GuidelinesProblem
 from marketmsg.policy import guidelines
+from marketmsg.web import access
 from marketmsg.web.access import seller_only
 
 MAX_CHECKED = 20_000
@@ -32,17 +35,26 @@ def highlighted(text: str, findings: tuple[guidelines.Finding, ...]) -> SafeStri
     return mark_safe("".join(pieces).replace("\n", "<br>"))  # every piece is escaped
 
 
+def shown(text: str, findings: tuple[guidelines.Finding, ...]) -> dict[str, object]:
+    """What _guideline_findings.html shows for a draft."""
+    return {"text": text.strip(), "findings": findings, "highlighted": highlighted(text, findings)}
+
+
+def after_problem(problem: FormProblem | None, text: str) -> dict[str, object] | None:
+    """The findings to show under the form when the guidelines blocked what was just sent."""
+    if isinstance(problem, GuidelinesProblem) and problem.findings:
+        return shown(text, problem.findings)
+    return None
+
+
 @seller_only
 @require_POST
 def check(request: HttpRequest) -> HttpResponse:
+    """The draft's findings as the seller types; in a conversation, words the buyer wrote first are
+    excused exactly as when the message is sent."""
     text = request.POST.get("text", "")[:MAX_CHECKED]
-    verdict = guidelines.check(text)
-    return render(
-        request,
-        "web/_guideline_findings.html",
-        {
-            "text": text.strip(),
-            "findings": verdict.findings,
-            "highlighted": highlighted(text, verdict.findings),
-        },
-    )
+    conversation = None
+    if request.POST.get("conversation", "").isdigit():
+        conversation = access.seller_conversation(request, int(request.POST["conversation"]))
+    verdict = screening.check_draft(text, conversation=conversation)
+    return render(request, "web/_guideline_findings.html", shown(text, verdict.findings))

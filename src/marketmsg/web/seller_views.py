@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from marketmsg.conversations import compose
+from marketmsg.conversations import compose, screening
 from marketmsg.conversations.listing import (
     PAGE_SIZES,
     ListQuery,
@@ -25,9 +25,10 @@ from marketmsg.conversations.listing import (
     start_of,
 )
 from marketmsg.conversations.models import Message, Template
+from marketmsg.conversations.services import existing_conversation
 from marketmsg.orders import report
 from marketmsg.orders.models import Order
-from marketmsg.web import access, thread
+from marketmsg.web import access, guideline_views, thread
 from marketmsg.web.access import seller_only
 from marketmsg.web.templatetags.marketmsg_tags import state_badge
 
@@ -125,7 +126,8 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
             problem=problem,
             draft=request.POST.get("text", ""),
             show_all="all" in request.GET,
-        ),
+        )
+        | {"guideline": guideline_views.after_problem(problem, request.POST.get("text", ""))},
     )
 
 
@@ -155,19 +157,31 @@ def contact_buyer(request: HttpRequest, order_id: str) -> HttpResponse:
     problem: compose.FormProblem | None = None
     subject = request.POST.get("subject", compose.default_subject(order))
     text = request.POST.get("text", "")
+    reason = request.POST.get("reason") or "other"
     if request.method == "POST":
         try:
             files = request.FILES.getlist("files")
-            sent = compose.contact_buyer(access.user_of(request), order, subject, text, files)
+            sent = compose.contact_buyer(access.user_of(request), order, subject, text, files, reason)
         except compose.FormProblem as error:
             problem = error
         else:
             notices.success(request, _("Your message was sent to the buyer."))
             return redirect("seller-conversation", conversation_id=sent.conversation_id)
+    existing = existing_conversation(order.seller_id, order.buyer_id, order.pk, "")
     return render(
         request,
         "web/contact_buyer.html",
-        {"order": order, "subject": subject, "text": text, "problem": problem}
+        {
+            "order": order,
+            "subject": subject,
+            "text": text,
+            "problem": problem,
+            "reason": reason,
+            "reasons": [(key, label) for key, (_ja, label) in screening.REASONS.items()],
+            "existing": existing,
+            "opted_out": screening.declined(order.buyer, "", existing),
+            "guideline": guideline_views.after_problem(problem, text),
+        }
         | _picker(request, order=order.order_id),
     )
 

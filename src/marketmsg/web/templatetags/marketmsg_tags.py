@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from django import template
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from marketmsg.conversations import screening
 from marketmsg.conversations.models import Message
 
 register = template.Library()
@@ -41,3 +43,18 @@ def state_of(message: Message) -> str:
 def state_badge(message: Message) -> SafeString:
     css, icon, label = _BADGES[state_of(message)]
     return format_html('<span class="state {}">{} {}</span>', css, icon, label)
+
+
+_OPTED_OUT = _("the buyer receives only answers and messages about a problem with their order.")
+
+
+@register.simple_tag
+def guideline_reasons(message: Message) -> SafeString:
+    """Why a message was blocked, one sentence per rule that fired, in the reader's language."""
+    explanations = screening.site_rules().explanations
+    english = (get_language() or "ja").startswith("en")
+    sentences = [
+        str(_OPTED_OUT) if rule == screening.OPTED_OUT else explanations.get(rule, ("", ""))[english] or rule
+        for rule in message.guideline_rules.split()
+    ]
+    return format_html_join(" ", "<span>{}</span>", ((s,) for s in sentences))
