@@ -56,7 +56,7 @@ class Buyer(models.Model):
     # A mobile-carrier address gets relay addresses on the mobile relay domain.
     is_mobile = models.BooleanField(default=False)
     # Opted out of messages a seller starts unprompted (SPEC F10); answers and order problems still come.
-    declines_unprompted = models.BooleanField(default=False)
+    declines_unprompted = models.BooleanField(default=False, db_default=False)
 
     def __str__(self) -> str:
         return self.user.name

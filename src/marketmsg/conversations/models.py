@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Value
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -101,10 +102,11 @@ class Message(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     # The communication guidelines' decision (SPEC F10): what was found, with severity and position,
     # and the names of the rules that blocked the message or removed words from it.
-    guideline_findings = models.JSONField(default=list, blank=True)
-    guideline_rules = models.CharField(max_length=200, blank=True, default="")
+    # db_default too: bulk loaders (the seeder) insert rows without these columns.
+    guideline_findings = models.JSONField(default=list, db_default=Value([], models.JSONField()), blank=True)
+    guideline_rules = models.CharField(max_length=200, blank=True, default="", db_default="")
     # Why a seller started the conversation ("contact buyer"): an order problem passes a buyer's opt-out.
-    reason = models.CharField(max_length=20, blank=True, default="")
+    reason = models.CharField(max_length=20, blank=True, default="", db_default="")
 
     class Meta:
         indexes = [

@@ -97,7 +97,7 @@ def screen(draft: Draft, conversation: Conversation | None) -> Screening:
     if declined(draft.buyer, draft.reason, conversation):
         blocked.append(OPTED_OUT)
     text, html = draft.text, draft.html
-    if verdict.removals:
+    if verdict.removals and not blocked:  # a blocked message is kept as written, for staff to judge
         text = guidelines.redacted(text, verdict)
         if html:  # the HTML's own positions: the same rules run over its source
             html = guidelines.redacted(html, guidelines.check(html, rules=site_rules()))

@@ -14,6 +14,7 @@ from marketmsg.conversations import noreply_link
 from marketmsg.conversations.models import Message, RawMime
 from marketmsg.delivery import verp
 from marketmsg.delivery.models import Delivery
+from marketmsg.policy import guidelines
 from marketmsg.relay import render
 from marketmsg.relay.inbound import replacement_map
 
@@ -47,7 +48,7 @@ def render_delivery(delivery: Delivery) -> Rendered:
         reader = Message.Author.MARKETPLACE
     in_reply_to, references = _thread_headers(message, reader)
     raw = None
-    if message.channel == Message.Channel.MAIL:
+    if _relays_raw(message):
         raw = bytes(RawMime.objects.get(message=message).data)
     outbound = render.Outbound(
         from_name=from_name,
@@ -73,9 +74,16 @@ def render_delivery(delivery: Delivery) -> Rendered:
     return Rendered(data=data, envelope_from="" if is_notice else verp.return_path(delivery.pk))
 
 
+def _relays_raw(message: Message) -> bool:
+    """A mail is rebuilt from its own MIME, unless the guidelines removed words from it: then what
+    was stored (text, HTML and files) is sent, so the removed words cannot travel in the original."""
+    removed = any(f.get("severity") == guidelines.REMOVE for f in message.guideline_findings)
+    return message.channel == Message.Channel.MAIL and not removed
+
+
 def _files(message: Message) -> tuple[tuple[str, str, bytes], ...]:
-    """The stored files of a web or API message (mail carries its own in the raw MIME)."""
-    if message.channel == Message.Channel.MAIL or not message.has_attachments:
+    """The stored files of a message whose raw MIME is not relayed (which carries its own)."""
+    if _relays_raw(message) or not message.has_attachments:
         return ()
     found = []
     for attachment in message.attachments.filter(removed_at__isnull=True).order_by("pk"):

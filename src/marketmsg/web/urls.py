@@ -6,6 +6,7 @@ from marketmsg.web import (
     buyer_views,
     file_views,
     guideline_views,
+    moderation_views,
     noreply_views,
     seller_views,
     staff_views,
@@ -38,6 +39,7 @@ urlpatterns = [
     path("my/messages/<int:conversation_id>/", buyer_views.conversation, name="buyer-conversation"),
     path("files/<int:attachment_id>/", file_views.download, name="attachment"),
     path("staff/attachments/", staff_views.attachments, name="staff-attachments"),
+    path("staff/blocked/", moderation_views.blocked_messages, name="staff-blocked"),
     path(
         "staff/attachments/<int:attachment_id>/remove/",
         staff_views.remove_attachment,
