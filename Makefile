@@ -43,6 +43,8 @@ bench-relay: install
 # Median time to check a 10,000-character draft against the communication guidelines.
 bench-guidelines: install
 	$(BIN)/python bench/guidelines_bench.py
+	$(BIN)/python bench/guidelines_eval.py
+	$(BIN)/python bench/guidelines_eval.py --set tests/data/guidelines_holdout.tsv
 
 # Time and peak memory of a web reply carrying 10 MiB of attachments.
 bench-uploads: install

@@ -28,7 +28,7 @@ def main() -> int:
     blocking = [rule for rule, severity in rules.severity.items() if severity == guidelines.BLOCK]
     examples = evaluation.read(args.set)
     report = evaluation.evaluate(examples, rules.severity, lambda text, html: guidelines.check(text, html))
-    print(f"{report.examples} labelled messages from {args.set.relative_to(ROOT)}")
+    print(f"{report.examples} labelled messages from {args.set}")
     print(
         f"{'rule':<15} {'severity':<8} {'msgs':>5} {'TP':>4} {'FP':>4} {'FN':>4} "
         f"{'precision':>9} {'recall':>7}"

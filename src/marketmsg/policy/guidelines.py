@@ -178,6 +178,7 @@ def _trie(words: list[str]) -> str:
     return f"(?:{pattern(root)})"
 
 
+SCHEME_URL = re.compile(r"(?<![a-z0-9])(?:h[tx]{2}ps?|ftp)://([a-z0-9][a-z0-9.-]*\.[a-z]{2,})(?:[:/?#][^\s<>\"']*)?")
 EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+")
 # Japanese numbers (03-1234-5678, 090-1234-5678, 0120-123-456, 09012345678) and international
 # ones (+81 90 1234 5678). An order ID (503-1234567-1234567) has other group sizes.
@@ -206,6 +207,12 @@ def check(text: str, html: str = "", rules: Rules | None = None) -> Verdict:
     for match in rules.domain.finditer(normal):
         inside_email = any(s <= match.start() < e for s, e in emails)
         if not inside_email:
+            links.append((match.start(), match.end()))
+            if not _allowed(match.group(1), rules):
+                found("external_link", match.start(), match.end())
+    # With a scheme, any host is a link, whatever its top-level domain (youtu.be, example.gg).
+    for match in SCHEME_URL.finditer(normal):
+        if not any(s <= match.start() < e for s, e in links):
             links.append((match.start(), match.end()))
             if not _allowed(match.group(1), rules):
                 found("external_link", match.start(), match.end())
