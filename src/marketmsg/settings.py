@@ -119,6 +119,8 @@ INSTALLED_APPS = [
     "marketmsg.gateway",
     "marketmsg.demo",
     "marketmsg.web",
+    "marketmsg.api",
+    "ninja",  # the API docs' own static files (Swagger UI), served locally
 ]
 
 MIDDLEWARE = [

@@ -84,6 +84,7 @@ def _post(
     text: str,
     files: Sequence[UploadedFile] = (),
     reason: str = "",
+    channel: str = Message.Channel.WEB,
 ) -> Message:
     """One web message through the pipeline, in answer to the other side's latest message.
 
@@ -108,7 +109,7 @@ def _post(
         seller=conversation.seller,
         buyer=conversation.buyer,
         author=author,
-        channel=Message.Channel.WEB,
+        channel=channel,
         subject=subject,
         text=text,
         sender_email=user.email if author == Author.BUYER else "",
@@ -128,12 +129,17 @@ def _post(
 
 
 def _reply(
-    user: User, conversation: Conversation, author: str, text: str, files: Sequence[UploadedFile]
+    user: User,
+    conversation: Conversation,
+    author: str,
+    text: str,
+    files: Sequence[UploadedFile],
+    channel: str = Message.Channel.WEB,
 ) -> Message:
     other = Author.SELLER if author == Author.BUYER else Author.BUYER
     answered = _last_from(conversation, other)
     subject = _reply_subject(answered.subject if answered else _opening_subject(conversation))
-    return _post(user, conversation, author, subject, _clean_text(text), files)
+    return _post(user, conversation, author, subject, _clean_text(text), files, channel=channel)
 
 
 def seller_reply(
@@ -142,6 +148,7 @@ def seller_reply(
     text: str,
     no_reply_needed: bool = False,
     files: Sequence[UploadedFile] = (),
+    channel: str = Message.Channel.WEB,
 ) -> Message | None:
     """A seller user answers the buyer; or, with the checkbox, marks the buyer's messages as needing
     no reply and sends nothing (SPEC F4). Returns the message sent, if any."""
@@ -156,7 +163,7 @@ def seller_reply(
             )
         mark_conversation_no_reply_needed(conversation, user)
         return None
-    return _reply(user, conversation, Author.SELLER, text, files)
+    return _reply(user, conversation, Author.SELLER, text, files, channel)
 
 
 def buyer_reply(
@@ -184,6 +191,7 @@ def contact_buyer(
     text: str,
     files: Sequence[UploadedFile] = (),
     reason: str = "other",
+    channel: str = Message.Channel.WEB,
 ) -> Message:
     """Manage orders › Contact buyer: a new message (or the next one) in the order's conversation,
     for one of the reasons (an order problem reaches a buyer who declined unprompted messages)."""
@@ -194,7 +202,7 @@ def contact_buyer(
         cleaned = f"{cleaned} (注文 {order.order_id})"
     body = _clean_text(text)
     conversation = conversation_for(order.seller, order.buyer, order)
-    return _post(user, conversation, Author.SELLER, cleaned, body, files, reason=reason)
+    return _post(user, conversation, Author.SELLER, cleaned, body, files, reason=reason, channel=channel)
 
 
 def contact_seller(

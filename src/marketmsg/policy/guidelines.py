@@ -178,7 +178,9 @@ def _trie(words: list[str]) -> str:
     return f"(?:{pattern(root)})"
 
 
-SCHEME_URL = re.compile(r"(?<![a-z0-9])(?:h[tx]{2}ps?|ftp)://([a-z0-9][a-z0-9.-]*\.[a-z]{2,})(?:[:/?#][^\s<>\"']*)?")
+SCHEME_URL = re.compile(
+    r"(?<![a-z0-9])(?:h[tx]{2}ps?|ftp)://([a-z0-9][a-z0-9.-]*\.[a-z]{2,})(?:[:/?#][^\s<>\"']*)?"
+)
 EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+")
 # Japanese numbers (03-1234-5678, 090-1234-5678, 0120-123-456, 09012345678) and international
 # ones (+81 90 1234 5678). An order ID (503-1234567-1234567) has other group sizes.

@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from marketmsg.api.v1 import api
 from marketmsg.web import (
     account_views,
     buyer_views,
@@ -11,6 +12,7 @@ from marketmsg.web import (
     seller_views,
     staff_views,
     template_views,
+    token_views,
     views,
 )
 
@@ -20,6 +22,9 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("account/", account_views.settings_page, name="account"),
+    path("account/tokens/", token_views.tokens, name="api-tokens"),
+    path("account/tokens/<int:token_id>/revoke/", token_views.revoke, name="api-token-revoke"),
+    path("api/v1/", api.urls),
     # seller
     path("messages/", seller_views.message_list, name="seller-messages"),
     path("messages/<int:conversation_id>/", seller_views.conversation, name="seller-conversation"),
