@@ -1,8 +1,9 @@
 """Guideline check speed: median time to check a 10,000-character draft (target ≤ 5 ms).
 
-Two drafts: an ordinary reply (Japanese and English, an order ID, a tracking number) and a hostile
-one full of full-width links, which takes the slow normalisation path and yields hundreds of
-findings. ``--runs`` checks of each after one warm-up.
+Three drafts: an ordinary reply (Japanese and English, an order ID, a tracking number); a reply
+quoting a mail header and a marketplace link (so the address and URL patterns run, and find only
+allowed ones); and a hostile one full of full-width links, which takes the slow normalisation path
+and yields hundreds of findings. ``--runs`` checks of each after one warm-up.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ DRAFTS = {
     "ordinary reply": (
         "ご注文 503-1234567-1234567 ありがとうございます。明日発送いたします。お問い合わせ番号は "
         "1234-5678-9012 です。Thank you for your order; it ships tomorrow. "
+    ),
+    "reply quoting mail and links": (
+        "> 2026/11/20 10:00 89eeaae5040f2b18@marketplace.example wrote:\n"
+        "> https://marketplace.example/orders/503-1234567-1234567 を見ました。\n"
+        "ご連絡ありがとうございます。明日発送いたします。Thank you; it ships tomorrow.\n"
     ),
     "full-width links everywhere": "ｅｘａｍｐｌｅ．ｃｏｍ をご覧ください。ﾃｽﾄ ",
 }

@@ -25,7 +25,9 @@ class Problem(Exception):
             "instance": instance,
             **self.extra,
         }
-        response = JsonResponse(body, status=self.status, content_type=CONTENT_TYPE)
+        response = JsonResponse(
+            body, status=self.status, content_type=CONTENT_TYPE, json_dumps_params={"ensure_ascii": False}
+        )
         response["Content-Language"] = "en"
         return response
 

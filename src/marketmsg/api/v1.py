@@ -13,6 +13,7 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, ValidationError
+from ninja.renderers import JSONRenderer
 
 from marketmsg.api.auth import TokenAuth, needs, shop_of
 from marketmsg.api.problems import Problem, not_found
@@ -22,7 +23,15 @@ from marketmsg.conversations.models import Conversation, Message
 from marketmsg.orders.models import Order
 from marketmsg.policy.guidelines import Finding
 
+
+class ReadableJSON(JSONRenderer):
+    """Japanese as UTF-8 text, not \\u escapes: the explanations are meant to be read."""
+
+    json_dumps_params = {"ensure_ascii": False}
+
+
 api = NinjaAPI(
+    renderer=ReadableJSON(),
     title="marketmsg API",
     version="1",
     description=(

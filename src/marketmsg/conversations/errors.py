@@ -46,7 +46,13 @@ class GuidelinesProblem(FormProblem):
     The form shows the findings and keeps the draft, so the seller can fix it and send again."""
 
     def __init__(self, findings: tuple[Finding, ...], opted_out: bool) -> None:
-        if opted_out:
+        if opted_out and findings:
+            text = _(
+                "Not sent: this buyer receives only answers and messages about a problem with their "
+                "order, and the message also breaks the communication guidelines. Choose the problem "
+                "as the reason and change the highlighted words."
+            )
+        elif opted_out:
             text = _(
                 "Not sent: this buyer has chosen to receive only answers and messages about a problem "
                 "with their order. If there is a problem, choose it as the reason; otherwise wait for "

@@ -200,7 +200,8 @@ def check(text: str, html: str = "", rules: Rules | None = None) -> Verdict:
         a, b = origin[start], origin[end - 1] + 1
         findings.append(Finding(rule, rules.severity.get(rule, BLOCK), a, b, text[a:b], ja, en))
 
-    emails = [(m.start(), m.end()) for m in EMAIL.finditer(normal)]
+    # Cheap substring tests first: most drafts have no "@" and no "://" at all.
+    emails = [(m.start(), m.end()) for m in EMAIL.finditer(normal)] if "@" in normal else []
     for start, end in emails:
         # The marketplace's own addresses (relay addresses in a quoted reply) are not contact details.
         if not _allowed(normal[start:end].rpartition("@")[2], rules):
@@ -213,7 +214,7 @@ def check(text: str, html: str = "", rules: Rules | None = None) -> Verdict:
             if not _allowed(match.group(1), rules):
                 found("external_link", match.start(), match.end())
     # With a scheme, any host is a link, whatever its top-level domain (youtu.be, example.gg).
-    for match in SCHEME_URL.finditer(normal):
+    for match in SCHEME_URL.finditer(normal) if "://" in normal else ():
         if not any(s <= match.start() < e for s, e in links):
             links.append((match.start(), match.end()))
             if not _allowed(match.group(1), rules):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.html import escape
@@ -10,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from marketmsg.conversations import screening
 from marketmsg.conversations.errors import FormProblem, GuidelinesProblem
+from marketmsg.conversations.models import Message
 from marketmsg.policy import guidelines
 from marketmsg.web import access
 from marketmsg.web.access import seller_only
@@ -33,6 +36,14 @@ def highlighted(text: str, findings: tuple[guidelines.Finding, ...]) -> SafeStri
         at = end
     pieces.append(escape(text[at:]))
     return mark_safe("".join(pieces).replace("\n", "<br>"))  # every piece is escaped
+
+
+def marked_body(message: Message) -> SafeString:
+    """A blocked message's text with the words that blocked it marked, from the stored decision."""
+    findings = tuple(
+        SimpleNamespace(**f) for f in message.guideline_findings if f.get("severity") == guidelines.BLOCK
+    )
+    return highlighted(message.text, findings)  # type: ignore[arg-type]
 
 
 def shown(text: str, findings: tuple[guidelines.Finding, ...]) -> dict[str, object]:

@@ -8,7 +8,6 @@ sellers trip over most in the last 30 days.
 from __future__ import annotations
 
 from datetime import timedelta
-from types import SimpleNamespace
 from typing import Any
 
 from django.db.models import Count
@@ -18,7 +17,7 @@ from django.utils import timezone
 
 from marketmsg.conversations import screening
 from marketmsg.conversations.models import Message
-from marketmsg.web.guideline_views import highlighted
+from marketmsg.web.guideline_views import marked_body
 from marketmsg.web.staff_views import staff_only
 
 SHOWN = 100
@@ -40,9 +39,12 @@ def blocked_messages(request: HttpRequest) -> HttpResponse:
         ).order_by("-created_at", "-pk")[:SHOWN]
     )
     for message in shown:
-        findings = [SimpleNamespace(**f) for f in message.guideline_findings if f.get("severity") == "block"]
-        message.marked = highlighted(message.text, tuple(findings))  # type: ignore[arg-type, attr-defined]
-        message.elsewhere = [f.text for f in findings if f.start < 0]  # type: ignore[attr-defined]
+        message.marked = marked_body(message)  # type: ignore[attr-defined]
+        message.elsewhere = [  # type: ignore[attr-defined]
+            f["text"]
+            for f in message.guideline_findings
+            if f.get("severity") == "block" and f.get("start", 0) < 0
+        ]
         message.rules = message.guideline_rules.split()  # type: ignore[attr-defined]
     return render(
         request,

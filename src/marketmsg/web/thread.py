@@ -12,6 +12,7 @@ from marketmsg.conversations.errors import FormProblem
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.delivery.models import Delivery
 from marketmsg.orders.models import OrderItem
+from marketmsg.web.guideline_views import marked_body
 
 Author = Message.Author
 
@@ -71,6 +72,8 @@ def context(
         message.body = body_of(message)  # type: ignore[attr-defined]
         message.mine = message.author == reader  # type: ignore[attr-defined]
         message.shown_files = sorted(message.attachments.all(), key=lambda a: a.pk)  # type: ignore[attr-defined]
+        if message.state == Message.State.BLOCKED and reader == Author.SELLER:
+            message.marked = marked_body(message)  # type: ignore[attr-defined]
     pair = addresses.relay_pair(conversation.buyer, conversation.seller)
     other = pair.buyer_address if reader == Author.SELLER else pair.seller_address
     items = list(conversation.order.items.order_by("id")) if conversation.order is not None else []
