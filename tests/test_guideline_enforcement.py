@@ -229,3 +229,15 @@ def test_the_labelled_set_meets_the_precision_and_recall_targets():
     languages = {e.language for e in examples}
     assert languages == {"ja", "en"}
     assert sum(not e.expected for e in examples) >= 100  # allowed messages, hard negatives among them
+
+
+@pytest.mark.db
+@pytest.mark.django_db
+def test_a_finding_with_a_nul_character_is_stored_on_every_database():
+    """Broken mail may carry NUL, which PostgreSQL's jsonb refuses: the decision is stored anyway."""
+    pair = make_pair()
+    mail = compose(OWNER, pair.buyer_relay, body="see http://go.example.com/fwlink/?id\x00x for it")
+    receipt = inbound.receive(mail, OWNER, [pair.buyer_relay])
+    assert receipt.blocked_rules == ["external_link"]
+    [message] = seller_messages()
+    assert "\x00" not in message.guideline_findings[0]["text"]

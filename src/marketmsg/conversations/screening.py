@@ -76,7 +76,14 @@ class Screening:
         return {
             "guideline_rules": " ".join(fired)[:200],
             "guideline_findings": [
-                {"rule": f.rule, "severity": f.severity, "start": f.start, "end": f.end, "text": f.text[:200]}
+                # PostgreSQL's jsonb cannot hold a NUL character, which broken mail may carry.
+                {
+                    "rule": f.rule,
+                    "severity": f.severity,
+                    "start": f.start,
+                    "end": f.end,
+                    "text": f.text[:200].replace("\x00", "\ufffd"),
+                }
                 for f in self.verdict.findings
             ],
         }
