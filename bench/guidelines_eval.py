@@ -55,8 +55,7 @@ def main() -> int:
     blocking_ok = [r for r in blocking if r not in failing]
     print(
         f"target (precision ≥ {PRECISION}, recall ≥ {RECALL}) met by {len(blocking_ok)} "
-        f"of {len(blocking)} blocking rules"
-        + (f"; not by {', '.join(failing)}" if failing else "")
+        f"of {len(blocking)} blocking rules" + (f"; not by {', '.join(failing)}" if failing else "")
     )
     return 0
 
