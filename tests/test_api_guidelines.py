@@ -134,8 +134,10 @@ def test_errors_are_problem_details_scopes_and_isolation_hold(client):
     assert client.post(url, body, content_type="application/json", **bearer("mm_wrong")).status_code == 401
     forbidden = client.post(url, body, content_type="application/json", **bearer(read_only))
     assert forbidden.status_code == 403 and forbidden.json()["code"] == "scope_missing"
-    invalid = client.post(url, {"txt": "x"}, content_type="application/json", **bearer(read_only))
+    writer = token_from_settings_page(client, ("read", "write"))
+    invalid = client.post(url, {"txt": "x"}, content_type="application/json", **bearer(writer))
     assert invalid.status_code == 422 and invalid.json()["errors"][0]["field"] == "text"
+    assert not Message.objects.filter(author=Message.Author.SELLER).exists()
     # Another shop's conversation does not exist for this token.
     other = make_pair(
         make_seller("Other shop", "owner@other.example.jp"), make_buyer("jiro@example.jp", "次郎")
@@ -149,7 +151,7 @@ def test_errors_are_problem_details_scopes_and_isolation_hold(client):
     )
     assert check.status_code == 404 and check["Content-Type"] == PROBLEM
     # A revoked token stops working at once.
-    token = ApiToken.objects.get()
+    token = ApiToken.objects.get(scopes="read")
     assert client.login(username=OWNER, password=PASSWORD)
     client.post(f"/account/tokens/{token.pk}/revoke/")
     assert (

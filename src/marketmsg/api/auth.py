@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django.http import HttpRequest
-from django.utils import timezone
 from ninja.security import HttpBearer
 
 from marketmsg.accounts.models import SellerAccount, SellerUser, User
+from marketmsg.api import limits
 from marketmsg.api.models import ApiToken, digest
 from marketmsg.api.problems import Problem
-
-# last_used_at is written at most this often per token, so reads do not each cost a write.
-TOUCH_EVERY = timedelta(minutes=1)
 
 
 class TokenAuth(HttpBearer):
@@ -26,10 +22,7 @@ class TokenAuth(HttpBearer):
         )
         if found is None or found.user.role != User.Role.SELLER:
             return None
-        now = timezone.now()
-        if found.last_used_at is None or now - found.last_used_at > TOUCH_EVERY:
-            ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
-        request.api_token = found  # type: ignore[attr-defined]
+        limits.take_turn(found)  # counts the request and records when the token was last used
         return found
 
 

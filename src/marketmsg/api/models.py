@@ -31,6 +31,9 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The rate limit's current one-minute window and the requests counted in it (api.limits).
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_count = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.shown_prefix}…)"
@@ -50,3 +53,18 @@ class ApiToken(models.Model):
             scopes=" ".join(s for s in ("read", "write") if s in scopes),
         )
         return token, secret
+
+
+class IdempotentRequest(models.Model):
+    """A send made with an ``Idempotency-Key``: its answer is kept, so that a retry with the same
+    key gets the same answer instead of sending twice (api.limits)."""
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="idempotent_requests")
+    key = models.CharField(max_length=200)
+    request_sha256 = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField(null=True, blank=True)  # None while it is being made
+    response = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["token", "key"], name="one_answer_per_key")]

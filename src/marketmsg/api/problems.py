@@ -11,12 +11,21 @@ CONTENT_TYPE = "application/problem+json"
 
 
 class Problem(Exception):
-    def __init__(self, status: int, code: str, title: str, detail: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.status, self.code, self.title, self.detail, self.extra = status, code, title, detail, extra
+        self.headers = headers or {}
 
-    def response(self, instance: str) -> JsonResponse:
-        body = {
+    def body(self, instance: str) -> dict[str, Any]:
+        return {
             "type": f"https://marketmsg.example/problems/{self.code}",
             "title": self.title,
             "status": self.status,
@@ -25,10 +34,17 @@ class Problem(Exception):
             "instance": instance,
             **self.extra,
         }
+
+    def response(self, instance: str) -> JsonResponse:
         response = JsonResponse(
-            body, status=self.status, content_type=CONTENT_TYPE, json_dumps_params={"ensure_ascii": False}
+            self.body(instance),
+            status=self.status,
+            content_type=CONTENT_TYPE,
+            json_dumps_params={"ensure_ascii": False},
         )
         response["Content-Language"] = "en"
+        for name, value in self.headers.items():
+            response[name] = value
         return response
 
 

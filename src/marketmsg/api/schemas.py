@@ -1,0 +1,142 @@
+"""What the API reads and writes, as pydantic schemas (they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ninja import Schema
+from pydantic import Field
+
+
+class FindingOut(Schema):
+    rule: str
+    severity: str
+    start: int
+    end: int
+    text: str
+    explanation_ja: str
+    explanation_en: str
+
+
+class CheckIn(Schema):
+    text: str = Field(max_length=20_000)
+    html: str = Field("", max_length=200_000)
+    conversation_id: int | None = None
+
+
+class CheckOut(Schema):
+    blocked: bool
+    findings: list[FindingOut]
+
+
+class ReplyIn(Schema):
+    text: str = Field(max_length=20_000)
+
+
+class OrderMessageIn(Schema):
+    text: str = Field(max_length=20_000)
+    subject: str = Field("", max_length=200)
+    reason: str = "other"
+
+
+class AttachmentOut(Schema):
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    removed: bool
+    removed_reason: str
+    url: str | None
+
+
+class MessageOut(Schema):
+    id: int
+    conversation_id: int
+    author: str
+    channel: str
+    state: str
+    subject: str
+    text: str
+    needs_reply: bool
+    no_reply_needed: bool
+    has_attachments: bool
+    blocked_rules: list[str]
+    attachments: list[AttachmentOut]
+    created_at: datetime
+
+
+class ListedMessageOut(Schema):
+    """A row of the Received or Sent list, as on the web: no body."""
+
+    id: int
+    conversation_id: int
+    author: str
+    state: str
+    subject: str
+    buyer_name: str
+    order_id: str
+    asins: list[str]
+    needs_reply: bool
+    no_reply_needed: bool
+    has_attachments: bool
+    created_at: datetime
+
+
+class MessagePage(Schema):
+    items: list[ListedMessageOut]
+    next_cursor: str | None
+    notes: list[str]
+
+
+class OrderItemOut(Schema):
+    asin: str
+    title: str
+    quantity: int
+
+
+class ConversationOut(Schema):
+    id: int
+    buyer_name: str
+    buyer_relay_address: str
+    order_id: str
+    asin: str
+    items: list[OrderItemOut]
+    messages: list[MessageOut]
+    earlier_messages: bool
+
+
+class MarkedOut(Schema):
+    marked: int
+
+
+class TemplateIn(Schema):
+    name: str = Field(max_length=100)
+    text: str = Field(max_length=20_000)
+
+
+class TemplateOut(Schema):
+    id: int
+    name: str
+    text: str
+    updated_at: datetime
+
+
+class SenderAddressOut(Schema):
+    id: int
+    email: str
+    state: str
+    is_shared: bool
+    updated_at: datetime
+
+
+class ProblemOut(Schema):
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str
+    instance: str
+    field: str | None = None
+    findings: list[FindingOut] | None = None
+    errors: list[dict[str, Any]] | None = None
