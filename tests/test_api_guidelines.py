@@ -62,11 +62,9 @@ def test_the_dry_run_check_lists_findings_and_sends_nothing(client):
     assert answer.status_code == 200
     body = answer.json()
     assert body["blocked"] is True
-    assert [(f["rule"], f["text"]) for f in body["findings"]] == [
-        ("external_link", "www.example-shop.jp"),
-        ("promotion", "10%オフ"),
-        ("promotion", "クーポン"),
-    ] or {f["rule"] for f in body["findings"]} == {"external_link", "promotion"}
+    found = {(f["rule"], f["text"]) for f in body["findings"]}
+    assert {("external_link", "www.example-shop.jp"), ("promotion", "クーポン")} <= found
+    assert {rule for rule, _ in found} == {"external_link", "promotion"}
     assert all(f["explanation_ja"] and f["explanation_en"] for f in body["findings"])
     assert not Message.objects.filter(author=Message.Author.SELLER).exists()
     ok = client.post(

@@ -65,7 +65,8 @@ def once(request: HttpRequest, token: ApiToken, send: Callable[[], Answer]) -> J
             f"Use at most {MAX_KEY} printable characters, for example a UUID.",
             field=KEY_HEADER,
         )
-    digest = hashlib.sha256((request.method or "").encode() + request.path.encode() + request.body).hexdigest()
+    what = (request.method or "").encode() + request.path.encode() + request.body
+    digest = hashlib.sha256(what).hexdigest()
     try:
         with transaction.atomic():
             stored = IdempotentRequest.objects.create(token=token, key=key, request_sha256=digest)
