@@ -8,13 +8,17 @@ per token and sends honour ``Idempotency-Key`` (api.limits).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
 from ninja.renderers import JSONRenderer
 
 from marketmsg.api import messages, shop
 from marketmsg.api.auth import TokenAuth
+from marketmsg.api.problems import CONTENT_TYPE as PROBLEM
 from marketmsg.api.problems import Problem, not_found
 
 
@@ -24,7 +28,22 @@ class ReadableJSON(JSONRenderer):
     json_dumps_params = {"ensure_ascii": False}
 
 
-api = NinjaAPI(
+class MarketmsgAPI(NinjaAPI):
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        """Error answers are documented as what they are: application/problem+json."""
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if int(status) >= 400 and "application/json" in content:
+                        content[PROBLEM] = content.pop("application/json")
+        return schema
+
+
+api = MarketmsgAPI(
     renderer=ReadableJSON(),
     title="marketmsg API",
     version="1",
@@ -59,6 +78,15 @@ def _unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpRe
         "Send a valid token as 'Authorization: Bearer <token>'. Create one under Settings › API tokens.",
         headers={"WWW-Authenticate": "Bearer"},
     )
+    return problem.response(request.path)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+    if error.status_code == 400:  # the framework could not parse the body
+        problem = Problem(422, "invalid_json", "Invalid JSON", "The request body is not valid JSON.")
+    else:
+        problem = Problem(error.status_code, "http_error", "Request not handled", str(error))
     return problem.response(request.path)
 
 
