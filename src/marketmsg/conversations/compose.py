@@ -86,7 +86,7 @@ def _post(
     reason: str = "",
     channel: str = Message.Channel.WEB,
 ) -> Message:
-    """One web message through the pipeline, in answer to the other side's latest message.
+    """One web or API message through the pipeline, in answer to the other side's latest message.
 
     A buyer's real address goes with the draft as a mail's would (post_message checks it); a
     seller user is known by their account, since the web has no sending address to approve.

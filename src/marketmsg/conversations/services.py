@@ -65,14 +65,6 @@ class Draft:
     screening: Screening | None = None
 
 
-def find_conversation(draft: Draft) -> Conversation | None:
-    """The conversation the draft goes to, if it exists yet (post_message starts it otherwise)."""
-    if draft.conversation is not None:
-        return draft.conversation
-    order_id = draft.order.pk if draft.order is not None else None
-    return existing_conversation(draft.seller.pk, draft.buyer.pk, order_id, "" if order_id else draft.asin)
-
-
 def new_message_id() -> str:
     """Ours for every message sent: the time first, so the unique index grows at its end instead of
     touching a random page per stored mail, then 64 random bits."""

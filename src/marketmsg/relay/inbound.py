@@ -112,7 +112,8 @@ def _screen_together(drafts: list[services.Draft]) -> None:
     gets one SMTP answer, so when one copy is blocked every copy is (and none is delivered)."""
     sellers = [d for d in drafts if d.author == Message.Author.SELLER]
     for draft in sellers:
-        draft.screening = screening.screen(draft, services.find_conversation(draft))
+        # thread() already found the conversation; None means the mail starts a new one.
+        draft.screening = screening.screen(draft, draft.conversation)
     blocked = tuple(r for d in sellers if d.screening for r in d.screening.blocked_rules)
     if blocked:
         for draft in sellers:
