@@ -6,6 +6,7 @@ This is the only module that reads the environment.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 from pathlib import Path
@@ -122,8 +123,11 @@ INSTALLED_APPS = [
     "marketmsg.demo",
     "marketmsg.web",
     "marketmsg.api",
-    "ninja",  # the API docs' own static files (Swagger UI), served locally
 ]
+# The API docs' Swagger UI comes with django-ninja. Its templates and static files are added by
+# path instead of as an app: as an app, every process (gateway, worker) would import it and
+# pydantic, 13 MB each, for pages only the web serves.
+_NINJA = Path(importlib.util.find_spec("ninja").origin or "").parent  # type: ignore[union-attr]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -148,7 +152,7 @@ LOGOUT_REDIRECT_URL = "login"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [_NINJA / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -209,6 +213,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [_NINJA / "static"]
 STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_ROOT = DATA_DIR / "media"
 

@@ -8,11 +8,14 @@ per token and sends honour ``Idempotency-Key`` (api.limits).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.docs import Swagger
 from ninja.openapi.schema import OpenAPISchema
 from ninja.renderers import JSONRenderer
 
@@ -26,6 +29,16 @@ class ReadableJSON(JSONRenderer):
     """Japanese as UTF-8 text, not \\u escapes: the explanations are meant to be read."""
 
     json_dumps_params = {"ensure_ascii": False}
+
+
+class LocalSwagger(Swagger):
+    """Swagger UI from the static files we serve (settings.STATICFILES_DIRS), never from a CDN.
+    django-ninja does this only when installed as an app, which would load it in every process."""
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
+        self.settings["url"] = self.get_openapi_url(api, kwargs)
+        context = {"swagger_settings": json.dumps(self.settings, indent=1), "api": api, "add_csrf": False}
+        return render(request, self.template, context)
 
 
 class MarketmsgAPI(NinjaAPI):
@@ -53,6 +66,7 @@ api = MarketmsgAPI(
         "RFC 9457 problem details; sends accept an `Idempotency-Key` header."
     ),
     auth=TokenAuth(),
+    docs=LocalSwagger(),
     urls_namespace="api-v1",
 )
 api.add_router("", messages.router)

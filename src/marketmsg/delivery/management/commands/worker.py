@@ -11,6 +11,9 @@ from marketmsg.delivery import worker
 
 
 class Command(BaseCommand):
+    # The system checks import the web's URL configuration (and with it the API's libraries), which
+    # the worker never serves; `marketmsg check` and the web server run them.
+    requires_system_checks: list[str] = []
     help = "Deliver stored messages to the smarthost, retrying with back-off."
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -19,6 +19,9 @@ from marketmsg.settings import parse_host_port
 
 
 class Command(BaseCommand):
+    # The system checks import the web's URL configuration (and with it the API's libraries), which
+    # the gateway never serves; `marketmsg check` and the web server run them.
+    requires_system_checks: list[str] = []
     help = "Run the SMTP gateway that receives mail for relay addresses."
 
     def add_arguments(self, parser: CommandParser) -> None:
