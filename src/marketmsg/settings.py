@@ -99,6 +99,8 @@ SMTP_TIMEOUT_SECONDS = float(_env("SMTP_TIMEOUT_SECONDS", "60"))
 # Where people reach the web interface; links in relayed mail (e.g. "no reply needed") start with it.
 PUBLIC_URL = _env("PUBLIC_URL", f"http://{WEB_LISTEN[0]}:{WEB_LISTEN[1]}").rstrip("/")
 NO_REPLY_LINK_MAX_AGE = _duration(_env("NO_REPLY_LINK_MAX_AGE", "30d"))
+# A buyer message still unanswered this close to its 24-hour deadline is listed as at risk (SPEC F6).
+AT_RISK_HOURS = float(_env("AT_RISK_HOURS", "6"))
 # API requests per token and minute (SPEC F12); over it the API answers 429 with Retry-After.
 API_RATE_LIMIT = int(_env("API_RATE_LIMIT", "120"))
 # The communication guidelines (SPEC F10): an operator's own rules file replaces the built-in one.

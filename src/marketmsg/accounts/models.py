@@ -77,6 +77,9 @@ class SellerAccount(models.Model):
     # Comma-separated addresses that receive buyer mail; empty means the owner's address.
     notification_emails = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
+    # FBA settings › Product support (SPEC F9): off, marketplace customer service answers buyers
+    # about FBA orders; on, product questions come to the seller. Changes: SellerSettingChange.
+    fba_product_support = models.BooleanField(default=False, db_default=False)
 
     def __str__(self) -> str:
         return self.name
@@ -109,3 +112,14 @@ class SellerUser(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user.email} @ {self.account.name}"
+
+
+class SellerSettingChange(models.Model):
+    """Who changed which shop setting, when, from what to what. Never edited or deleted."""
+
+    account = models.ForeignKey(SellerAccount, on_delete=models.PROTECT, related_name="setting_changes")
+    setting = models.CharField(max_length=50)
+    old_value = models.CharField(max_length=200)
+    new_value = models.CharField(max_length=200)
+    changed_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField(default=timezone.now)

@@ -85,6 +85,7 @@ def _post(
     files: Sequence[UploadedFile] = (),
     reason: str = "",
     channel: str = Message.Channel.WEB,
+    topic: str = "",
 ) -> Message:
     """One web or API message through the pipeline, in answer to the other side's latest message.
 
@@ -118,6 +119,7 @@ def _post(
         parent=_last_from(conversation, other),
         files=accepted,
         reason=reason,
+        topic=topic,
     )
     if author == Author.SELLER:
         draft.screening = screening.screen(draft, conversation)
@@ -214,7 +216,7 @@ def contact_seller(
     body = _clean_text(text)
     conversation = conversation_for(order.seller, order.buyer, order)
     subject = f"【{TOPICS[topic][0]}】注文 {order.order_id}"
-    return _post(user, conversation, Author.BUYER, subject, body, files)
+    return _post(user, conversation, Author.BUYER, subject, body, files, topic=topic)
 
 
 def ask_about_product(user: User, buyer: Buyer, seller: SellerAccount, asin: str, text: str) -> Message:

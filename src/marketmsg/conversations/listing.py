@@ -127,6 +127,8 @@ def messages_for(seller: SellerAccount, query: ListQuery, now: datetime | None =
     # without one, the seller's messages are read in time order from the seller's index.
     mine = _search(seller, query.search, author) if query.search else Q(seller=seller)
     messages = Message.objects.filter(mine, author=author)
+    if query.box == "received":  # what marketplace customer service answers is not the seller's (F9)
+        messages = messages.exclude(state=Message.State.CUSTOMER_SERVICE)
     if query.awaiting_reply:
         messages = messages.filter(needs_reply=True)
     if query.attachments_only:

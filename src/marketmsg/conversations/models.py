@@ -64,6 +64,8 @@ class Message(models.Model):
         RELAYED = "relayed", _("Relayed")
         HELD = "held", _("Held")
         BLOCKED = "blocked", _("Blocked")
+        # A buyer's message about an FBA order that marketplace customer service answers (SPEC F9).
+        CUSTOMER_SERVICE = "cs_queue", _("Customer service")
         SUPPRESSED = "suppressed", _("Auto-reply suppressed")
 
     # No single-column index: (conversation, created_at) below serves every look-up by conversation.
@@ -105,21 +107,40 @@ class Message(models.Model):
     # db_default too: bulk loaders (the seeder) insert rows without these columns.
     guideline_findings = models.JSONField(default=list, db_default=Value([], models.JSONField()), blank=True)
     guideline_rules = models.CharField(max_length=200, blank=True, default="", db_default="")
+    # When a buyer message needing a reply got its first answer, and how long that took (SPEC F6);
+    # written by post_message when the seller answers, read by conversations.metrics.
+    answered_at = models.DateTimeField(null=True, blank=True)
+    response_seconds = models.PositiveIntegerField(null=True, blank=True)
     # Why a seller started the conversation ("contact buyer"): an order problem passes a buyer's opt-out.
     reason = models.CharField(max_length=20, blank=True, default="", db_default="")
 
     class Meta:
         indexes = [
             models.Index(fields=["conversation", "created_at"]),
+            # Response-time figures: a seller's buyer messages in time order, with every column the
+            # figures test, so that they are computed from the index alone (conversations.metrics).
+            models.Index(
+                fields=[
+                    "seller",
+                    "created_at",
+                    "response_seconds",
+                    "needs_reply",
+                    "marked_no_reply_at",
+                    "state",
+                ],
+                condition=models.Q(author="buyer", is_auto=False),
+                name="message_seller_responses",
+            ),
             # Staff review of blocked messages, newest first; few rows, so a small partial index.
             models.Index(
                 fields=["created_at"], condition=models.Q(state="blocked"), name="message_blocked_time"
             ),
             # Received / Sent lists, the period filters and the search by the seller's own address;
-            # the flags the filters test are columns too, so a scan in time order never reads the table.
+            # the flags the filters test are columns too (the state: a buyer message answered by
+            # customer service is not the seller's), so a scan in time order never reads the table.
             models.Index(
-                fields=["seller", "author", "created_at", "needs_reply", "has_attachments"],
-                name="message_seller_box_time",
+                fields=["seller", "author", "created_at", "needs_reply", "has_attachments", "state"],
+                name="message_seller_box",
             ),
             # "Response needed": only the messages still waiting, so the index stays small; it holds
             # needs_reply as a column too, so that counting never reads the table.

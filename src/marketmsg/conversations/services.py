@@ -21,6 +21,7 @@ from marketmsg import rows
 from marketmsg.accounts.models import Buyer, SellerAccount, User
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import SenderAddress
+from marketmsg.conversations import routing
 from marketmsg.conversations import screening as guideline_screening
 from marketmsg.conversations.errors import Refusal, Refused
 from marketmsg.conversations.models import Attachment, Conversation, Message, RawMime
@@ -63,6 +64,10 @@ class Draft:
     # The guidelines' decision for a seller's message, when the channel made it beforehand
     # (outside the write transaction); post_message makes it otherwise.
     screening: Screening | None = None
+    # A buyer's topic (compose.TOPICS), and whether customer service answers the message instead
+    # of the seller (routing; None: post_message decides).
+    topic: str = ""
+    customer_service: bool | None = None
 
 
 def new_message_id() -> str:
@@ -160,6 +165,13 @@ def _text(value: str) -> str:
     return value.replace("\x00", "\ufffd")
 
 
+# Whole seconds from a row's created_at to a moment, as each database writes it.
+_SECONDS_SINCE = {
+    "sqlite": "MAX(0, CAST(ROUND((julianday(%s) - julianday(created_at)) * 86400) AS INTEGER))",
+    "postgresql": "GREATEST(0, CAST(EXTRACT(EPOCH FROM (%s - created_at)) AS INTEGER))",
+}
+
+
 def post_message(draft: Draft) -> Message:
     """Store the message with its deliveries; raises Refused when the sender may not write."""
     # Inside the gateway's transaction no savepoint is needed: a refusal rolls back the whole mail.
@@ -170,6 +182,13 @@ def post_message(draft: Draft) -> Message:
         )
         if state == State.RELAYED and _loops(conversation, draft):
             state = State.SUPPRESSED
+        if draft.author == Author.BUYER and state == State.RELAYED and not draft.is_auto:
+            if draft.customer_service is None:
+                draft.customer_service = routing.decide(
+                    conversation.order_id, draft.topic, draft.subject, draft.text
+                )
+            if draft.customer_service:
+                state = State.CUSTOMER_SERVICE  # kept for marketplace staff; the seller gets nothing
         text, html, decision = draft.text, draft.html, {}
         if draft.author == Author.SELLER:
             screening = draft.screening or guideline_screening.screen(draft, conversation)
@@ -190,7 +209,7 @@ def post_message(draft: Draft) -> Message:
             html=_text(html),
             has_attachments=draft.has_attachments or bool(draft.files),
             is_auto=draft.is_auto,
-            needs_reply=draft.author == Author.BUYER and not draft.is_auto,
+            needs_reply=draft.author == Author.BUYER and not draft.is_auto and state == State.RELAYED,
             parent=draft.parent,
             incoming_message_id=_text(draft.incoming_message_id[:998]),
             outbound_message_id=new_message_id(),
@@ -216,12 +235,14 @@ def post_message(draft: Draft) -> Message:
                 created_at=now,
                 removed_reason="",
             )
-        if draft.author == Author.SELLER and state == State.RELAYED:
-            # A seller's message answers every earlier buyer message in the conversation.
+        if draft.author == Author.SELLER and state == State.RELAYED and not draft.is_auto:
+            # A seller's message answers every earlier buyer message in the conversation that was
+            # waiting, and fixes its response time (SPEC F6). An auto-reply answers nothing.
             rows.execute(
-                "UPDATE conversations_message SET needs_reply = %s "
+                "UPDATE conversations_message SET needs_reply = %s, answered_at = %s, "
+                f"response_seconds = {_SECONDS_SINCE[connection.vendor]} "
                 "WHERE conversation_id = %s AND author = %s AND needs_reply",
-                [False, conversation.pk, Author.BUYER.value],
+                [False, rows.db_value(now), rows.db_value(now), conversation.pk, Author.BUYER.value],
             )
         delivery_state = {
             State.RELAYED.value: Delivery.State.PENDING,
@@ -237,4 +258,32 @@ def post_message(draft: Draft) -> Message:
                     next_attempt_at=now,
                     created_at=now,
                 )
+        if state == State.CUSTOMER_SERVICE and draft.channel == Message.Channel.MAIL:
+            _tell_buyer_customer_service_answers(conversation, message)
     return message
+
+
+def _tell_buyer_customer_service_answers(conversation: Conversation, message: Message) -> None:
+    """A buyer who wrote by mail learns at once that the marketplace, not the seller, answers
+    (on the web the page says so)."""
+    text = (
+        "お問い合わせありがとうございます。このご注文はマーケットプレイスの配送センターから出荷されたため、"
+        "お問い合わせはマーケットプレイスのカスタマーサービスが承り、担当者からご連絡いたします。"
+        "出品者には転送されません。\n\n"
+        "Thank you for your message. This order was shipped from the marketplace's fulfilment centre, "
+        "so marketplace customer service will answer you; it was not forwarded to the seller.\n"
+    )
+    post_message(
+        Draft(
+            seller=conversation.seller,
+            buyer=conversation.buyer,
+            author=Author.MARKETPLACE,
+            channel=Message.Channel.SYSTEM,
+            subject=f"カスタマーサービスが対応します / Customer service will answer: {message.subject}"[:998],
+            text=text,
+            conversation=conversation,
+            parent=message,
+            is_auto=True,
+            recipients=[conversation.buyer.email],
+        )
+    )

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from marketmsg import rows
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import RelayAddress, SenderAddress
-from marketmsg.conversations import screening, services, uploads
+from marketmsg.conversations import routing, screening, services, uploads
 from marketmsg.conversations.errors import Refusal, Refused
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.conversations.uploads import NewFile
@@ -174,6 +174,13 @@ def _draft(
     body = parsing.bodies(mail)
     subject = parsing.header_text(mail, "Subject")
     place = thread(mail, relay, subject)
+    is_auto = is_auto_generated(mail, envelope_from)
+    customer_service = None
+    if author == Message.Author.BUYER and not is_auto:  # decided here, outside the write transaction
+        order_id = (
+            place.order.pk if place.order else (place.conversation.order_id if place.conversation else None)
+        )
+        customer_service = routing.decide(order_id, "", subject, body.text or body.html)
     return services.Draft(
         seller=seller,
         buyer=buyer,
@@ -189,7 +196,8 @@ def _draft(
         raw=raw,
         incoming_message_id=(parsing.message_ids(mail, "Message-ID") or [""])[0],
         has_attachments=body.has_attachments,
-        is_auto=is_auto_generated(mail, envelope_from),
+        is_auto=is_auto,
+        customer_service=customer_service,
         # Written now, outside the write transaction (ADR 7), scrubbed as the relayed mail will be.
         files=uploads.store(uploads.scrubbed(files, replacements)),
     )

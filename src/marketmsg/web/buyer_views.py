@@ -53,7 +53,7 @@ def contact_seller(request: HttpRequest, order_id: str) -> HttpResponse:
         except compose.FormProblem as error:
             problem = error
         else:
-            notices.success(request, _("Your message was sent to the seller."))
+            _tell_who_answers(request, sent)
             return redirect("buyer-conversation", conversation_id=sent.conversation_id)
     return render(
         request,
@@ -126,11 +126,11 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
     if request.method == "POST":
         try:
             text = request.POST.get("text", "")
-            compose.buyer_reply(access.user_of(request), found, text, request.FILES.getlist("files"))
+            sent = compose.buyer_reply(access.user_of(request), found, text, request.FILES.getlist("files"))
         except compose.FormProblem as error:
             problem = error
         else:
-            notices.success(request, _("Your message was sent to the seller."))
+            _tell_who_answers(request, sent)
             return redirect("buyer-conversation", conversation_id=found.pk)
     return render(
         request,
@@ -143,3 +143,16 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
             show_all="all" in request.GET,
         ),
     )
+
+
+def _tell_who_answers(request: HttpRequest, sent: Message) -> None:
+    if sent.state == Message.State.CUSTOMER_SERVICE:
+        notices.info(
+            request,
+            _(
+                "This order was shipped by the marketplace, so marketplace customer service will answer "
+                "your message. It was not sent to the seller."
+            ),
+        )
+    else:
+        notices.success(request, _("Your message was sent to the seller."))

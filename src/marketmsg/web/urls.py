@@ -9,6 +9,7 @@ from marketmsg.web import (
     guideline_views,
     moderation_views,
     noreply_views,
+    performance_views,
     seller_views,
     staff_views,
     template_views,
@@ -32,6 +33,7 @@ urlpatterns = [
     path("orders/", seller_views.manage_orders, name="manage-orders"),
     path("orders/report/", seller_views.order_report, name="order-report"),
     path("orders/<str:order_id>/contact/", seller_views.contact_buyer, name="contact-buyer"),
+    path("performance/", performance_views.my_performance, name="performance"),
     path("templates/", template_views.template_list, name="templates"),
     path("templates/insert/", template_views.template_insert, name="template-insert"),
     path("templates/<int:template_id>/", template_views.template_edit, name="template-edit"),
@@ -45,6 +47,12 @@ urlpatterns = [
     path("files/<int:attachment_id>/", file_views.download, name="attachment"),
     path("staff/attachments/", staff_views.attachments, name="staff-attachments"),
     path("staff/blocked/", moderation_views.blocked_messages, name="staff-blocked"),
+    path("staff/performance/", performance_views.ranking, name="staff-performance"),
+    path(
+        "staff/performance/<int:seller_id>/",
+        performance_views.seller_performance,
+        name="staff-seller-performance",
+    ),
     path(
         "staff/attachments/<int:attachment_id>/remove/",
         staff_views.remove_attachment,

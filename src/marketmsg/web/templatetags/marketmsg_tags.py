@@ -58,3 +58,23 @@ def guideline_reasons(message: Message) -> SafeString:
         for rule in message.guideline_rules.split()
     ]
     return format_html_join(" ", "<span>{}</span>", ((s,) for s in sentences))
+
+
+@register.simple_tag
+def percent(share: float | None) -> str:
+    return "—" if share is None else f"{share * 100:.1f}%"
+
+
+@register.simple_tag
+def duration(seconds: float | None) -> str:
+    """A response time as people say it: 3時間12分 / 3 h 12 min."""
+    if seconds is None:
+        return "—"
+    minutes = round(seconds / 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if (get_language() or "ja").startswith("en"):
+        parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min"]
+    else:
+        parts = [f"{days}日" if days else "", f"{hours}時間" if hours else "", f"{minutes}分"]
+    return " ".join(p for p in parts if p) if minutes or hours or days else parts[2]
