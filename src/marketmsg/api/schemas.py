@@ -140,3 +140,16 @@ class ProblemOut(Schema):
     field: str | None = None
     findings: list[FindingOut] | None = None
     errors: list[dict[str, Any]] | None = None
+
+
+class MetricsOut(Schema):
+    days: int
+    on_time: int
+    late: int
+    answered_late: int
+    overdue: int
+    unanswered: int
+    share_on_time: float | None
+    share_late: float | None
+    average_response_seconds: float | None
+    median_response_seconds: int | None

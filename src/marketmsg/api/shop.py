@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Router, Status
+from ninja import Query, Router, Schema, Status
 
 from marketmsg.accounts.models import SellerUser
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import SenderAddress
 from marketmsg.api.auth import needs, shop_of
 from marketmsg.api.problems import Problem, not_found
-from marketmsg.api.schemas import ProblemOut, SenderAddressOut, TemplateIn, TemplateOut
-from marketmsg.conversations import templating
+from marketmsg.api.schemas import MetricsOut, ProblemOut, SenderAddressOut, TemplateIn, TemplateOut
+from marketmsg.conversations import metrics, templating
 from marketmsg.conversations.errors import FormProblem
 from marketmsg.conversations.models import Template
 
@@ -100,3 +100,14 @@ def approve_address(request: HttpRequest, address_id: int) -> SenderAddress:
 def block_address(request: HttpRequest, address_id: int) -> SenderAddress:
     """Refuse mail from this address to buyers (owner only)."""
     return _set_state(request, address_id, SenderAddress.State.BLOCKED)
+
+
+class MetricsParams(Schema):
+    days: Literal[7, 30, 90] = 30
+
+
+@router.get("/metrics", response={200: MetricsOut, **ERRORS}, tags=["metrics"])
+def response_times(request: HttpRequest, params: Query[MetricsParams]) -> dict[str, Any]:
+    """The shop's response-time figures for the last 7, 30 or 90 days (SPEC F6), as on the
+    performance page: shares on time and late, average and median seconds, still unanswered."""
+    return metrics.figures(shop_of(needs(request, "read")).pk, params.days).as_dict()

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from marketmsg.accounts.models import User
-from marketmsg.conversations.models import Attachment
+from marketmsg.conversations.models import Attachment, Message
 from marketmsg.web.access import for_role, user_of
 
 log = logging.getLogger(__name__)
@@ -51,3 +51,14 @@ def remove_attachment(request: HttpRequest, attachment_id: int) -> HttpResponse:
         log.info("attachment %d removed by staff user %d", found.pk, request.user.pk)
         notices.success(request, _("The file was removed; both parties now see why."))
     return redirect("staff-attachments")
+
+
+@staff_only
+def customer_service(request: HttpRequest) -> HttpResponse:
+    """Buyer messages that marketplace customer service answers (SPEC F9), newest first."""
+    queue = (
+        Message.objects.filter(state=Message.State.CUSTOMER_SERVICE)
+        .select_related("conversation__buyer__user", "conversation__seller", "conversation__order")
+        .order_by("-created_at", "-pk")[:SHOWN]
+    )
+    return render(request, "web/staff_customer_service.html", {"queue": queue})

@@ -5,6 +5,7 @@ from marketmsg.api.v1 import api
 from marketmsg.web import (
     account_views,
     buyer_views,
+    fba_views,
     file_views,
     guideline_views,
     moderation_views,
@@ -34,6 +35,7 @@ urlpatterns = [
     path("orders/report/", seller_views.order_report, name="order-report"),
     path("orders/<str:order_id>/contact/", seller_views.contact_buyer, name="contact-buyer"),
     path("performance/", performance_views.my_performance, name="performance"),
+    path("settings/fba/", fba_views.product_support, name="fba-product-support"),
     path("templates/", template_views.template_list, name="templates"),
     path("templates/insert/", template_views.template_insert, name="template-insert"),
     path("templates/<int:template_id>/", template_views.template_edit, name="template-edit"),
@@ -48,6 +50,7 @@ urlpatterns = [
     path("staff/attachments/", staff_views.attachments, name="staff-attachments"),
     path("staff/blocked/", moderation_views.blocked_messages, name="staff-blocked"),
     path("staff/performance/", performance_views.ranking, name="staff-performance"),
+    path("staff/customer-service/", staff_views.customer_service, name="staff-customer-service"),
     path(
         "staff/performance/<int:seller_id>/",
         performance_views.seller_performance,
