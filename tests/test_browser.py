@@ -18,6 +18,7 @@ from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from marketmsg.accounts.models import User
+from marketmsg.conversations import metrics
 from marketmsg.conversations.models import Message, Template
 from marketmsg.conversations.services import Draft, post_message
 from tests import files as test_files
@@ -337,3 +338,34 @@ def test_a_seller_sees_a_link_highlighted_while_typing_removes_it_and_sends(live
     page.click("button:has-text('送信')")
     expect(page.locator(".flash")).to_contain_text("返信を送信しました")
     context.close()
+
+
+def test_the_performance_page_shows_figures_and_its_chart_in_both_languages(
+    live_server, browser, shop, shots
+):
+    """Response times over the shop's story: answers a few hours after some questions, one late."""
+    seller = shop["taro"].seller  # type: ignore[attr-defined]
+    answered = list(
+        Message.objects.filter(seller=seller, author=Message.Author.BUYER).order_by("created_at")[:12]
+    )
+    for n, message in enumerate(answered):
+        seconds = 30 * 3600 if n % 5 == 0 else (n + 1) * 1800
+        Message.objects.filter(pk=message.pk).update(
+            needs_reply=False,
+            response_seconds=seconds,
+            answered_at=message.created_at + timedelta(seconds=seconds),
+        )
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    sign_in(page, live_server.url, "owner@sakura-books.example.jp")
+    page.click("nav.main-nav a:has-text('応答時間')")
+    page.click("nav.tabs a:has-text('過去90日間')")
+    assert page.locator("svg.chart rect.bar").count() == metrics.CHART_DAYS
+    assert page.locator("svg.chart polyline.line").count() == 1
+    assert page.locator(".stat-value").first.inner_text().endswith("%")
+    page.screenshot(path=shots / "performance-ja.png", full_page=True)
+    page.select_option("select[name=language]", "en")
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text().startswith("⏱ Response times")
+    assert page.locator("text=Answered within 24 hours").first.is_visible()
+    page.screenshot(path=shots / "performance-en.png", full_page=True)
+    page.close()

@@ -103,3 +103,10 @@ def test_the_draft_is_checked_as_the_seller_types_with_the_problem_highlighted(c
     client.logout()
     client.login(username="taro.yamada@example.jp", password=PASSWORD)
     assert client.post("/messages/check/", {"text": "x"}).status_code == 404  # sellers only
+
+
+def test_digits_inside_an_address_or_a_link_are_not_a_phone_number():
+    # A relay address's 16 hex characters can hold ten digits in a row.
+    assert check("ご連絡は a0312345678bcdef@marketplace.example まで").findings == ()
+    assert rules_in("see https://example.com/item/09012345678") == ["external_link"]
+    assert rules_in("電話 09012345678 まで") == ["contact_phone"]

@@ -219,10 +219,15 @@ def check(text: str, html: str = "", rules: Rules | None = None) -> Verdict:
             links.append((match.start(), match.end()))
             if not _allowed(match.group(1), rules):
                 found("external_link", match.start(), match.end())
+    # Digits or a handle inside an address or a link are part of it (a relay address's hex can
+    # hold ten digits in a row); the address or link is the finding, if any.
+    taken = emails + links
     for match in PHONE.finditer(normal):
-        found("contact_phone", match.start(), match.end())
+        if not _inside(match.start(), taken):
+            found("contact_phone", match.start(), match.end())
     for match in rules.sns.finditer(normal):
-        found("contact_sns", match.start(), match.end())
+        if not _inside(match.start(), taken):
+            found("contact_sns", match.start(), match.end())
     # Words inside a quote, an address or a link are not promotions of their own (sales@example.com).
     quoted = [(m.start(), m.end()) for m in QUOTED.finditer(normal)] + emails + links
     for match in rules.promotion.finditer(normal):
@@ -251,10 +256,14 @@ DENIAL = re.compile(
 )
 
 
+def _inside(at: int, spans: list[tuple[int, int]]) -> bool:
+    return any(start <= at < end for start, end in spans)
+
+
 def _mentioned_only(normal: str, at: int, quoted: list[tuple[int, int]], rules: Rules) -> bool:
     """A promotion word quoted, denied ("we do not issue coupons") or about the marketplace's own
     promotions is a mention, not a promotion."""
-    if any(start <= at < end for start, end in quoted):
+    if _inside(at, quoted):
         return True
     starts = [m.end() for m in SENTENCE_END.finditer(normal, 0, at)]
     start = starts[-1] if starts else 0
