@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 export MARKETMSG_TEST_DATA_DIR ?= $(CURDIR)/var/test
 
-.PHONY: install demo test test-sqlite test-postgres lint bench bench-relay bench-lists bench-uploads bench-guidelines messages clean
+.PHONY: install demo test test-sqlite test-postgres lint bench bench-relay bench-lists bench-uploads bench-guidelines bench-metrics messages clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,7 @@ test-postgres: install
 	  MARKETMSG_DATABASE_URL="$$MARKETMSG_TEST_POSTGRES_URL" $(BIN)/pytest -m db; \
 	else echo "PostgreSQL tests skipped: set MARKETMSG_TEST_POSTGRES_URL=postgresql://user@host:port/db (CI does)"; fi
 
-bench: bench-relay bench-uploads bench-guidelines bench-lists
+bench: bench-relay bench-uploads bench-guidelines bench-lists bench-metrics
 
 bench-relay: install
 	$(BIN)/python bench/relay_bench.py
@@ -58,6 +58,14 @@ bench-lists: install
 	  MARKETMSG_DATA_DIR=$(CURDIR)/var/bench MARKETMSG_DATABASE_URL="$$MARKETMSG_BENCH_POSTGRES_URL" \
 	    $(BIN)/python bench/list_bench.py --seed-if-empty --plans; \
 	else echo "PostgreSQL list benchmark skipped: set MARKETMSG_BENCH_POSTGRES_URL"; fi
+
+# The performance page on the bench-lists database (run bench-lists first to seed it).
+bench-metrics: install
+	MARKETMSG_DATA_DIR=$(CURDIR)/var/bench $(BIN)/python bench/metrics_bench.py --plans
+	@if [ -n "$$MARKETMSG_BENCH_POSTGRES_URL" ]; then \
+	  MARKETMSG_DATA_DIR=$(CURDIR)/var/bench MARKETMSG_DATABASE_URL="$$MARKETMSG_BENCH_POSTGRES_URL" \
+	    $(BIN)/python bench/metrics_bench.py --plans; \
+	else echo "PostgreSQL metrics benchmark skipped: set MARKETMSG_BENCH_POSTGRES_URL"; fi
 
 # Collect marked texts into the catalogues (needs GNU gettext), check Japanese is complete, compile.
 messages: install

@@ -43,7 +43,10 @@ TOP_UP_TAG = "metrics-bench"
 
 def busiest_seller() -> SellerAccount:
     top = (
-        Message.objects.values("seller_id").annotate(n=Count("id")).order_by("-n").values_list("seller_id", flat=True)
+        Message.objects.values("seller_id")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .values_list("seller_id", flat=True)
     )
     return SellerAccount.objects.get(pk=top[0])
 

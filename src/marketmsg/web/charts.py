@@ -27,10 +27,11 @@ def response_chart(days: list[Day], volume_label: str, share_label: str) -> Safe
         parts.append(
             f'<text x="{WIDTH - RIGHT + 6}" y="{y + 4:.1f}" class="axis share">{int(fraction * 100)}%</text>'
         )
-        parts.append(
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="axis volume" text-anchor="end">'
-            f"{round(most * fraction)}</text>"
-        )
+        if fraction != 0.5 or most >= 4:  # a half of one or three messages is no label
+            parts.append(
+                f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="axis volume" text-anchor="end">'
+                f"{round(most * fraction)}</text>"
+            )
     points = []
     for index, day in enumerate(days):
         x = LEFT + index * step
