@@ -3,6 +3,48 @@
 from django.conf import settings
 from django.db import migrations, models
 
+FIELDS = [
+    migrations.AddField(
+        model_name="message",
+        name="guideline_findings",
+        field=models.JSONField(blank=True, db_default=models.Value([], models.JSONField()), default=list),
+    ),
+    migrations.AddField(
+        model_name="message",
+        name="guideline_rules",
+        field=models.CharField(blank=True, db_default="", default="", max_length=200),
+    ),
+    migrations.AddField(
+        model_name="message",
+        name="reason",
+        field=models.CharField(blank=True, db_default="", default="", max_length=20),
+    ),
+]
+
+SQLITE_COLUMNS = [
+    ("guideline_findings", "text NOT NULL DEFAULT '[]' CHECK (JSON_VALID(\"guideline_findings\"))"),
+    ("guideline_rules", "varchar(200) NOT NULL DEFAULT ''"),
+    ("reason", "varchar(20) NOT NULL DEFAULT ''"),
+]
+
+
+def add_columns(apps, schema_editor):
+    if schema_editor.connection.vendor != "sqlite":
+        model = apps.get_model("conversations", "Message")
+        for operation in FIELDS:
+            field = operation.field.clone()
+            field.set_attributes_from_name(operation.name)
+            field.model = model
+            schema_editor.add_field(model, field)
+        return
+    for column, definition in SQLITE_COLUMNS:
+        schema_editor.execute(f'ALTER TABLE "conversations_message" ADD COLUMN "{column}" {definition}')
+
+
+def remove_columns(apps, schema_editor):
+    for column, _definition in SQLITE_COLUMNS:
+        schema_editor.execute(f'ALTER TABLE "conversations_message" DROP COLUMN "{column}"')
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -12,20 +54,12 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddField(
-            model_name="message",
-            name="guideline_findings",
-            field=models.JSONField(blank=True, db_default=models.Value([], models.JSONField()), default=list),
-        ),
-        migrations.AddField(
-            model_name="message",
-            name="guideline_rules",
-            field=models.CharField(blank=True, db_default="", default="", max_length=200),
-        ),
-        migrations.AddField(
-            model_name="message",
-            name="reason",
-            field=models.CharField(blank=True, db_default="", default="", max_length=20),
+        # Three NOT NULL columns with database defaults. SQLite's schema editor would copy the whole
+        # message table once for each (minutes for millions of messages); ALTER TABLE ADD COLUMN
+        # with a constant default is instant there, as it is on PostgreSQL.
+        migrations.SeparateDatabaseAndState(
+            state_operations=FIELDS,
+            database_operations=[migrations.RunPython(add_columns, remove_columns)],
         ),
         migrations.AddIndex(
             model_name="message",
