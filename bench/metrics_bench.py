@@ -141,7 +141,7 @@ def main() -> int:
     print(f"  90-day figures: {figures.as_dict()}")
     if args.plans:
         since = timezone.now() - timedelta(days=90)
-        sql = "SELECT COUNT(response_seconds) " + metrics._COUNTED
+        sql = "SELECT COUNT(response_seconds) " + metrics._counted()
         params = [seller.pk, since]
         with connection.cursor() as cursor:
             prefix = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "

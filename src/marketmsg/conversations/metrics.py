@@ -26,11 +26,18 @@ ON_TIME_SECONDS = 24 * 3600
 PERIODS = (7, 30, 90)
 CHART_DAYS = 90
 
-# The messages the figures count, as the partial index states them.
-_COUNTED = (
-    "FROM conversations_message WHERE author = 'buyer' AND NOT is_auto AND seller_id = %s "
+# The messages the figures count, as the partial index states them. SQLite without statistics
+# preferred the list index (seller, author, created_at), which left it reading 50,000 table rows
+# for a busy seller (seconds, cold); it is told which index to use. PostgreSQL picks it by cost.
+_WHERE = (
+    "WHERE author = 'buyer' AND NOT is_auto AND seller_id = %s "
     "AND created_at >= %s AND marked_no_reply_at IS NULL AND state <> 'cs_queue'"
 )
+
+
+def _counted() -> str:
+    hint = " INDEXED BY message_seller_responses" if connection.vendor == "sqlite" else ""
+    return f"FROM conversations_message{hint} {_WHERE}"
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,7 @@ def figures(seller_id: int, days: int, now: datetime | None = None) -> Figures:
         "SUM(CASE WHEN response_seconds IS NULL AND needs_reply AND created_at < %s THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN response_seconds IS NULL AND needs_reply AND created_at >= %s THEN 1 ELSE 0 END), "
         "AVG(response_seconds), "
-        "COUNT(response_seconds) " + _COUNTED,
+        "COUNT(response_seconds) " + _counted(),
         [rows.db_value(deadline), rows.db_value(deadline), seller_id, rows.db_value(since)],
     )[0]
     on_time, late, overdue, waiting = (int(v or 0) for v in found[:4])
@@ -98,7 +105,7 @@ def figures(seller_id: int, days: int, now: datetime | None = None) -> Figures:
     median = None
     if answered:
         median = rows.fetchall(
-            "SELECT response_seconds " + _COUNTED + " AND response_seconds IS NOT NULL "
+            "SELECT response_seconds " + _counted() + " AND response_seconds IS NOT NULL "
             "ORDER BY response_seconds LIMIT 1 OFFSET %s",
             [seller_id, rows.db_value(since), (answered - 1) // 2],
         )[0][0]
@@ -133,23 +140,28 @@ def daily(seller_id: int, zone: str, now: datetime | None = None, days: int = CH
     tz = zoneinfo.ZoneInfo(zone)
     today = timezone.localtime(now, tz).date()
     first = today - timedelta(days=days - 1)
-    since = datetime.combine(first, datetime.min.time(), tzinfo=tz)
     deadline = now - timedelta(seconds=ON_TIME_SECONDS)
-    if connection.vendor == "postgresql":
-        day_sql, day_param = "CAST((created_at AT TIME ZONE %s) AS date)", zone
-    else:  # SQLite keeps UTC text; the zone's offset now is close enough for a daily chart
-        offset = int((timezone.localtime(now, tz).utcoffset() or timedelta()).total_seconds() // 60)
-        day_sql, day_param = "date(created_at, %s)", f"{offset:+d} minutes"
-    found = rows.fetchall(
-        f"SELECT {day_sql} AS day, COUNT(*), "
+    # One range query per day on the index, in order: grouping 50,000 rows by a computed day made
+    # the database sort them, which cost twice as much (see docs/benchmarks.md).
+    starts = [
+        datetime.combine(first + timedelta(days=n), datetime.min.time(), tzinfo=tz) for n in range(days + 1)
+    ]
+    sql = (
+        "SELECT COUNT(*), "
         f"SUM(CASE WHEN response_seconds <= {ON_TIME_SECONDS} THEN 1 ELSE 0 END), "
         f"SUM(CASE WHEN response_seconds > {ON_TIME_SECONDS} "
         "OR (response_seconds IS NULL AND needs_reply AND created_at < %s) THEN 1 ELSE 0 END) "
-        + _COUNTED
-        + " GROUP BY 1",
-        [day_param, rows.db_value(deadline), seller_id, rows.db_value(since)],
+        + _counted()
+        + " AND created_at < %s"
     )
-    by_day = {(d if isinstance(d, date) else date.fromisoformat(str(d))): (n, o, la) for d, n, o, la in found}
+    by_day = {}
+    with connection.cursor() as cursor:
+        for n in range(days):
+            cursor.execute(
+                sql,
+                [rows.db_value(deadline), seller_id, rows.db_value(starts[n]), rows.db_value(starts[n + 1])],
+            )
+            by_day[first + timedelta(days=n)] = cursor.fetchone()
     out = []
     for offset_days in range(days):
         day = first + timedelta(days=offset_days)
@@ -164,7 +176,7 @@ def at_risk(seller_id: int, now: datetime | None = None, hours: float | None = N
     hours = settings.AT_RISK_HOURS if hours is None else hours
     deadline = now - timedelta(seconds=ON_TIME_SECONDS)
     found = rows.fetchall(
-        "SELECT id " + _COUNTED + " AND needs_reply AND response_seconds IS NULL AND created_at <= %s "
+        "SELECT id " + _counted() + " AND needs_reply AND response_seconds IS NULL AND created_at <= %s "
         "ORDER BY created_at LIMIT 100",
         [seller_id, rows.db_value(deadline), rows.db_value(deadline + timedelta(hours=hours))],
     )
