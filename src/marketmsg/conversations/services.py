@@ -172,6 +172,26 @@ _SECONDS_SINCE = {
 }
 
 
+def _decide(draft: Draft, conversation: Conversation, state: str) -> tuple[str, Screening | None]:
+    """The state the message is stored in, after loops (auto-replies), FBA routing (a buyer's
+    message) and the communication guidelines (a seller's); and the guidelines' decision."""
+    if state == State.RELAYED and _loops(conversation, draft):
+        state = State.SUPPRESSED
+    if draft.author == Author.BUYER and state == State.RELAYED and not draft.is_auto:
+        if draft.customer_service is None:
+            draft.customer_service = routing.decide(
+                conversation.order_id, draft.topic, draft.subject, draft.text
+            )
+        if draft.customer_service:
+            state = State.CUSTOMER_SERVICE  # kept for marketplace staff; the seller gets nothing
+    screening = None
+    if draft.author == Author.SELLER:
+        screening = draft.screening or guideline_screening.screen(draft, conversation)
+        if screening.blocked:
+            state = State.BLOCKED  # kept, with the rules that fired, and never delivered
+    return state, screening
+
+
 def post_message(draft: Draft) -> Message:
     """Store the message with its deliveries; raises Refused when the sender may not write."""
     # Inside the gateway's transaction no savepoint is needed: a refusal rolls back the whole mail.
@@ -180,21 +200,10 @@ def post_message(draft: Draft) -> Message:
         conversation = draft.conversation or conversation_for(
             draft.seller, draft.buyer, draft.order, draft.asin
         )
-        if state == State.RELAYED and _loops(conversation, draft):
-            state = State.SUPPRESSED
-        if draft.author == Author.BUYER and state == State.RELAYED and not draft.is_auto:
-            if draft.customer_service is None:
-                draft.customer_service = routing.decide(
-                    conversation.order_id, draft.topic, draft.subject, draft.text
-                )
-            if draft.customer_service:
-                state = State.CUSTOMER_SERVICE  # kept for marketplace staff; the seller gets nothing
+        state, screening = _decide(draft, conversation, state)
         text, html, decision = draft.text, draft.html, {}
-        if draft.author == Author.SELLER:
-            screening = draft.screening or guideline_screening.screen(draft, conversation)
+        if screening is not None:
             text, html, decision = screening.text, screening.html, screening.recorded()
-            if screening.blocked:
-                state = State.BLOCKED  # kept, with the rules that fired, and never delivered
         now = timezone.now()
         message = Message(
             conversation=conversation,
@@ -273,17 +282,29 @@ def _tell_buyer_customer_service_answers(conversation: Conversation, message: Me
         "Thank you for your message. This order was shipped from the marketplace's fulfilment centre, "
         "so marketplace customer service will answer you; it was not forwarded to the seller.\n"
     )
-    post_message(
+    post_notice(
+        message,
+        f"カスタマーサービスが対応します / Customer service will answer: {message.subject}",
+        text,
+        conversation.buyer.email,
+    )
+
+
+def post_notice(about: Message, subject: str, text: str, to: str) -> Message:
+    """The marketplace's own notice about ``about``, to one address, in its conversation. Never
+    listed in the message center, never answered (it is automatic)."""
+    conversation = about.conversation
+    return post_message(
         Draft(
             seller=conversation.seller,
             buyer=conversation.buyer,
             author=Author.MARKETPLACE,
             channel=Message.Channel.SYSTEM,
-            subject=f"カスタマーサービスが対応します / Customer service will answer: {message.subject}"[:998],
+            subject=subject[:998],
             text=text,
             conversation=conversation,
-            parent=message,
+            parent=about,
             is_auto=True,
-            recipients=[conversation.buyer.email],
+            recipients=[to],
         )
     )

@@ -56,17 +56,6 @@ def notify_failure(delivery: Delivery) -> Message | None:
         "Please send it again from the web message center, or try again later.\n"
     )
     log.info("delivery %s failed; notifying its sender (message %s)", delivery.pk, message.pk)
-    return services.post_message(
-        services.Draft(
-            seller=conversation.seller,
-            buyer=conversation.buyer,
-            author=Message.Author.MARKETPLACE,
-            channel=Message.Channel.SYSTEM,
-            subject=f"配信できませんでした / Undeliverable: {message.subject}"[:998],
-            text=text,
-            conversation=conversation,
-            parent=message,
-            is_auto=True,
-            recipients=[sender],
-        )
+    return services.post_notice(
+        message, f"配信できませんでした / Undeliverable: {message.subject}", text, sender
     )
