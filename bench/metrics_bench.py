@@ -85,7 +85,6 @@ def top_up(seller: SellerAccount, wanted: int, rng: random.Random) -> int:
                 subject=f"{TOP_UP_TAG} {added}",
                 text="",
                 needs_reply=seconds is None,
-                answered_at=created + timedelta(seconds=seconds) if seconds is not None else None,
                 response_seconds=seconds,
                 outbound_message_id=f"<{secrets.token_hex(12)}@{TOP_UP_TAG}>",
                 created_at=created,

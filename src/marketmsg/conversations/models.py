@@ -107,9 +107,9 @@ class Message(models.Model):
     # db_default too: bulk loaders (the seeder) insert rows without these columns.
     guideline_findings = models.JSONField(default=list, db_default=Value([], models.JSONField()), blank=True)
     guideline_rules = models.CharField(max_length=200, blank=True, default="", db_default="")
-    # When a buyer message needing a reply got its first answer, and how long that took (SPEC F6);
-    # written by post_message when the seller answers, read by conversations.metrics.
-    answered_at = models.DateTimeField(null=True, blank=True)
+    # How long a buyer message needing a reply waited for its first answer (SPEC F6); written by
+    # post_message when the seller answers, read by conversations.metrics. (The moment of the
+    # answer is created_at plus this; it is not stored twice.)
     response_seconds = models.PositiveIntegerField(null=True, blank=True)
     # Why a seller started the conversation ("contact buyer"): an order problem passes a buyer's opt-out.
     reason = models.CharField(max_length=20, blank=True, default="", db_default="")

@@ -248,10 +248,10 @@ def post_message(draft: Draft) -> Message:
             # A seller's message answers every earlier buyer message in the conversation that was
             # waiting, and fixes its response time (SPEC F6). An auto-reply answers nothing.
             rows.execute(
-                "UPDATE conversations_message SET needs_reply = %s, answered_at = %s, "
+                "UPDATE conversations_message SET needs_reply = %s, "
                 f"response_seconds = {_SECONDS_SINCE[connection.vendor]} "
                 "WHERE conversation_id = %s AND author = %s AND needs_reply",
-                [False, rows.db_value(now), rows.db_value(now), conversation.pk, Author.BUYER.value],
+                [False, rows.db_value(now), conversation.pk, Author.BUYER.value],
             )
         delivery_state = {
             State.RELAYED.value: Delivery.State.PENDING,

@@ -18,11 +18,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="message",
-            name="answered_at",
-            field=models.DateTimeField(blank=True, null=True),
-        ),
-        migrations.AddField(
-            model_name="message",
             name="response_seconds",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
