@@ -4,6 +4,8 @@ routing to marketplace customer service (SPEC F9) by web and by mail."""
 from __future__ import annotations
 
 import json
+import random
+import statistics
 from datetime import datetime, timedelta
 from io import StringIO
 from zoneinfo import ZoneInfo
@@ -14,9 +16,9 @@ from django.utils import timezone
 
 from marketmsg.accounts.models import SellerSettingChange, SellerUser, User
 from marketmsg.api.models import ApiToken
-from marketmsg.conversations import compose, metrics
+from marketmsg.conversations import compose, median, metrics, tally
 from marketmsg.conversations.listing import ListQuery, messages_for
-from marketmsg.conversations.models import Message
+from marketmsg.conversations.models import Message, ResponseBucket, ResponseTally
 from marketmsg.delivery.models import Delivery
 from marketmsg.relay import inbound
 from tests.mail import compose as mail
@@ -155,6 +157,88 @@ def test_the_windows_end_exactly_at_their_edges(clock):
     assert counts == {7: 1, 30: 3, 90: 5}
 
 
+def test_a_window_that_begins_inside_a_slot_counts_from_its_exact_second(clock):
+    pair = make_pair()
+    start = datetime(2026, 11, 20, 9, 7, 13, tzinfo=TOKYO)  # 7 days before is inside a slot
+    clock.at(start - timedelta(days=7, seconds=1))
+    buyer_mail(pair, "一秒前")
+    clock.advance(seconds=1)
+    buyer_mail(pair, "ちょうど")
+    clock.advance(hours=1)
+    seller_web_reply(Message.objects.filter(author=Message.Author.BUYER).first())  # answers both
+    figures = metrics.figures(pair.seller.pk, 7, start)
+    assert (figures.on_time, figures.average_seconds, figures.median_seconds) == (1, 3600, 3600)
+    assert metrics.figures(pair.seller.pk, 30, start).average_seconds == 3600.5
+
+
+def buckets_of(seller_id: int) -> list[tuple[int, int, int]]:
+    return sorted(ResponseBucket.objects.filter(seller_id=seller_id).values_list("day", "bucket", "answers"))
+
+
+def tally_of(seller_id: int) -> list[tuple[int, int, int, int, int]]:
+    return sorted(
+        ResponseTally.objects.filter(seller_id=seller_id).values_list(
+            "slot", "received", "on_time", "answered_late", "seconds_sum"
+        )
+    )
+
+
+def test_the_kept_tally_is_what_a_recount_of_the_stored_messages_gives(clock):
+    pair = make_pair()
+    fba = make_order(pair.seller, pair.buyer, fulfillment="FBA")  # product support is off
+    slot = tally.slot_of(clock.now)
+    first = buyer_mail(pair)
+    clock.advance(minutes=7)  # the same slot
+    buyer_mail(pair, "二つ目")
+    buyer_mail(pair, "不在です", subject="自動応答", Auto_Submitted="auto-replied")  # not counted
+    clock.advance(hours=25)
+    seller_web_reply(first)  # answers both, late
+    marked = buyer_mail(pair, "三つ目")
+    assert compose.mark_no_reply_needed(marked, User.objects.get(email=OWNER))  # leaves the tally
+    clock.advance(hours=1)
+    buyer_mail(pair, "四つ目")  # waiting
+    routed = buyer_mail(pair, "使い方は？", subject=f"注文 {fba.order_id} について")
+    assert routed.state == Message.State.CUSTOMER_SERVICE  # customer service's, not counted
+    kept, buckets = tally_of(pair.seller.pk), buckets_of(pair.seller.pk)
+    later = tally.slot_of(clock.now)
+    assert kept == [
+        (slot, 2, 0, 2, (25 * 3600 + 7 * 60) + 25 * 3600),
+        (slot + 100, 0, 0, 0, 0),  # the marked message arrived and left again
+        (later, 1, 0, 0, 0),
+    ]
+    assert buckets == [(median.day_of(int(first.created_at.timestamp())), median.bucket_of(25 * 3600), 2)]
+    tally.rebuild(pair.seller.pk)
+    assert tally_of(pair.seller.pk) == [row for row in kept if row[1]]
+    assert buckets_of(pair.seller.pk) == buckets
+
+
+def test_the_median_is_exact_over_many_answers_in_every_window(clock):
+    """Random response times from seconds to days, answered by web and mail: the median from the
+    buckets equals the middle of the sorted stored response times, in every window."""
+    pair = make_pair()
+    rng = random.Random(5)
+    clock.at(datetime(2026, 8, 1, 6, 41, 17, tzinfo=TOKYO))
+    for n in range(120):
+        question = buyer_mail(pair, f"質問 {n}")
+        clock.advance(
+            seconds=rng.choice([rng.randint(1, 600), rng.randint(600, 86_400), rng.randint(1, 5 * 86_400)])
+        )
+        if n % 2:
+            seller_mail(pair)
+        else:
+            seller_web_reply(question)
+        clock.advance(seconds=rng.randint(0, 20_000))
+    now = clock.now + timedelta(minutes=3, seconds=7)
+    for days in (7, 30, 90):
+        stored = sorted(
+            Message.objects.filter(
+                created_at__gte=now - timedelta(days=days), response_seconds__isnull=False
+            ).values_list("response_seconds", flat=True)
+        )
+        assert len(stored) > 5
+        assert metrics.figures(pair.seller.pk, days, now).median_seconds == statistics.median_low(stored)
+
+
 def test_the_daily_chart_counts_days_in_the_sellers_time_zone(clock):
     pair = make_pair()
     clock.at(datetime(2026, 11, 2, 23, 30, tzinfo=TOKYO))  # 14:30 UTC on the 2nd
@@ -174,6 +258,31 @@ def test_the_daily_chart_counts_days_in_the_sellers_time_zone(clock):
     assert tokyo["2026-11-02"].on_time == 1
     days = metrics.daily(pair.seller.pk, "Asia/Tokyo", clock.now)
     assert len(days) == 90 and days[-1].day.isoformat() == "2026-11-03"
+
+
+def test_the_daily_chart_counts_the_day_the_clocks_change_as_one_day(clock):
+    """New York leaves summer time on 1 November 2026: that day has 25 hours."""
+    pair = make_pair()
+    new_york = ZoneInfo("America/New_York")
+    arrivals = [
+        datetime(2026, 10, 31, 23, 50, tzinfo=new_york),
+        datetime(2026, 11, 1, 0, 10, tzinfo=new_york),
+        datetime(2026, 11, 1, 23, 50, tzinfo=new_york),  # the 25th hour of the day
+        datetime(2026, 11, 2, 0, 10, tzinfo=new_york),
+        datetime(2026, 11, 2, 23, 50, tzinfo=new_york),
+    ]
+    for moment in arrivals:
+        clock.at(moment)
+        buyer_mail(pair, moment.isoformat())
+    clock.at(datetime(2026, 11, 3, 12, 0, tzinfo=new_york))
+    chart = {
+        d.day.isoformat(): (d.received, d.late) for d in metrics.daily(pair.seller.pk, zone=new_york.key)
+    }
+    assert {day: n for day, n in chart.items() if n[0]} == {
+        "2026-10-31": (1, 1),
+        "2026-11-01": (2, 2),
+        "2026-11-02": (2, 1),  # the one at 23:50 is not 24 hours old yet
+    }
 
 
 def test_at_risk_lists_waiting_messages_close_to_their_deadline(clock, settings):

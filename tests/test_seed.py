@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from marketmsg.addresses.models import RelayAddress
+from marketmsg.conversations import metrics
 from marketmsg.conversations.models import Message
 from marketmsg.delivery.models import Delivery
 from marketmsg.orders.models import Order
@@ -70,6 +71,18 @@ def test_seed_writes_the_documented_json_and_stores_the_same_marketplace(tmp_pat
             )
     assert Message.objects.count() == 100
     assert Delivery.objects.filter(state=Delivery.State.DELIVERED).count() == 100
+    # The seeded history has response times, and the performance figures see them.
+    answered = Message.objects.filter(author="buyer", response_seconds__isnull=False)
+    assert answered.count() > 10
+    for question in answered[:10]:
+        reply = Message.objects.filter(conversation=question.conversation, id__gt=question.id).order_by("id")[
+            0
+        ]
+        assert reply.author == "seller"
+        assert question.response_seconds == int((reply.created_at - question.created_at).total_seconds())
+    seller = data["sellers"][0]["id"]
+    recount = metrics.figures(seller, 90)
+    assert recount.on_time + recount.answered_late == answered.filter(seller_id=seller).count()
     client = Client()
     people = [
         data["sellers"][0]["owner_email"],

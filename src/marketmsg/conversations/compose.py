@@ -16,9 +16,10 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from marketmsg import rows
 from marketmsg.accounts.models import Buyer, SellerAccount, User
 from marketmsg.addresses import services as addresses
-from marketmsg.conversations import placeholders, screening, templating, uploads
+from marketmsg.conversations import placeholders, screening, tally, templating, uploads
 from marketmsg.conversations.errors import FormProblem, GuidelinesProblem
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.conversations.services import Draft, conversation_for, post_message
@@ -230,15 +231,24 @@ def mark_no_reply_needed(message: Message, user: User | None) -> bool:
     """Mark one buyer message; False when it was already answered or marked (nothing changes)."""
     if message.author != Author.BUYER:
         return False
-    changed = Message.objects.filter(pk=message.pk, needs_reply=True).update(
-        needs_reply=False, marked_no_reply_at=timezone.now(), marked_no_reply_by=user
-    )
-    return changed == 1
+    return _mark("id = %s", message.pk, user) == 1
 
 
 def mark_conversation_no_reply_needed(conversation: Conversation, user: User) -> int:
     """The reply form's checkbox: every buyer message still waiting in the conversation."""
+    return _mark("conversation_id = %s AND author = 'buyer'", conversation.pk, user)
+
+
+def _mark(which: str, key: int, user: User | None) -> int:
+    """Mark the waiting messages ``which`` selects; a marked message leaves the response-time
+    figures, so it leaves the tally in the same transaction."""
     with transaction.atomic():
-        return Message.objects.filter(
-            conversation=conversation, author=Author.BUYER, needs_reply=True
-        ).update(needs_reply=False, marked_no_reply_at=timezone.now(), marked_no_reply_by=user)
+        marked = rows.fetchall(
+            "UPDATE conversations_message SET needs_reply = %s, marked_no_reply_at = %s, "
+            f"marked_no_reply_by_id = %s WHERE {which} AND needs_reply "
+            f"RETURNING seller_id, {tally.epoch_sql('created_at')}",
+            [False, rows.db_value(timezone.now()), user.pk if user else None, key],
+        )
+        for seller_id, arrived in marked:
+            tally.received(seller_id, arrived, -1)
+    return len(marked)

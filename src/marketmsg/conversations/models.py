@@ -142,6 +142,13 @@ class Message(models.Model):
                 fields=["seller", "author", "created_at", "needs_reply", "has_attachments", "state"],
                 name="message_seller_box",
             ),
+            # The median response time (conversations.median): a seller's answered messages by
+            # response time, so that one bucket of them is read in order.
+            models.Index(
+                fields=["seller", "response_seconds", "created_at"],
+                condition=models.Q(response_seconds__isnull=False),
+                name="message_seller_answered",
+            ),
             # "Response needed": only the messages still waiting, so the index stays small; it holds
             # needs_reply as a column too, so that counting never reads the table.
             models.Index(
@@ -198,3 +205,48 @@ class RawMime(models.Model):
 
     message = models.OneToOneField(Message, on_delete=models.PROTECT, primary_key=True, related_name="raw")
     data = models.BinaryField()
+
+
+class ResponseTally(models.Model):
+    """What a seller's counted buyer messages that arrived in one 15-minute slot came to: kept by
+    ``post_message`` and the "no reply needed" marks (conversations.tally, ADR 9)."""
+
+    seller = models.ForeignKey(SellerAccount, on_delete=models.CASCADE, db_index=False, related_name="+")
+    slot = models.BigIntegerField(help_text="Unix time // 900 of the messages' arrival")
+    received = models.IntegerField(default=0)
+    on_time = models.IntegerField(default=0)
+    answered_late = models.IntegerField(default=0)
+    seconds_sum = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["seller", "slot"], name="tally_seller_slot")]
+        indexes = [  # the performance page adds up thousands of slots from the index alone
+            models.Index(
+                fields=["seller", "slot", "received", "on_time", "answered_late", "seconds_sum"],
+                name="tally_seller_slot_counts",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"tally of seller {self.seller_id}, slot {self.slot}"
+
+
+class ResponseBucket(models.Model):
+    """How many of a seller's answers on one UTC day (by the question's arrival) took a response
+    time within one bucket: the first step to the median (conversations.median, ADR 9)."""
+
+    seller = models.ForeignKey(SellerAccount, on_delete=models.CASCADE, db_index=False, related_name="+")
+    day = models.IntegerField(help_text="Unix time // 86400 of the messages' arrival")
+    bucket = models.SmallIntegerField()
+    answers = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["seller", "day", "bucket"], name="bucket_seller_day_bucket")
+        ]
+        indexes = [
+            models.Index(fields=["seller", "day", "bucket", "answers"], name="bucket_seller_day_counts")
+        ]
+
+    def __str__(self) -> str:
+        return f"bucket {self.bucket} of seller {self.seller_id}, day {self.day}"

@@ -21,7 +21,7 @@ from marketmsg import rows
 from marketmsg.accounts.models import Buyer, SellerAccount, User
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import SenderAddress
-from marketmsg.conversations import routing
+from marketmsg.conversations import routing, tally
 from marketmsg.conversations import screening as guideline_screening
 from marketmsg.conversations.errors import Refusal, Refused
 from marketmsg.conversations.models import Attachment, Conversation, Message, RawMime
@@ -192,6 +192,26 @@ def _decide(draft: Draft, conversation: Conversation, state: str) -> tuple[str, 
     return state, screening
 
 
+def _count_response_time(message: Message, draft: Draft) -> None:
+    """Keep the response-time figures (SPEC F6): a counted buyer message arrives in the tally; a
+    seller's message answers every earlier buyer message of the conversation that was waiting and
+    fixes its response time. An auto-reply answers nothing and is not counted."""
+    if draft.is_auto:
+        return
+    if message.author == Author.BUYER and message.state != State.CUSTOMER_SERVICE:
+        tally.received(message.seller_id, message.created_at)
+    elif message.author == Author.SELLER and message.state == State.RELAYED:
+        answers = rows.fetchall(
+            "UPDATE conversations_message SET needs_reply = %s, "
+            f"response_seconds = {_SECONDS_SINCE[connection.vendor]} "
+            "WHERE conversation_id = %s AND author = %s AND needs_reply "
+            f"RETURNING {tally.epoch_sql('created_at')}, response_seconds",
+            [False, rows.db_value(message.created_at), message.conversation_id, Author.BUYER.value],
+        )
+        if answers:
+            tally.answered(message.seller_id, answers)
+
+
 def post_message(draft: Draft) -> Message:
     """Store the message with its deliveries; raises Refused when the sender may not write."""
     # Inside the gateway's transaction no savepoint is needed: a refusal rolls back the whole mail.
@@ -244,15 +264,7 @@ def post_message(draft: Draft) -> Message:
                 created_at=now,
                 removed_reason="",
             )
-        if draft.author == Author.SELLER and state == State.RELAYED and not draft.is_auto:
-            # A seller's message answers every earlier buyer message in the conversation that was
-            # waiting, and fixes its response time (SPEC F6). An auto-reply answers nothing.
-            rows.execute(
-                "UPDATE conversations_message SET needs_reply = %s, "
-                f"response_seconds = {_SECONDS_SINCE[connection.vendor]} "
-                "WHERE conversation_id = %s AND author = %s AND needs_reply",
-                [False, rows.db_value(now), conversation.pk, Author.BUYER.value],
-            )
+        _count_response_time(message, draft)
         delivery_state = {
             State.RELAYED.value: Delivery.State.PENDING,
             State.HELD.value: Delivery.State.HELD,

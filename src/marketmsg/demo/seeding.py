@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from marketmsg.accounts.models import Buyer, SellerAccount, SellerUser, User
 from marketmsg.addresses.models import RelayAddress, SenderAddress, SenderAddressChange
+from marketmsg.conversations import tally
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.delivery.models import Delivery
 from marketmsg.demo import personas
@@ -84,6 +85,10 @@ def seed(
         seeder.people(sellers, buyers, mobile_share)
         seeder.orders(orders, on_order or result.orders.append, busy_seller_orders)
         seeder.history(messages)
+        if messages:
+            progress("response-time tally", 0, 1)
+            tally.rebuild()  # the history was written in bulk, past post_message
+            progress("response-time tally", 1, 1)
         reset_sequences(
             [
                 User,
@@ -373,8 +378,12 @@ class _Seeder:
                     "",
                     0,
                     moment,
+                    None,
                 )
             )
+            if not from_buyer:  # this answer fixes the response time of the buyer's message before
+                question = rows[-2]
+                rows[-2] = (*question[:-1], max(0, int((moment - question[-2]).total_seconds())))
             deliveries.append(
                 (
                     ids["delivery"] + offset + n,
@@ -411,6 +420,7 @@ MESSAGE_FIELDS = (
     "raw_sha256",
     "raw_size",
     "created_at",
+    "response_seconds",
 )
 DELIVERY_FIELDS = (
     "id",

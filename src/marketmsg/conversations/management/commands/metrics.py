@@ -1,14 +1,20 @@
-"""`marketmsg metrics --seller ID --days 30 [--json]`: a seller's response-time figures (SPEC F6)."""
+"""`marketmsg metrics --seller ID --days 30 [--json]`: a seller's response-time figures (SPEC F6).
+
+`marketmsg metrics --rebuild [--seller ID]` recounts the response-time tally from the stored
+messages: after writing messages in bulk past the pipeline, or to check the kept tally.
+"""
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
 from marketmsg.accounts.models import SellerAccount
-from marketmsg.conversations import metrics
+from marketmsg.conversations import metrics, tally
 
 
 class Command(BaseCommand):
@@ -16,11 +22,24 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--seller", type=int, required=True, help="seller account ID")
+        parser.add_argument("--seller", type=int, help="seller account ID")
         parser.add_argument("--days", type=int, default=30, choices=metrics.PERIODS)
         parser.add_argument("--json", action="store_true", help="print JSON for tools")
+        parser.add_argument(
+            "--rebuild",
+            action="store_true",
+            help="recount the response-time tally from the stored messages (all sellers, or --seller)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["rebuild"]:
+            self._rebuild(options["seller"])
+            return
+        if options["seller"] is None:
+            raise CommandError(
+                "Say which seller: --seller ID (or --rebuild to recount the tally). "
+                "/ 出品者を --seller ID で指定してください（集計のやり直しは --rebuild）。"
+            )
         seller = SellerAccount.objects.filter(pk=options["seller"]).first()
         if seller is None:
             raise CommandError(
@@ -46,3 +65,12 @@ class Command(BaseCommand):
             f"  average response: {average}, median {median}\n"
             f"  still unanswered: {figures.unanswered}\n"
         )
+
+    def _rebuild(self, seller_id: int | None) -> None:
+        started = time.monotonic()
+        who = "every seller" if seller_id is None else f"seller {seller_id}"
+        self.stderr.write(f"Recounting the response-time tally of {who} from the stored messages…")
+        with transaction.atomic():
+            slots = tally.rebuild(seller_id)
+        seconds = time.monotonic() - started
+        self.stdout.write(f"Response-time tally rebuilt: {slots:,} slot rows for {who} in {seconds:.1f} s.")
