@@ -17,12 +17,12 @@ from django.conf import settings
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from marketmsg.accounts.models import User
+from marketmsg.accounts.models import SellerUser, User
 from marketmsg.conversations import metrics, tally
 from marketmsg.conversations.models import Message, Template
 from marketmsg.conversations.services import Draft, post_message
 from tests import files as test_files
-from tests.mail import parse
+from tests.mail import compose, parse
 from tests.personas import PASSWORD, Pair, make_buyer, make_order, make_pair
 from tests.test_relay_smtp import deliver_all
 
@@ -369,3 +369,52 @@ def test_the_performance_page_shows_figures_and_its_chart_in_both_languages(
     expect(page.locator("svg.chart rect.bar")).to_have_count(metrics.CHART_DAYS)
     page.screenshot(path=shots / "performance-en.png", full_page=True)
     page.close()
+
+
+def test_the_owner_approves_an_unknown_sender_from_the_banner_and_a_seller_user_cannot(
+    live_server, browser, shop, sink, shots
+):
+    """SPEC F8: a stranger's mail to a buyer is held; every message-center page warns; only the
+    owner approves it, and then it is delivered."""
+    taro: Pair = shop["taro"]  # type: ignore[assignment]
+    alias = "cs-team@sakura-books.example.jp"
+    held = post_message(
+        Draft(
+            seller=taro.seller,
+            buyer=taro.buyer,
+            author=Message.Author.SELLER,
+            channel=Message.Channel.MAIL,
+            subject="Re: 配送について",
+            text="明日発送いたします。",
+            sender_email=alias,
+            conversation=shop["today"].conversation,  # type: ignore[attr-defined]
+            raw=compose(alias, taro.buyer_relay, "Re: 配送について", "明日発送いたします。"),
+        )
+    )
+    assert held.state == Message.State.HELD
+    helper = User.objects.create_user(
+        "helper@sakura-books.example.jp", PASSWORD, name="手伝い", role=User.Role.SELLER
+    )
+    SellerUser.objects.create(account=taro.seller, user=helper, is_owner=False)
+    base = live_server.url
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    sign_in(page, base, helper.email)
+    expect(page.locator(".banner.warn")).to_contain_text("保留")
+    page.click(".banner.warn a")
+    expect(page.locator("#unknown")).to_contain_text(alias)
+    expect(page.locator("#unknown input[type=checkbox]")).to_be_disabled()
+    assert page.locator("#unknown button").count() == 0  # read-only for a seller user
+    expect(page.locator(".problem")).to_contain_text("所有者だけ")
+    page.context.clear_cookies()
+    sign_in(page, base, "owner@sakura-books.example.jp")
+    page.click(".banner.warn a")
+    page.screenshot(path=shots / "senders-pending-ja.png", full_page=True)
+    page.check(f"#unknown input[aria-label='{alias}']")
+    page.click("#unknown button:has-text('承認')")
+    expect(page.locator(".flash")).to_contain_text("承認しました")
+    expect(page.locator("#approved")).to_contain_text(alias)
+    assert page.locator(".banner.warn").count() == 0
+    page.screenshot(path=shots / "senders-approved-ja.png", full_page=True)
+    page.close()
+    assert deliver_all() == 1
+    assert sink.messages[-1].rcpt_tos == [taro.buyer.email]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -41,6 +43,13 @@ class RelayAddress(models.Model):
         return f"{self.local_part}@{self.domain}"
 
 
+class NeverDeleted(models.QuerySet):  # type: ignore[type-arg]
+    """The sender lists keep every address and every change (SPEC F8): there is no delete."""
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("Sender addresses and their history are never deleted.")
+
+
 class SenderAddress(models.Model):
     """An address that has written, or may write, to buyers for a seller account (代替アドレス).
 
@@ -59,8 +68,13 @@ class SenderAddress(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
+    objects = NeverDeleted.as_manager()
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "email"], name="one_row_per_sender")]
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError("Sender addresses are never deleted; block one instead.")
 
     def __str__(self) -> str:
         return f"{self.email} ({self.state})"
@@ -73,3 +87,8 @@ class SenderAddressChange(models.Model):
     changed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT)
     changed_at = models.DateTimeField(default=timezone.now)
     note = models.CharField(max_length=300, blank=True)
+
+    objects = NeverDeleted.as_manager()
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError("The history of the sender lists is never deleted.")

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 
 from marketmsg.accounts.models import SellerUser
-from marketmsg.addresses import services as addresses
+from marketmsg.addresses import senders
 from marketmsg.addresses.models import SenderAddress
 from marketmsg.api.auth import needs, shop_of
 from marketmsg.api.problems import Problem, not_found
@@ -85,20 +85,22 @@ def _set_state(request: HttpRequest, address_id: int, state: str) -> SenderAddre
             "Only the account owner",
             "Only the seller account's owner may approve or block sender addresses.",
         )
-    return addresses.set_sender_state(membership.account, found.email, state, by=user, note="API")
+    return senders.move(membership.account, [found.email], state, user)[0].sender
 
 
 @router.post(
     "/addresses/{address_id}/approve", response={200: SenderAddressOut, **ERRORS}, tags=["addresses"]
 )
 def approve_address(request: HttpRequest, address_id: int) -> SenderAddress:
-    """Let this address write to buyers (owner only). Addresses are never deleted."""
+    """Let this address write to buyers (owner only); its held messages are delivered, oldest
+    first. Addresses are never deleted."""
     return _set_state(request, address_id, SenderAddress.State.APPROVED)
 
 
 @router.post("/addresses/{address_id}/block", response={200: SenderAddressOut, **ERRORS}, tags=["addresses"])
 def block_address(request: HttpRequest, address_id: int) -> SenderAddress:
-    """Refuse mail from this address to buyers (owner only)."""
+    """Refuse mail from this address to buyers (owner only); its held messages are never
+    delivered, and the address is told once."""
     return _set_state(request, address_id, SenderAddress.State.BLOCKED)
 
 

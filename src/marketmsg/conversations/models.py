@@ -67,6 +67,8 @@ class Message(models.Model):
         # A buyer's message about an FBA order that marketplace customer service answers (SPEC F9).
         CUSTOMER_SERVICE = "cs_queue", _("Customer service")
         SUPPRESSED = "suppressed", _("Auto-reply suppressed")
+        # Held from an unknown sender address that the account owner then blocked: never delivered.
+        WITHHELD = "withheld", _("Not delivered (sender blocked)")
 
     # No single-column index: (conversation, created_at) below serves every look-up by conversation.
     # Fewer indexes also shorten the write every stored mail makes under SQLite's one write lock.

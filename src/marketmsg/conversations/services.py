@@ -10,7 +10,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -201,15 +201,61 @@ def _count_response_time(message: Message, draft: Draft) -> None:
     if message.author == Author.BUYER and message.state != State.CUSTOMER_SERVICE:
         tally.received(message.seller_id, message.created_at)
     elif message.author == Author.SELLER and message.state == State.RELAYED:
-        answers = rows.fetchall(
-            "UPDATE conversations_message SET needs_reply = %s, "
-            f"response_seconds = {_SECONDS_SINCE[connection.vendor]} "
-            "WHERE conversation_id = %s AND author = %s AND needs_reply "
-            f"RETURNING {tally.epoch_sql('created_at')}, response_seconds",
-            [False, rows.db_value(message.created_at), message.conversation_id, Author.BUYER.value],
+        _answer_waiting(message.conversation_id, message.seller_id, message.created_at)
+
+
+def _answer_waiting(conversation_id: int, seller_id: int, at: datetime) -> None:
+    """A seller's message reaches the buyer at ``at``: it answers every buyer message of the
+    conversation still waiting, fixing their response times (SPEC F6)."""
+    answers = rows.fetchall(
+        "UPDATE conversations_message SET needs_reply = %s, "
+        f"response_seconds = {_SECONDS_SINCE[connection.vendor]} "
+        "WHERE conversation_id = %s AND author = %s AND needs_reply "
+        f"RETURNING {tally.epoch_sql('created_at')}, response_seconds",
+        [False, rows.db_value(at), conversation_id, Author.BUYER.value],
+    )
+    if answers:
+        tally.answered(seller_id, answers)
+
+
+def release_held(seller: SellerAccount, sender_email: str) -> int:
+    """The owner approved ``sender_email``: its held messages go out, oldest first, and each
+    answers the buyer now (when the buyer gets it). Returns how many were released."""
+    now = timezone.now()
+    with transaction.atomic():
+        held = list(
+            Message.objects.select_for_update()
+            .filter(seller=seller, state=State.HELD, sender_email=sender_email.lower())
+            .order_by("created_at", "id")
+            .values_list("id", "conversation_id")
         )
-        if answers:
-            tally.answered(message.seller_id, answers)
+        for message_id, conversation_id in held:
+            Message.objects.filter(pk=message_id).update(state=State.RELAYED)
+            # The worker takes deliveries by (next_attempt_at, id): same time, so in this order.
+            Delivery.objects.filter(message_id=message_id, state=Delivery.State.HELD).update(
+                state=Delivery.State.PENDING, next_attempt_at=now
+            )
+            _answer_waiting(conversation_id, seller.pk, now)
+    return len(held)
+
+
+def withhold_held(seller: SellerAccount, sender_email: str) -> list[Message]:
+    """The owner blocked ``sender_email``: its held messages are never delivered. Returns them."""
+    with transaction.atomic():
+        held = list(
+            Message.objects.select_for_update()
+            .filter(seller=seller, state=State.HELD, sender_email=sender_email.lower())
+            .order_by("created_at", "id")
+        )
+        for message in held:
+            message.state = State.WITHHELD
+            message.save(update_fields=["state"])
+            Delivery.objects.filter(message=message, state=Delivery.State.HELD).update(
+                state=Delivery.State.CANCELLED,
+                finished_at=timezone.now(),
+                last_reply="not delivered: the seller account blocked this sender",
+            )
+    return held
 
 
 def post_message(draft: Draft) -> Message:
