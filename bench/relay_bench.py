@@ -25,6 +25,9 @@ from email.message import EmailMessage
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+from marketmsg.mailauth.devdns import DevDns  # noqa: E402
+
 CLIENTS = 4
 
 
@@ -167,6 +170,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="marketmsg-bench-"))
+
     env = dict(
         os.environ,
         MARKETMSG_DATA_DIR=str(work),
@@ -201,6 +205,17 @@ def main() -> None:
         capture_output=True,
     )
     data = json.loads(seed_file.read_text())
+    # The gateway checks SPF and DMARC of every mail (SPEC F1): the senders' domains publish an
+    # SPF record and a DMARC policy on a loopback DNS server, as a caching resolver would answer.
+    domains = {b["email"].rpartition("@")[2] for b in data["buyers"]}
+    domains |= {s["owner_email"].rpartition("@")[2] for s in data["sellers"]}
+    dns = DevDns(
+        {
+            **{d: {"TXT": ["v=spf1 ip4:127.0.0.1 -all"]} for d in domains},
+            **{f"_dmarc.{d}": {"TXT": ["v=DMARC1; p=none"]} for d in domains},
+        }
+    ).start()
+    env["MARKETMSG_DNS_SERVER"] = dns.address
     emails = {b["id"]: b["email"] for b in data["buyers"]}
     # Buyer mail about an order the marketplace ships goes to its customer service (SPEC F9), not
     # through the relay: the benchmark writes about merchant-fulfilled orders only.

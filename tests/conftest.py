@@ -135,3 +135,27 @@ def gateway(transactional_db, settings) -> Iterator[Gateway]:  # type: ignore[no
 def fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
     """PBKDF2 takes a third of a second per user by design; tests create hundreds of users."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def _dev_dns() -> Iterator[object]:
+    from marketmsg.mailauth.devdns import DevDns
+
+    server = DevDns().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def dns(_dev_dns, settings):  # type: ignore[no-untyped-def]
+    """Every test's DNS is a loopback server with empty zones (NXDOMAIN for everything), so the
+    gateway's sender authentication runs for real without the internet; a test that needs records
+    sets them with ``dns.replace({...})``."""
+    from marketmsg.mailauth import resolver
+
+    _dev_dns.replace({})  # type: ignore[attr-defined]
+    resolver.forget_answers()
+    settings.DNS_SERVER = _dev_dns.address  # type: ignore[attr-defined]
+    settings.TRUSTED_AUTHSERV_ID = ""
+    settings.DKIM_KEY_FILE = ""
+    return _dev_dns

@@ -105,6 +105,16 @@ AT_RISK_HOURS = float(_env("AT_RISK_HOURS", "6"))
 API_RATE_LIMIT = int(_env("API_RATE_LIMIT", "120"))
 # The communication guidelines (SPEC F10): an operator's own rules file replaces the built-in one.
 GUIDELINES_FILE = _env("GUIDELINES_FILE")
+# Sender authentication (SPEC F1). Inbound mail is checked for SPF, DKIM and DMARC over DNS
+# (DNS_SERVER: one resolver "host[:port]" instead of the system's), or, when an MTA in front has
+# done it, its Authentication-Results header with this authserv-id is read instead.
+DNS_SERVER = _env("DNS_SERVER")
+DNS_TIMEOUT = float(_env("DNS_TIMEOUT", "3"))
+TRUSTED_AUTHSERV_ID = _env("TRUSTED_AUTHSERV_ID")
+# Outbound DKIM signing for the relay domain (`marketmsg dkim-keygen` writes a key).
+DKIM_SELECTOR = _env("DKIM_SELECTOR", "mm1")
+DKIM_KEY_FILE = _env("DKIM_KEY_FILE")
+DKIM_DOMAIN = _env("DKIM_DOMAIN") or RELAY_DOMAIN
 # Directory of the development mail catcher; the web shows its messages only when this is set.
 MAILCATCHER_DIR = _env("MAILCATCHER_DIR")
 

@@ -68,6 +68,8 @@ class Draft:
     # of the seller (routing; None: post_message decides).
     topic: str = ""
     customer_service: bool | None = None
+    # Mail only: what SPF, DKIM and DMARC said about the sender (mailauth.inbound.Verdict).
+    authentication: dict[str, Any] = field(default_factory=dict)
 
 
 def new_message_id() -> str:
@@ -292,6 +294,7 @@ def post_message(draft: Draft) -> Message:
             raw_size=len(draft.raw) if draft.raw is not None else 0,
             created_at=now,
             reason=draft.reason,
+            authentication=draft.authentication,
             **decision,
         )
         # Hand-written writes (ADR 5): every mail, web and API message passes here.

@@ -46,6 +46,19 @@ TEMPORARY_FAILURE = _reply(
 NO_VALID_RECIPIENTS = _reply(554, "5.5.1", "No valid recipients")
 
 
+def dmarc_refused(from_domain: str, policy: str) -> str:
+    """The From domain's owner asked receivers to refuse mail that fails DMARC; a forger's mail
+    must not reach a buyer in an approved seller's name."""
+    return _reply(
+        550,
+        "5.7.26",
+        f"This message fails DMARC for its From domain {_smtp_safe(from_domain)} "
+        f"(policy {_smtp_safe(policy)}): "
+        "it was not sent through a server the domain authorizes. Send it from your own mail server "
+        "or ask the domain's administrator to fix its SPF and DKIM",
+    )
+
+
 def refused(reason: Refusal, detail: str = "") -> str:
     """The SMTP answer to a refusal; attachment refusals say which file and why."""
     if reason in _ATTACHMENT_REPLIES:

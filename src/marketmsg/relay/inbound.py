@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import Message as MailMessage
 from enum import Enum
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -84,11 +85,16 @@ def receive(
 
 
 def prepare(
-    raw: bytes, envelope_from: str, recipients: list[str], known: Mapping[str, RelayAddress] | None = None
+    raw: bytes,
+    envelope_from: str,
+    recipients: list[str],
+    known: Mapping[str, RelayAddress] | None = None,
+    authentication: dict[str, Any] | None = None,
 ) -> Prepared:
     """Parse, scrub and thread the mail: reads only, so it runs outside the write transaction.
 
-    ``known`` holds relay addresses already looked up at RCPT time. Raises Refused.
+    ``known`` holds relay addresses already looked up at RCPT time; ``authentication`` is the
+    sender-authentication verdict the gateway found (stored with each message). Raises Refused.
     """
     prepared = Prepared(parsing.parse(raw))
     bounces = {recipient: verp.delivery_id_of(recipient) for recipient in recipients}
@@ -103,6 +109,7 @@ def prepare(
         if relay is None:  # deactivated between RCPT and DATA
             raise Refused(Refusal.UNKNOWN_RECIPIENT, "deactivated between RCPT and DATA")
         prepared.drafts.append(_draft(prepared.mail, raw, envelope_from, relay, files))
+        prepared.drafts[-1].authentication = authentication or {}
     _screen_together(prepared.drafts)
     return prepared
 

@@ -14,6 +14,7 @@ from marketmsg.conversations import noreply_link
 from marketmsg.conversations.models import Message, RawMime
 from marketmsg.delivery import verp
 from marketmsg.delivery.models import Delivery
+from marketmsg.mailauth import signing
 from marketmsg.policy import guidelines
 from marketmsg.relay import render
 from marketmsg.relay.inbound import replacement_map
@@ -71,6 +72,7 @@ def render_delivery(delivery: Delivery) -> Rendered:
     reals = [real for real in replacements if real != delivery.recipient.lower()]
     render.assert_no_leak(data, reals)
     is_notice = message.author == Message.Author.MARKETPLACE
+    data = signing.sign(data)  # after the leak check: the signature holds no address
     return Rendered(data=data, envelope_from="" if is_notice else verp.return_path(delivery.pk))
 
 

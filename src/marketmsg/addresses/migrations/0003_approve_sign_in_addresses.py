@@ -23,10 +23,9 @@ def approve_sign_in_addresses(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0004_fba_product_support'),
-        ('addresses', '0002_alter_senderaddress_state'),
+        ("accounts", "0004_fba_product_support"),
+        ("addresses", "0002_alter_senderaddress_state"),
     ]
 
     operations = [migrations.RunPython(approve_sign_in_addresses, migrations.RunPython.noop)]

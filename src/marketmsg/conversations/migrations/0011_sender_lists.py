@@ -4,15 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('conversations', '0010_response_tally'),
+        ("conversations", "0010_response_tally"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='message',
-            name='state',
-            field=models.CharField(choices=[('relayed', 'Relayed'), ('held', 'Held'), ('blocked', 'Blocked'), ('cs_queue', 'Customer service'), ('suppressed', 'Auto-reply suppressed'), ('withheld', 'Not delivered (sender blocked)')], default='relayed', max_length=10),
+            model_name="message",
+            name="state",
+            field=models.CharField(
+                choices=[
+                    ("relayed", "Relayed"),
+                    ("held", "Held"),
+                    ("blocked", "Blocked"),
+                    ("cs_queue", "Customer service"),
+                    ("suppressed", "Auto-reply suppressed"),
+                    ("withheld", "Not delivered (sender blocked)"),
+                ],
+                default="relayed",
+                max_length=10,
+            ),
         ),
     ]

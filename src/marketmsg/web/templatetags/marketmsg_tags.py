@@ -78,3 +78,34 @@ def duration(seconds: float | None) -> str:
     else:
         parts = [f"{days}日" if days else "", f"{hours}時間" if hours else "", f"{minutes}分"]
     return " ".join(p for p in parts if p) if minutes or hours or days else parts[2]
+
+
+_AUTH_CSS = {"pass": "ok", "fail": "bad", "softfail": "warn", "temperror": "warn", "permerror": "bad"}
+
+
+@register.simple_tag
+def sender_authentication(message: Message) -> SafeString:
+    """SPF, DKIM and DMARC as the gateway found them (SPEC F1), for staff; empty for web and API
+    messages, which have no sender to check."""
+    verdict = message.authentication or {}
+    if not verdict:
+        return SafeString("")
+    dkim = verdict.get("dkim") or []
+    dkim_result = next((r for _, r in dkim if r == "pass"), dkim[0][1] if dkim else "none")
+    parts = [
+        ("SPF", verdict.get("spf", "none")),
+        ("DKIM", dkim_result),
+        ("DMARC", verdict.get("dmarc", "none")),
+    ]
+    title = _("Sender authentication") + (
+        f" ({verdict['source']})" if str(verdict.get("source", "")).startswith("authserv:") else ""
+    )
+    return format_html(
+        '<div class="auth" title="{}">🔐 {}</div>',
+        title,
+        format_html_join(
+            " ",
+            '<span class="state {}">{} {}</span>',
+            ((_AUTH_CSS.get(r, "quiet"), name, r) for name, r in parts),
+        ),
+    )

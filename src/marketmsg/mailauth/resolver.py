@@ -1,0 +1,96 @@
+"""DNS for sender authentication: one resolver, configured from settings.
+
+``MARKETMSG_DNS_SERVER`` (``host`` or ``host:port``) sends every query to one server, such as a
+local caching resolver, or the loopback server the tests and benchmarks start (devdns); without
+it the system's resolvers are used. SPF (pyspf), DKIM (dkimpy) and DMARC all look up through
+here, so a test zone reaches each of them the way real DNS would.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dns.exception
+import dns.resolver
+import spf
+from django.conf import settings
+
+
+class TemporaryDnsError(Exception):
+    """DNS did not answer (timeout, server failure): the check's result is 'temperror'."""
+
+
+_resolvers: dict[tuple[str, float], dns.resolver.Resolver] = {}
+
+
+def resolver() -> dns.resolver.Resolver:
+    """The resolver for the current settings, with an answer cache (records' own TTLs): the same
+    senders write again and again, and each mail needs two to four lookups."""
+    key = (settings.DNS_SERVER, settings.DNS_TIMEOUT)
+    found = _resolvers.get(key)
+    if found is None:
+        found = _resolvers[key] = _configured(*key)
+    return found
+
+
+def _configured(server: str, timeout: float) -> dns.resolver.Resolver:
+    found = dns.resolver.Resolver(configure=not server)
+    if server:
+        host, _, port = server.rpartition(":") if server.count(":") == 1 else (server, "", "")
+        found.nameservers = [host or server]
+        if port:
+            found.port = int(port)
+    found.lifetime = found.timeout = timeout
+    found.use_edns(0, 0, 4096)  # a 2048-bit DKIM key does not fit a 512-byte answer
+    found.cache = dns.resolver.LRUCache(50_000)
+    return found
+
+
+def forget_answers() -> None:
+    """Drop every cached answer (tests change their zones between cases)."""
+    for found in _resolvers.values():
+        if found.cache is not None:
+            found.cache.flush()
+
+
+def lookup(name: str, qtype: str) -> list[Any]:
+    """The records of ``name``; [] when there are none. Raises TemporaryDnsError."""
+    try:
+        return list(resolver().resolve(name, qtype, search=False))
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return []
+    except (dns.exception.Timeout, dns.resolver.NoNameservers) as error:
+        raise TemporaryDnsError(f"DNS lookup of {name} {qtype} failed: {error}") from error
+
+
+def txt(name: str) -> list[bytes]:
+    """Each TXT record of ``name`` with its strings joined, as DKIM and DMARC read them."""
+    return [b"".join(record.strings) for record in lookup(name, "TXT")]
+
+
+def dkim_txt(name: bytes | str, timeout: int = 5) -> bytes | None:
+    """dkimpy's ``dnsfunc``: the key record of a selector."""
+    found = txt(name.decode() if isinstance(name, bytes) else name)
+    return found[0] if found else None
+
+
+def _spf_lookup(name: str, qtype: str, strict: bool = True, timeout: int = 30) -> list[tuple[Any, Any]]:
+    """pyspf's lookup hook, answered through ``resolver()``."""
+    try:
+        records = lookup(name, qtype)
+    except TemporaryDnsError as error:
+        raise spf.TempError(str(error)) from error
+    out: list[tuple[Any, Any]] = []
+    for record in records:
+        if qtype in ("A", "AAAA"):
+            out.append(((name, qtype), record.address))
+        elif qtype == "MX":
+            out.append(((name, qtype), (record.preference, record.exchange)))
+        elif qtype == "PTR":
+            out.append(((name, qtype), record.target.to_text(True)))
+        elif qtype in ("TXT", "SPF"):
+            out.append(((name, qtype), record.strings))
+    return out
+
+
+spf.DNSLookup = _spf_lookup  # pyspf looks up through its module-level hook
