@@ -249,7 +249,9 @@ def test_staff_remove_a_file_with_a_reason_and_both_parties_see_the_tombstone(cl
 
     assert client.login(username="cs@marketplace.example", password=PASSWORD)
     assert "ad.png" in client.get("/staff/attachments/").content.decode()
-    assert client.get(f"/files/{attachment.pk}/").status_code == 200  # staff may open it
+    assert client.get(f"/files/{attachment.pk}/").status_code == 404  # not without grounds
+    opened = client.get(f"/staff/files/{attachment.pk}/", {"reason": "moderation review of attachments"})
+    assert opened.status_code == 200  # the review is the reason, and the look is audited
     client.post(f"/staff/attachments/{attachment.pk}/remove/", {"reason": "  "})
     attachment.refresh_from_db()
     assert attachment.removed_at is None  # a reason is required

@@ -418,3 +418,63 @@ def test_the_owner_approves_an_unknown_sender_from_the_banner_and_a_seller_user_
     page.close()
     assert deliver_all() == 1
     assert sink.messages[-1].rcpt_tos == [taro.buyer.email]
+
+
+def test_staff_open_a_claim_read_the_record_remove_a_file_and_answer_customer_service(
+    live_server, browser, shop, sink, shots
+):
+    """SPEC F11: the claim's page shows the record; a file is removed with a reason; a queued
+    customer-service message is answered through the pipeline."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from marketmsg.conversations import compose
+
+    second: Pair = shop["second"]  # type: ignore[assignment]
+    photo = compose.contact_seller(
+        second.buyer.user,
+        second.order,
+        "product",
+        "箱の写真です。",
+        [SimpleUploadedFile("parcel.jpg", test_files.image("JPEG"), "image/jpeg")],
+    ).attachments.get()
+    fba = make_order(second.seller, second.buyer, asin="B0FBAFBA01", fulfillment="FBA")
+    queued = post_message(
+        Draft(
+            seller=second.seller,
+            buyer=second.buyer,
+            author=Message.Author.BUYER,
+            channel=Message.Channel.WEB,
+            subject="使い方について",
+            text="電源の入れ方を教えてください。",
+            sender_email=second.buyer.email,
+            sender_user=second.buyer.user,
+            order=fba,
+        )
+    )
+    assert queued.state == Message.State.CUSTOMER_SERVICE
+    User.objects.create_user("staff@marketplace.example", PASSWORD, name="審査 担当", role=User.Role.STAFF)
+    base = live_server.url
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    sign_in(page, base, "staff@marketplace.example")
+    page.click("nav.main-nav a:has-text('クレーム')")
+    page.fill("input[name=order_id]", second.order.order_id)
+    page.click("button:has-text('クレームを開く')")
+    expect(page.locator("h1.page-title")).to_contain_text(second.order.order_id)
+    expect(page.locator(".timeline")).to_contain_text("箱の写真です")
+    page.screenshot(path=shots / "staff-claim-ja.png", full_page=True)
+    page.goto(f"{base}/staff/attachments/")
+    row = page.locator("tr", has_text=photo.filename)
+    row.locator("input[name=reason]").fill("個人情報が写っているため")
+    row.locator("button").click()
+    expect(page.locator(".flash")).to_be_visible()
+    page.goto(f"{base}/staff/claims/")
+    page.click("table.list a")
+    expect(page.locator(".timeline")).to_contain_text("個人情報が写っているため")
+    page.click("nav.main-nav a:has-text('カスタマーサービス')")
+    page.fill("textarea[name=text]", "電源ボタンを3秒押してください。")
+    page.screenshot(path=shots / "staff-customer-service-ja.png", full_page=True)
+    page.click("button:has-text('回答を送信')")
+    expect(page.locator(".flash")).to_be_visible()
+    page.close()
+    deliver_all()
+    assert any(m.rcpt_tos == [second.buyer.email] for m in sink.messages)

@@ -133,6 +133,7 @@ INSTALLED_APPS = [
     "marketmsg.delivery",
     "marketmsg.gateway",
     "marketmsg.demo",
+    "marketmsg.staff",
     "marketmsg.web",
     "marketmsg.api",
 ]

@@ -35,6 +35,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     role = models.CharField(max_length=10, choices=Role.choices)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="May use the Django admin.")
+    # Marketplace staff who may read the audit log of every staff member's looks and actions.
+    is_supervisor = models.BooleanField(default=False, db_default=False)
     date_joined = models.DateTimeField(default=timezone.now)
     # Times on every page are shown in this zone (stored in UTC); Japanese sellers are the default.
     time_zone = models.CharField(max_length=64, default="Asia/Tokyo")

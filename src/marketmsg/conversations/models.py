@@ -115,6 +115,10 @@ class Message(models.Model):
     response_seconds = models.PositiveIntegerField(null=True, blank=True)
     # Why a seller started the conversation ("contact buyer"): an order problem passes a buyer's opt-out.
     reason = models.CharField(max_length=20, blank=True, default="", db_default="")
+    # The tamper-evident record (SPEC F11): a hash over this message's content and the previous
+    # message's record_hash in its conversation (conversations.record). Empty for messages stored
+    # before the record existed.
+    record_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
     # Mail only: the sender-authentication verdict (SPF, DKIM, DMARC) the gateway found, for staff.
     authentication = models.JSONField(
         default=dict, blank=True, db_default=models.Value({}, models.JSONField())

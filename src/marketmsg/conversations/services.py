@@ -21,7 +21,7 @@ from marketmsg import rows
 from marketmsg.accounts.models import Buyer, SellerAccount, User
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import SenderAddress
-from marketmsg.conversations import routing, tally
+from marketmsg.conversations import record, routing, tally
 from marketmsg.conversations import screening as guideline_screening
 from marketmsg.conversations.errors import Refusal, Refused
 from marketmsg.conversations.models import Attachment, Conversation, Message, RawMime
@@ -260,6 +260,34 @@ def withhold_held(seller: SellerAccount, sender_email: str) -> list[Message]:
     return held
 
 
+def _attachment_name(stored: StoredFile) -> str:
+    return _text(stored.filename[:255])
+
+
+def _sealed(message: Message, files: list[StoredFile]) -> str:
+    """The message's link in its conversation's tamper-evident record (conversations.record)."""
+    if connection.vendor == "postgresql":  # two writers to one conversation take turns here
+        rows.fetchall(
+            "SELECT id FROM conversations_conversation WHERE id = %s FOR UPDATE", [message.conversation_id]
+        )
+    last = rows.fetchall(
+        "SELECT record_hash FROM conversations_message WHERE conversation_id = %s ORDER BY id DESC LIMIT 1",
+        [message.conversation_id],
+    )
+    content = record.Content(
+        created_at=message.created_at,
+        author=message.author,
+        channel=message.channel,
+        sender_email=message.sender_email,
+        subject=message.subject,
+        text=message.text,
+        html=message.html,
+        raw_sha256=message.raw_sha256,
+        attachments=tuple((_attachment_name(f), f.size, f.sha256) for f in files),
+    )
+    return record.seal(last[0][0] if last else "", content)
+
+
 def post_message(draft: Draft) -> Message:
     """Store the message with its deliveries; raises Refused when the sender may not write."""
     # Inside the gateway's transaction no savepoint is needed: a refusal rolls back the whole mail.
@@ -297,6 +325,7 @@ def post_message(draft: Draft) -> Message:
             authentication=draft.authentication,
             **decision,
         )
+        message.record_hash = _sealed(message, draft.files)
         # Hand-written writes (ADR 5): every mail, web and API message passes here.
         rows.save_new(message)
         if draft.raw is not None:
@@ -305,7 +334,7 @@ def post_message(draft: Draft) -> Message:
             rows.insert(
                 Attachment,
                 message_id=message.pk,
-                filename=_text(stored.filename[:255]),
+                filename=_attachment_name(stored),
                 content_type=stored.content_type,
                 size=stored.size,
                 sha256=stored.sha256,
@@ -348,6 +377,27 @@ def _tell_buyer_customer_service_answers(conversation: Conversation, message: Me
         f"カスタマーサービスが対応します / Customer service will answer: {message.subject}",
         text,
         conversation.buyer.email,
+    )
+
+
+def answer_as_marketplace(about: Message, text: str, staff: User) -> Message:
+    """Marketplace customer service answers a buyer's message (SPEC F9, F11): to the buyer, from
+    the marketplace's own relay identity, threaded under the buyer's message."""
+    conversation = about.conversation
+    return post_message(
+        Draft(
+            seller=conversation.seller,
+            buyer=conversation.buyer,
+            author=Author.MARKETPLACE,
+            channel=Message.Channel.WEB,
+            subject=("Re: " + about.subject)[:998],
+            text=text,
+            sender_email=staff.email,
+            sender_user=staff,
+            conversation=conversation,
+            parent=about,
+            recipients=[conversation.buyer.email],
+        )
     )
 
 

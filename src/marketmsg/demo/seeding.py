@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from marketmsg.accounts.models import Buyer, SellerAccount, SellerUser, User
 from marketmsg.addresses.models import RelayAddress, SenderAddress, SenderAddressChange
-from marketmsg.conversations import tally
+from marketmsg.conversations import record, tally
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.delivery.models import Delivery
 from marketmsg.demo import personas
@@ -352,6 +352,7 @@ class _Seeder:
         rng, now = self.rng, self.now
         start = max(order.ordered_at, now - timedelta(days=90)) + timedelta(minutes=rng.randint(5, 600))
         moment = start
+        previous = ""  # the conversation's record starts here
         subject, buyer_text = rng.choice(personas.BUYER_TEXTS)
         buyer_email, owner = self.buyer_email[order.buyer_id], self.owner_of[order.seller_id]
         for n in range(size):
@@ -379,11 +380,17 @@ class _Seeder:
                     0,
                     moment,
                     None,
+                    "",
                 )
             )
             if not from_buyer:  # this answer fixes the response time of the buyer's message before
-                question = rows[-2]
-                rows[-2] = (*question[:-1], max(0, int((moment - question[-2]).total_seconds())))
+                question = list(rows[-2])
+                question[RESPONSE] = max(0, int((moment - question[CREATED]).total_seconds()))
+                rows[-2] = tuple(question)
+            sealed = list(rows[-1])
+            sealed[SEALED] = _seal(previous, sealed)
+            previous = sealed[SEALED]
+            rows[-1] = tuple(sealed)
             deliveries.append(
                 (
                     ids["delivery"] + offset + n,
@@ -421,7 +428,33 @@ MESSAGE_FIELDS = (
     "raw_size",
     "created_at",
     "response_seconds",
+    "record_hash",
 )
+CREATED, RESPONSE, SEALED = (
+    MESSAGE_FIELDS.index(f) for f in ("created_at", "response_seconds", "record_hash")
+)
+
+
+def _seal(previous: str, row: list[Any]) -> str:
+    """The seeded message's link in the conversation's tamper-evident record, as post_message
+    would have written it."""
+    field = dict(zip(MESSAGE_FIELDS, row, strict=True))
+    return record.seal(
+        previous,
+        record.Content(
+            created_at=field["created_at"],
+            author=field["author"],
+            channel=field["channel"],
+            sender_email=field["sender_email"],
+            subject=field["subject"],
+            text=field["text"],
+            html=field["html"],
+            raw_sha256=field["raw_sha256"],
+            attachments=(),
+        ),
+    )
+
+
 DELIVERY_FIELDS = (
     "id",
     "message",

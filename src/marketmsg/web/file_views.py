@@ -1,4 +1,5 @@
-"""Downloads of message attachments: only for the two parties and marketplace staff (SPEC F7)."""
+"""Downloads of message attachments for the two parties (SPEC F7). Marketplace staff use
+``/staff/files/`` instead, which asks for grounds and writes an audit entry (SPEC F11)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def _may_see(request: HttpRequest, message: Message) -> bool:
     user = user_of(request)
     conversation = message.conversation
     if user.role == User.Role.STAFF:
-        return True
+        return False  # staff open files through /staff/files/, with grounds and an audit entry
     if user.role == User.Role.BUYER:
         return conversation.buyer.user_id == user.pk and shown_to_buyer(message)
     return works_for(request, conversation.seller_id)

@@ -33,11 +33,12 @@ SHOWN = 100
 
 
 def visible_messages(conversation: Conversation, reader: str, limit: int | None = SHOWN) -> list[Any]:
-    """Oldest first. Marketplace notices are never listed; a buyer sees only what was actually sent
-    to them."""
-    found = conversation.messages.exclude(author=Author.MARKETPLACE)
+    """Oldest first. Automatic marketplace notices are never listed; a buyer sees only what was
+    actually sent to them, and customer service's answers to them (SPEC F9, F11)."""
     if reader == Author.BUYER:
-        found = found.filter(SHOWN_TO_BUYER)
+        found = conversation.messages.filter(SHOWN_TO_BUYER | Q(author=Author.MARKETPLACE, is_auto=False))
+    else:
+        found = conversation.messages.exclude(author=Author.MARKETPLACE)
     failed = Delivery.objects.filter(
         message=OuterRef("pk"), state__in=[Delivery.State.FAILED, Delivery.State.BOUNCED]
     )

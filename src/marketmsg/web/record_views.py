@@ -1,0 +1,122 @@
+"""A conversation's record, its raw messages and its files, for staff (SPEC F11). Each needs
+grounds (a claim on the conversation's order, or a stated reason) and each look is audited."""
+
+from __future__ import annotations
+
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from marketmsg.conversations.models import Attachment, Conversation, Message, RawMime
+from marketmsg.staff import audit, timeline
+from marketmsg.staff.access import MIN_REASON, Grounds, grounds_for
+from marketmsg.staff.models import Claim
+from marketmsg.web.access import user_of
+from marketmsg.web.staff_views import staff_only
+
+Action = audit.Action
+
+
+def _conversation(conversation_id: int) -> Conversation:
+    found = (
+        Conversation.objects.select_related("seller", "buyer__user", "order")
+        .filter(pk=conversation_id)
+        .first()
+    )
+    if found is None:
+        raise Http404("No such conversation.")
+    return found
+
+
+def _ask_for_grounds(request: HttpRequest, conversation: Conversation) -> HttpResponse:
+    """Nothing of the conversation is shown: only who it is between and a form for the grounds."""
+    open_claims = (
+        list(Claim.objects.filter(order_id=conversation.order_id, decision=Claim.Decision.OPEN))
+        if conversation.order_id is not None
+        else []
+    )
+    given = request.GET.get("reason", "")
+    return render(
+        request,
+        "web/staff_grounds.html",
+        {
+            "conversation": conversation,
+            "claims": open_claims,
+            "short": bool(given.strip()),
+            "min_reason": MIN_REASON,
+        },
+        status=403,
+    )
+
+
+@staff_only
+def conversation_record(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = _conversation(conversation_id)
+    grounds = grounds_for(request, conversation)
+    if grounds is None:
+        return _ask_for_grounds(request, conversation)
+    audit.record(
+        user_of(request),
+        Action.VIEW_CONVERSATION,
+        claim=grounds.claim,
+        reason=grounds.reason,
+        conversation_id=conversation.pk,
+    )
+    entries = timeline.timeline(conversation)
+    return render(
+        request,
+        "web/staff_record.html",
+        {
+            "conversation": conversation,
+            "entries": entries,
+            "summary": timeline.summary(entries),
+            "grounds": grounds.query(),
+            "claim": grounds.claim,
+            "reason": grounds.reason,
+        },
+    )
+
+
+def _grounds_or_404(request: HttpRequest, conversation: Conversation) -> Grounds:
+    grounds = grounds_for(request, conversation)
+    if grounds is None:
+        raise Http404("Give a claim or a reason on the conversation's page first.")
+    return grounds
+
+
+@staff_only
+def raw_message(request: HttpRequest, message_id: int) -> HttpResponse:
+    message = Message.objects.filter(pk=message_id).select_related("conversation").first()
+    raw = RawMime.objects.filter(message_id=message_id).first()
+    if message is None or raw is None:
+        raise Http404("No raw message: it was written on the web or through the API.")
+    grounds = _grounds_or_404(request, message.conversation)
+    audit.record(
+        user_of(request),
+        Action.VIEW_RAW,
+        claim=grounds.claim,
+        reason=grounds.reason,
+        conversation_id=message.conversation_id,
+        message_id=message.pk,
+    )
+    response = HttpResponse(bytes(raw.data), content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'inline; filename="message-{message.pk}.eml"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@staff_only
+def attachment_file(request: HttpRequest, attachment_id: int) -> FileResponse:
+    found = Attachment.objects.filter(pk=attachment_id).select_related("message__conversation").first()
+    if found is None or found.removed_at is not None or not found.file:
+        raise Http404("No such file (it may have been removed).")
+    grounds = _grounds_or_404(request, found.message.conversation)
+    audit.record(
+        user_of(request),
+        Action.VIEW_ATTACHMENT,
+        claim=grounds.claim,
+        reason=grounds.reason,
+        conversation_id=found.message.conversation_id,
+        message_id=found.message_id,
+        attachment_id=found.pk,
+    )
+    return FileResponse(found.file.open("rb"), as_attachment=True, filename=found.filename)
