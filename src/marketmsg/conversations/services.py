@@ -383,39 +383,36 @@ def _tell_buyer_customer_service_answers(conversation: Conversation, message: Me
 def answer_as_marketplace(about: Message, text: str, staff: User) -> Message:
     """Marketplace customer service answers a buyer's message (SPEC F9, F11): to the buyer, from
     the marketplace's own relay identity, threaded under the buyer's message."""
-    conversation = about.conversation
-    return post_message(
-        Draft(
-            seller=conversation.seller,
-            buyer=conversation.buyer,
-            author=Author.MARKETPLACE,
-            channel=Message.Channel.WEB,
-            subject=("Re: " + about.subject)[:998],
-            text=text,
-            sender_email=staff.email,
-            sender_user=staff,
-            conversation=conversation,
-            parent=about,
-            recipients=[conversation.buyer.email],
-        )
+    return _from_marketplace(
+        about, "Re: " + about.subject, text, about.conversation.buyer.email, Message.Channel.WEB, staff
     )
 
 
 def post_notice(about: Message, subject: str, text: str, to: str) -> Message:
     """The marketplace's own notice about ``about``, to one address, in its conversation. Never
     listed in the message center, never answered (it is automatic)."""
+    return _from_marketplace(about, subject, text, to, Message.Channel.SYSTEM)
+
+
+def _from_marketplace(
+    about: Message, subject: str, text: str, to: str, channel: str, staff: User | None = None
+) -> Message:
+    """A message the marketplace writes in ``about``'s conversation, to one address. Without a
+    staff member it is an automatic notice."""
     conversation = about.conversation
     return post_message(
         Draft(
             seller=conversation.seller,
             buyer=conversation.buyer,
             author=Author.MARKETPLACE,
-            channel=Message.Channel.SYSTEM,
+            channel=channel,
             subject=subject[:998],
             text=text,
+            sender_email=staff.email if staff else "",
+            sender_user=staff,
             conversation=conversation,
             parent=about,
-            is_auto=True,
+            is_auto=staff is None,
             recipients=[to],
         )
     )
