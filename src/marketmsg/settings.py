@@ -115,6 +115,12 @@ TRUSTED_AUTHSERV_ID = _env("TRUSTED_AUTHSERV_ID")
 DKIM_SELECTOR = _env("DKIM_SELECTOR", "mm1")
 DKIM_KEY_FILE = _env("DKIM_KEY_FILE")
 DKIM_DOMAIN = _env("DKIM_DOMAIN") or RELAY_DOMAIN
+# Prometheus metrics (/metrics): every process of this machine (gateway, worker, web) counts into
+# files in this directory, and the web adds them up (prometheus_client's multiprocess mode).
+METRICS_DIR = Path(_env("METRICS_DIR") or DATA_DIR / "metrics")
+METRICS_DIR.mkdir(parents=True, exist_ok=True)
+METRICS_TOKEN = _env("METRICS_TOKEN")  # when set, /metrics wants "Authorization: Bearer <token>"
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(METRICS_DIR))
 # Directory of the development mail catcher; the web shows its messages only when this is set.
 MAILCATCHER_DIR = _env("MAILCATCHER_DIR")
 
@@ -238,11 +244,18 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
 LOG_LEVEL = _env("LOG_LEVEL", "INFO").upper()
+# "plain" lines for people, or "json": one object per line with message_id / delivery_id fields.
+LOG_FORMAT = _env("LOG_FORMAT", "plain").lower()
+if LOG_FORMAT not in ("plain", "json"):
+    raise ValueError("MARKETMSG_LOG_FORMAT must be plain or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "marketmsg.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"mail.log": {"level": "WARNING"}},
 }

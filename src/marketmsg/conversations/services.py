@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from marketmsg import rows
+from marketmsg import observability, rows
 from marketmsg.accounts.models import Buyer, SellerAccount, User
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import SenderAddress
@@ -288,6 +288,14 @@ def _sealed(message: Message, files: list[StoredFile]) -> str:
     return record.seal(last[0][0] if last else "", content)
 
 
+def _counted(message: Message) -> None:
+    """Prometheus counters, once the message is durable (observability)."""
+    observability.MESSAGES.labels(message.author, message.state).inc()
+    if message.state == State.BLOCKED:
+        for rule in message.guideline_rules.split():
+            observability.GUIDELINE_BLOCKS.labels(rule).inc()
+
+
 def post_message(draft: Draft) -> Message:
     """Store the message with its deliveries; raises Refused when the sender may not write."""
     # Inside the gateway's transaction no savepoint is needed: a refusal rolls back the whole mail.
@@ -343,6 +351,7 @@ def post_message(draft: Draft) -> Message:
                 removed_reason="",
             )
         _count_response_time(message, draft)
+        transaction.on_commit(lambda: _counted(message))
         delivery_state = {
             State.RELAYED.value: Delivery.State.PENDING,
             State.HELD.value: Delivery.State.HELD,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from email.message import Message as MailMessage
 
+from django.db import transaction
 from django.utils import timezone
 
+from marketmsg import observability
 from marketmsg.delivery.models import Delivery, DeliveryAttempt
 from marketmsg.delivery.notices import notify_failure
 from marketmsg.relay.bounces import read_bounce
@@ -30,4 +32,5 @@ def record_bounce(delivery_id: int, mail: MailMessage) -> None:
     delivery.finished_at = timezone.now()
     delivery.save(update_fields=["state", "last_reply", "finished_at"])
     log.info("delivery %s bounced (%s)", delivery.pk, report.status)
+    transaction.on_commit(observability.BOUNCES.inc)
     notify_failure(delivery)

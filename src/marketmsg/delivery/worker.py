@@ -20,6 +20,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from marketmsg import observability
 from marketmsg.delivery.models import Delivery, DeliveryAttempt
 from marketmsg.delivery.notices import notify_failure
 from marketmsg.delivery.sending import Outcome, SendResult, SmtpSession
@@ -104,8 +105,10 @@ def record(delivery_id: int, owner: str, result: SendResult) -> None:
             delivery=delivery, code=result.code, reply=result.reply[:2000], outcome=result.outcome.value
         )
         notify = False
+        observability.DELIVERY_ATTEMPTS.labels(result.outcome.value).inc()
         if result.outcome == Outcome.DELIVERED:
             delivery.state, delivery.finished_at = Delivery.State.DELIVERED, now
+            observability.DELIVERY_LATENCY.observe((now - delivery.message.created_at).total_seconds())
         else:
             delay = None if result.outcome == Outcome.PERMANENT else next_attempt_delay(delivery.attempts)
             if delay is None:
@@ -113,8 +116,21 @@ def record(delivery_id: int, owner: str, result: SendResult) -> None:
             else:
                 delivery.state = Delivery.State.DEFERRED
                 delivery.next_attempt_at = now + timedelta(seconds=delay)
+                observability.RETRIES.inc()
         delivery.save()
-        log.info("delivery %s: %s after %s attempt(s)", delivery.pk, delivery.state, delivery.attempts)
+        log.info(
+            "delivery %s: %s after %s attempt(s)",
+            delivery.pk,
+            delivery.state,
+            delivery.attempts,
+            extra={
+                "delivery_id": delivery.pk,
+                "message_id": delivery.message_id,
+                "state": delivery.state,
+                "attempts": delivery.attempts,
+                "code": result.code,
+            },
+        )
         if notify:
             notify_failure(delivery)
 

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.db import DatabaseError, close_old_connections, connections
 
+from marketmsg import observability
 from marketmsg.addresses.models import RelayAddress
 from marketmsg.conversations.errors import Refused
 from marketmsg.gateway import replies
@@ -32,6 +33,12 @@ RCPT_REPLIES = {
     RecipientCheck.NOT_OUR_DOMAIN: replies.NOT_OUR_DOMAIN,
     RecipientCheck.SENDER_BLOCKED: replies.SENDER_BLOCKED,
 }
+
+
+def _counted(reply: str) -> str:
+    """Every reply is counted by its code (marketmsg_smtp_replies_total)."""
+    observability.SMTP_REPLIES.labels(reply[:3]).inc()
+    return reply
 
 
 def _sender(envelope: Envelope) -> str:
@@ -96,6 +103,12 @@ class RelayHandler:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
+        return _counted(await self._rcpt(envelope, address))
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        return _counted(await self._data(session, envelope))
+
+    async def _rcpt(self, envelope: Envelope, address: str) -> str:
         if len(envelope.rcpt_tos) >= self.max_recipients:
             return replies.TOO_MANY_RECIPIENTS
         try:
@@ -109,7 +122,7 @@ class RelayHandler:
                 _known_relays(envelope)[address] = relay
         return RCPT_REPLIES[verdict]
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+    async def _data(self, session: Session, envelope: Envelope) -> str:
         if not envelope.rcpt_tos:
             return replies.NO_VALID_RECIPIENTS
         raw = envelope.original_content or b""
@@ -144,6 +157,7 @@ class RelayHandler:
             len(receipt.message_ids),
             receipt.held,
             receipt.bounces,
+            extra={"message_ids": receipt.message_ids},
         )
         if receipt.blocked_rules:
             log.info("mail blocked by the communication guidelines: %s", " ".join(receipt.blocked_rules))

@@ -9,6 +9,7 @@ from marketmsg.web import (
     fba_views,
     file_views,
     guideline_views,
+    health_views,
     moderation_views,
     noreply_views,
     oversight_views,
@@ -24,6 +25,9 @@ from marketmsg.web import (
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("healthz", health_views.healthz, name="healthz"),
+    path("readyz", health_views.readyz, name="readyz"),
+    path("metrics", health_views.metrics, name="metrics"),
     path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
