@@ -36,12 +36,7 @@ DAY_SECONDS = 86_400
 # The messages the figures count, as the partial index states them. SQLite without statistics
 # preferred the list index (seller, author, created_at), which left it reading 50,000 table rows
 # for a busy seller (seconds, cold); it is told which index to use. PostgreSQL picks it by cost.
-# Messages answered before response times were recorded (neither answered nor waiting) are left out.
-_WHERE = (
-    "WHERE author = 'buyer' AND NOT is_auto AND seller_id = %s "
-    "AND created_at >= %s AND marked_no_reply_at IS NULL AND state <> 'cs_queue' "
-    "AND (response_seconds IS NOT NULL OR needs_reply)"
-)
+_WHERE = f"WHERE {tally.COUNTED} AND seller_id = %s AND created_at >= %s"
 
 
 def _counted() -> str:

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+# The fields of a message its record hash covers, besides its attachments.
+FIELDS = ("created_at", "author", "channel", "sender_email", "subject", "text", "html", "raw_sha256")
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,27 @@ class Content:
     html: str
     raw_sha256: str
     attachments: tuple[tuple[str, int, str], ...]  # (file name, size, sha256)
+
+    @classmethod
+    def of(cls, source: Any, attachments: tuple[tuple[str, int, str], ...]) -> Content:
+        """The content of a stored message, a seeded row or an exported entry: anything with these
+        fields as attributes or keys (an ISO ``created_at`` string is read as a time)."""
+
+        def get(name: str) -> Any:
+            return source[name] if isinstance(source, Mapping) else getattr(source, name)
+
+        created = get("created_at")
+        return cls(
+            created_at=datetime.fromisoformat(created) if isinstance(created, str) else created,
+            author=get("author"),
+            channel=get("channel"),
+            sender_email=get("sender_email"),
+            subject=get("subject"),
+            text=get("text"),
+            html=get("html"),
+            raw_sha256=get("raw_sha256"),
+            attachments=attachments,
+        )
 
     def canonical(self) -> bytes:
         fields: dict[str, Any] = {

@@ -274,17 +274,7 @@ def _sealed(message: Message, files: list[StoredFile]) -> str:
         "SELECT record_hash FROM conversations_message WHERE conversation_id = %s ORDER BY id DESC LIMIT 1",
         [message.conversation_id],
     )
-    content = record.Content(
-        created_at=message.created_at,
-        author=message.author,
-        channel=message.channel,
-        sender_email=message.sender_email,
-        subject=message.subject,
-        text=message.text,
-        html=message.html,
-        raw_sha256=message.raw_sha256,
-        attachments=tuple((_attachment_name(f), f.size, f.sha256) for f in files),
-    )
+    content = record.Content.of(message, tuple((_attachment_name(f), f.size, f.sha256) for f in files))
     return record.seal(last[0][0] if last else "", content)
 
 

@@ -28,6 +28,15 @@ SLOT_SECONDS = 15 * 60
 ON_TIME_SECONDS = 24 * 3600
 TABLE = "conversations_responsetally"
 
+# The buyer messages the response-time figures count (SPEC F6), as SQL: not auto-replies, not
+# marked "no reply needed", not customer service's, and answered or waiting (a message answered
+# before response times were recorded has neither). The tally, its recount and the live parts of
+# the figures all use this one condition.
+COUNTED = (
+    "author = 'buyer' AND NOT is_auto AND marked_no_reply_at IS NULL AND state <> 'cs_queue' "
+    "AND (response_seconds IS NOT NULL OR needs_reply)"
+)
+
 _EPOCH = {  # whole Unix seconds of a timestamp column, as each database writes it
     "sqlite": "unixepoch({column})",
     "postgresql": "CAST(FLOOR(EXTRACT(EPOCH FROM {column})) AS BIGINT)",
@@ -94,12 +103,7 @@ def rebuild(seller_id: int | None = None) -> int:
     only = "" if seller_id is None else " AND seller_id = %s"
     params = [] if seller_id is None else [seller_id]
     arrived = epoch_sql("created_at")
-    counted = (
-        "FROM conversations_message WHERE author = 'buyer' AND NOT is_auto "
-        "AND marked_no_reply_at IS NULL AND state <> 'cs_queue' "
-        # answered or waiting: a message answered before response times were recorded has neither
-        f"AND (response_seconds IS NOT NULL OR needs_reply){only}"
-    )
+    counted = f"FROM conversations_message WHERE {COUNTED}{only}"
     rows.execute(f"DELETE FROM {TABLE} WHERE 1 = 1{only}", params)
     rows.execute(f"DELETE FROM {median.BUCKETS_TABLE} WHERE 1 = 1{only}", params)
     rows.execute(

@@ -438,21 +438,7 @@ CREATED, RESPONSE, SEALED = (
 def _seal(previous: str, row: list[Any]) -> str:
     """The seeded message's link in the conversation's tamper-evident record, as post_message
     would have written it."""
-    field = dict(zip(MESSAGE_FIELDS, row, strict=True))
-    return record.seal(
-        previous,
-        record.Content(
-            created_at=field["created_at"],
-            author=field["author"],
-            channel=field["channel"],
-            sender_email=field["sender_email"],
-            subject=field["subject"],
-            text=field["text"],
-            html=field["html"],
-            raw_sha256=field["raw_sha256"],
-            attachments=(),
-        ),
-    )
+    return record.seal(previous, record.Content.of(dict(zip(MESSAGE_FIELDS, row, strict=True)), ()))
 
 
 DELIVERY_FIELDS = (

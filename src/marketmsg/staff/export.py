@@ -13,7 +13,6 @@ import hmac
 import json
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -202,20 +201,11 @@ def _check_message(
         report.problems.append(
             f"{label}: the chain is broken before it (a message was removed, added or reordered)."
         )
-    content = record.Content(
-        created_at=datetime.fromisoformat(message["created_at"]),
-        author=message.get("author", ""),
-        channel=message.get("channel", ""),
-        sender_email=message.get("sender_email", ""),
-        subject=message.get("subject", ""),
-        text=message.get("text", ""),
-        html=message.get("html", ""),
-        raw_sha256=message.get("raw_sha256", ""),
-        attachments=tuple(
-            (a.get("filename", ""), int(a.get("size", 0)), a.get("sha256", ""))
-            for a in message.get("attachments", [])
-        ),
+    files = tuple(
+        (a.get("filename", ""), int(a.get("size", 0)), a.get("sha256", ""))
+        for a in message.get("attachments", [])
     )
+    content = record.Content.of({name: message.get(name, "") for name in record.FIELDS}, files)
     if record.seal(previous, content) != stored:
         report.problems.append(
             f"{label}: its content does not match its record hash (changed after it was stored)."

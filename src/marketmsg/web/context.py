@@ -6,21 +6,20 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from marketmsg.accounts.models import SellerUser
-from marketmsg.addresses.models import SenderAddress
+from marketmsg.accounts.models import SellerUser, User
+from marketmsg.addresses import senders
+from marketmsg.web import access
 
 
 def pending_senders(request: HttpRequest) -> dict[str, Any]:
     """For a seller user: how many unknown addresses wait for the owner's decision, so that every
-    message-center page can show the warning banner (SPEC F8). One small query per page."""
+    message-center page can show the warning banner (SPEC F8). One small query per page; the shop
+    is the one the request already read (access.seller_account)."""
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or getattr(user, "role", "") != "seller":
+    if user is None or not user.is_authenticated or getattr(user, "role", "") != User.Role.SELLER:
         return {}
-    account_id = SellerUser.objects.filter(user=user).values_list("account_id", flat=True).first()
-    if account_id is None:
+    try:
+        account = access.seller_account(request)
+    except SellerUser.DoesNotExist:
         return {}
-    return {
-        "pending_senders": SenderAddress.objects.filter(
-            account_id=account_id, state=SenderAddress.State.UNKNOWN
-        ).count()
-    }
+    return {"pending_senders": senders.pending_count(account.pk)}
