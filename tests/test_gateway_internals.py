@@ -209,3 +209,88 @@ def test_a_turn_that_fails_after_the_commit_still_answers_the_committed_mails():
 
     assert asyncio.run(two_mails()) == [None, None]  # both stored, both told so
     assert stored == ["one", "two"]
+
+
+sqlite_only = pytest.mark.skipif(
+    "connection.vendor != 'sqlite'", reason="PostgreSQL syncs its own log; no flush of ours"
+)
+
+
+@sqlite_only
+def test_on_sqlite_a_mail_is_answered_only_once_the_log_is_synced(transactional_db, monkeypatch):
+    """FULL durability with the sync outside the write lock (ADR 12): the rows are committed
+    first, and 250 waits for a sync of the write-ahead log that began after the commit."""
+    import os
+
+    from marketmsg.gateway import walflush
+
+    synced = threading.Event()
+    release = threading.Event()
+    real_sync = walflush.WalFlush._sync
+
+    def held_sync(self: walflush.WalFlush) -> None:
+        release.wait(timeout=30)
+        real_sync(self)
+        synced.set()
+
+    monkeypatch.setattr(walflush.WalFlush, "_sync", held_sync)
+    pair = make_pair()
+    server = Gateway(listen("127.0.0.1", 0))
+    server.start()
+    answers: list[object] = []
+
+    def send() -> None:
+        with smtplib.SMTP("127.0.0.1", server.listener.getsockname()[1], timeout=30) as smtp:
+            answers.append(smtp.sendmail(BUYER, [pair.seller_relay], crlf(compose(BUYER, pair.seller_relay))))
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        deadline = threading.Event()
+        for _ in range(100):  # the commit happens; the answer must not
+            if Message.objects.exists():
+                break
+            deadline.wait(0.05)
+        assert Message.objects.count() == 1
+        sender.join(timeout=0.5)
+        assert sender.is_alive() and answers == [] and not synced.is_set()
+        release.set()
+        sender.join(timeout=30)
+        assert answers == [{}] and synced.is_set()
+
+        async def pragma_and_log() -> tuple[int, int | None]:
+            def read() -> tuple[int, int | None]:
+                with connections["default"].cursor() as cursor:
+                    cursor.execute("PRAGMA synchronous")
+                    return cursor.fetchone()[0], server.handler.commits.wal.inode  # type: ignore[union-attr]
+
+            return server.handler.steps.context.run(read)
+
+        level, inode = asyncio.run_coroutine_threadsafe(pragma_and_log(), server.loop).result(timeout=5)
+        assert level == 1  # NORMAL: the commit itself does not sync, the flush does
+        wal = f"{connection.settings_dict['NAME']}-wal"
+        assert inode == os.stat(wal).st_ino  # it synced the database's real log file
+    finally:
+        release.set()
+        server.stop()
+
+
+@sqlite_only
+def test_when_the_log_cannot_be_synced_the_mail_is_answered_451(transactional_db, monkeypatch, caplog):
+    from marketmsg.gateway import walflush
+
+    def failing_fsync(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(walflush.os, "fsync", failing_fsync)
+    pair = make_pair()
+    server = Gateway(listen("127.0.0.1", 0))
+    server.start()
+    try:
+        with smtplib.SMTP("127.0.0.1", server.listener.getsockname()[1], timeout=30) as smtp:
+            with pytest.raises(smtplib.SMTPDataError) as refused:
+                smtp.sendmail(BUYER, [pair.seller_relay], crlf(compose(BUYER, pair.seller_relay)))
+    finally:
+        server.stop()
+    assert refused.value.smtp_code == 451 and b"4.3.0" in refused.value.smtp_error
+    assert "could not sync the database log" in caplog.text

@@ -225,3 +225,40 @@ def test_staff_see_the_verdict_of_a_stored_mail(gateway, dns, shop_key, client):
     assert client.login(username="staff@marketplace.example", password=PASSWORD)
     page = client.get("/staff/blocked/").content.decode()
     assert "🔐" in page and "SPF fail" in page and "DMARC fail" in page
+
+
+def test_a_known_sender_is_checked_from_cached_answers_with_the_same_verdict(dns, shop_key):
+    """The gateway checks on its event loop when every answer is cached (no query may wait
+    there), and in a thread otherwise; both ways give one verdict."""
+    dns.replace(zones(shop_key, spf="v=spf1 ip4:192.0.2.1 -all", dmarc="v=DMARC1; p=quarantine"))
+    raw = signed(compose(OWNER, "x@marketplace.example", "件名", "本文"), shop_key)
+    args = (raw, "127.0.0.1", "mail.example", OWNER)
+
+    queries = dns.queries
+    assert mailauth.check_from_cache(*args) is None  # nothing cached yet: it would have to ask
+    assert dns.queries == queries  # and it asked nothing
+    fresh = mailauth.check(*args)
+    assert dns.queries > queries
+    asked = dns.queries
+    cached = mailauth.check_from_cache(*args)
+    assert cached == fresh and dns.queries == asked
+    assert (fresh.spf, fresh.dkim, fresh.dmarc) == ("fail", [(SHOP, "pass")], "pass")
+
+    # An answer that expired is asked for again, not taken from the cache.
+    resolver.forget_answers()
+    assert mailauth.check_from_cache(*args) is None
+    # A mail too large to hash on the loop always goes to the thread.
+    large = raw + b"x" * mailauth.INLINE_MAX_BYTES
+    mailauth.check(large, "127.0.0.1", "mail.example", OWNER)
+    assert mailauth.check_from_cache(large, "127.0.0.1", "mail.example", OWNER) is None
+
+
+def test_a_temporary_dns_failure_is_not_remembered(dns, settings):
+    """A timeout is 'temperror' for this mail only; the next mail asks again."""
+    settings.DNS_SERVER = "127.0.0.1:9"  # nothing answers there
+    settings.DNS_TIMEOUT = 0.2
+    with pytest.raises(resolver.TemporaryDnsError):
+        resolver.lookup("sakura-books.example.jp", "TXT")
+    settings.DNS_SERVER = dns.address
+    dns.replace({SHOP: {"TXT": ["v=spf1 -all"]}})
+    assert resolver.txt(SHOP) == [b"v=spf1 -all"]

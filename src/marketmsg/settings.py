@@ -186,6 +186,13 @@ TEMPLATES = [
 ]
 
 
+# How SQLite makes a commit durable (PRAGMA synchronous). The gateway keeps FULL's promise with
+# its own flush of the write-ahead log, outside the write lock (ADR 12).
+SQLITE_SYNCHRONOUS = _env("SQLITE_SYNCHRONOUS", "FULL").upper()
+if SQLITE_SYNCHRONOUS not in {"FULL", "NORMAL", "EXTRA"}:
+    raise ValueError("MARKETMSG_SQLITE_SYNCHRONOUS must be FULL, EXTRA or NORMAL")
+
+
 def _database() -> dict[str, Any]:
     url = _env("DATABASE_URL", f"sqlite:///{DATA_DIR / 'marketmsg.sqlite3'}")
     # Long-lived processes (gateway, worker) keep their connections; a broken one is replaced.
@@ -197,9 +204,7 @@ def _database() -> dict[str, Any]:
         # (even against power loss) before the gateway answers 250; NORMAL is durable against process
         # crashes only. IMMEDIATE takes the write lock at BEGIN so concurrent writers queue on the
         # busy timeout instead of failing on a lock upgrade.
-        synchronous = _env("SQLITE_SYNCHRONOUS", "FULL").upper()
-        if synchronous not in {"FULL", "NORMAL", "EXTRA"}:
-            raise ValueError("MARKETMSG_SQLITE_SYNCHRONOUS must be FULL, EXTRA or NORMAL")
+        synchronous = SQLITE_SYNCHRONOUS
         config["OPTIONS"] = {
             "timeout": 30,
             "transaction_mode": "IMMEDIATE",

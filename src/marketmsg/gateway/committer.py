@@ -20,6 +20,8 @@ from typing import IO, Any
 
 from django.db import DatabaseError, connection, transaction
 
+from marketmsg.gateway import walflush
+
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 32
@@ -109,6 +111,8 @@ class GroupCommit:
         self.draining = False
         self.drainer: asyncio.Task[None] | None = None
         self.turn = WriterTurn()
+        self.wal = walflush.WalFlush() if walflush.wanted() else None
+        self.flushing: set[asyncio.Task[None]] = set()
 
     async def store(self, item: Any) -> Any:
         """The result of storing ``item``, once its batch is committed; raises what storing raised."""
@@ -139,12 +143,38 @@ class GroupCommit:
                     if not isinstance(error, Exception):
                         raise
                     return
-                _settle(taken, outcomes)
+                if self.wal is not None and any(stored for stored, _ in outcomes):
+                    # Answered once the log is synced; the next batch commits meanwhile (ADR 12).
+                    task = asyncio.get_running_loop().create_task(self._flush_then_settle(taken, outcomes))
+                    self.flushing.add(task)
+                    task.add_done_callback(self.flushing.discard)
+                else:
+                    _settle(taken, outcomes)
         finally:
             self.draining = False
 
+    async def _flush_then_settle(
+        self, batch: list[tuple[Any, asyncio.Future[Any]]], outcomes: list[Outcome]
+    ) -> None:
+        assert self.wal is not None
+        try:
+            await self.wal.flush()
+        except OSError as error:
+            # Committed but perhaps not on disk: the sender is told to try again (a duplicate at
+            # worst, never a mail that was answered 250 and then lost).
+            log.error("could not sync the database log; %d mail(s) answered 451: %s", len(batch), error)
+            failure = BatchAborted(f"the database log could not be synced: {error}")
+            outcomes = [(False, failure) if stored else (stored, value) for stored, value in outcomes]
+        _settle(batch, outcomes)
+
+    async def finish(self) -> None:
+        """At shutdown: answer the mails whose log sync is under way before the sessions end."""
+        await asyncio.gather(*self.flushing, return_exceptions=True)
+
     def close(self) -> None:
         self.turn.close()
+        if self.wal is not None:
+            self.wal.close()
 
 
 def _settle(batch: list[tuple[Any, asyncio.Future[Any]]], outcomes: list[Outcome]) -> None:

@@ -85,9 +85,15 @@ class RelayHandler:
     async def _authenticate(self, raw: bytes, session: Session, envelope: Envelope) -> Verdict:
         """SPF, DKIM and DMARC (SPEC F1), in a thread: they wait on DNS, not on the database."""
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer or "")
+        helo, sender = session.host_name or "", _sender(envelope)
         try:
+            # A sender seen recently is checked from cached DNS right here: a hand-off to a thread
+            # costs more than the check, and the threads contend for Python's lock with the loop.
+            known = mailauth.check_from_cache(raw, peer, helo, sender)
+            if known is not None:
+                return known
             return await asyncio.get_running_loop().run_in_executor(
-                self.auth_threads, mailauth.check, raw, peer, session.host_name or "", _sender(envelope)
+                self.auth_threads, mailauth.check, raw, peer, helo, sender
             )
         except Exception:
             # A bug here must not lose mail: it is accepted and the verdict says so for staff.
@@ -96,6 +102,7 @@ class RelayHandler:
 
     async def close(self) -> None:
         """At shutdown, on the event loop's thread: close the database connection."""
+        await self.commits.finish()
         self.commits.close()
         self.auth_threads.shutdown(wait=False, cancel_futures=True)
         self.steps.context.run(connections.close_all)

@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import socket
+import sys
 import threading
 import time
 from typing import AnyStr
@@ -83,6 +84,8 @@ def listen(host: str, port: int, wait: float = 10.0) -> socket.socket:
     return listener
 
 
+SWITCH_INTERVAL = 0.0005
+
 # How much longer, per open session, a process waits before it takes a new connection.
 ACCEPT_DELAY_PER_SESSION = 0.002
 # How long a process stops accepting after accept() itself failed (out of file descriptors).
@@ -102,6 +105,10 @@ class Gateway:
         # The handler calls Django's database layer from the event loop's thread, by design
         # (ADR 5): each step is short and synchronous, no transaction stays open across an await.
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+        # The helper threads (log sync, writer turn, DNS) wake up to hand a batch back to a busy loop;
+        # each then waits for Python's lock until the loop's thread yields it, by default after 5 ms,
+        # which every sender waiting for that batch's 250 would wait too (ADR 12).
+        sys.setswitchinterval(SWITCH_INTERVAL)
         self.listener = listener
         self.handler = RelayHandler(max_recipients=settings.MAX_RECIPIENTS)
         self.loop = asyncio.new_event_loop()
