@@ -168,6 +168,9 @@ def main() -> None:
     parser.add_argument(
         "--gateway-processes", type=int, default=os.cpu_count() or 1, help="default: one per CPU"
     )
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="delivery workers (default: one per CPU)"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="marketmsg-bench-"))
 
@@ -240,6 +243,7 @@ def main() -> None:
         "clients": CLIENTS,
         "cpu_count": os.cpu_count(),
         "gateway_processes": args.gateway_processes,
+        "workers": args.workers,
         "sqlite_synchronous": args.synchronous,
     }
     sink_port = free_port()
@@ -282,12 +286,16 @@ def main() -> None:
             env_worker = dict(env, MARKETMSG_SMARTHOST=f"127.0.0.1:{sink_port}")
             before = read_count(count_file)
             started = time.monotonic()
-            worker = Proc([python, "-m", "marketmsg", "worker"], env_worker, work / "worker.log")
+            workers = [
+                Proc([python, "-m", "marketmsg", "worker"], env_worker, work / "worker.log")
+                for _ in range(args.workers)
+            ]
             deadline = started + 600
             while read_count(count_file) - before < gw_ok and time.monotonic() < deadline:
                 time.sleep(0.05)
             relay_s = time.monotonic() - started
-            worker.stop()
+            for worker in workers:
+                worker.stop()
             delivered = read_count(count_file) - before
             relay_rate = delivered / relay_s
             progress(

@@ -186,6 +186,43 @@ def test_two_workers_never_claim_the_same_delivery(gateway, sink):
     assert {d.pk for d in first}.isdisjoint({d.pk for d in second})
 
 
+def test_workers_claiming_at_the_same_moment_split_the_queue_without_overlap(gateway, sink):
+    """Several conversations' deliveries, claimed by four workers on their own connections at once:
+    each delivery goes to exactly one of them (and all of them go to someone)."""
+    import threading
+
+    from django.db import connection as this_thread
+
+    seller = make_pair().seller
+    for n in range(8):
+        email = f"buyer{n}@example.jp"
+        pair = make_pair(seller, make_buyer(email))
+        gateway.send(email, pair.seller_relay, compose(email, pair.seller_relay))
+    start = threading.Barrier(4)
+    claims: dict[str, list[int]] = {}
+
+    def claimer(name: str) -> None:
+        start.wait()
+        try:
+            claims[name] = [d.pk for d in worker.claim(name, limit=3)]
+        finally:
+            this_thread.close()
+
+    threads = [threading.Thread(target=claimer, args=(f"worker-{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    everyone = [pk for taken in claims.values() for pk in taken]
+    assert len(everyone) == len(set(everyone)) and len(claims) == 4
+    assert set(everyone) <= set(Delivery.objects.values_list("pk", flat=True))
+    leased = dict(Delivery.objects.exclude(lease_owner="").values_list("pk", "lease_owner"))
+    assert leased == {pk: name for name, taken in claims.items() for pk in taken}
+    rest = worker.claim("worker-late", limit=10)
+    assert set(everyone).isdisjoint(d.pk for d in rest)
+    assert len(everyone) + len(rest) == Delivery.objects.count() == 8
+
+
 def test_clean_reason_removes_addresses():
     assert clean_reason("550 5.1.1 <taro@example.jp>: Recipient unknown taro@example.jp") == (
         "550 5.1.1 <…>: Recipient unknown …"

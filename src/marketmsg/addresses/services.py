@@ -50,6 +50,62 @@ def relay_pair(buyer: Buyer, seller: SellerAccount) -> RelayPair:
     return RelayPair(found[RelayAddress.Side.BUYER], found[RelayAddress.Side.SELLER])
 
 
+_CONVERSATION_PAIR_SQL = """
+SELECT c.buyer_id, c.seller_id, b.user_id, b.is_mobile, u.email, u.name, u.role,
+       s.name, s.notification_emails, s.created_at,
+       r.id, r.local_part, r.domain, r.side, r.is_active, r.created_at
+FROM conversations_conversation c
+JOIN accounts_buyer b ON b.id = c.buyer_id
+JOIN accounts_user u ON u.id = b.user_id
+JOIN accounts_selleraccount s ON s.id = c.seller_id
+LEFT JOIN addresses_relayaddress r ON r.buyer_id = c.buyer_id AND r.seller_id = c.seller_id
+WHERE c.id = %s
+"""
+
+
+def relay_pair_of_conversation(conversation_id: int) -> RelayPair:
+    """The pair of a conversation, with its buyer (and user) and seller loaded: one hand-written
+    query, because the worker asks for every delivery it renders (ADR 4)."""
+    found = rows.fetchall(_CONVERSATION_PAIR_SQL, [conversation_id])
+    if not found:
+        raise RelayAddress.DoesNotExist(f"no conversation {conversation_id}")
+    buyer_id, seller_id, user_id, is_mobile, email, name, role, shop, notify, shop_created = found[0][:10]
+    buyer = _loaded(Buyer, {"id": buyer_id, "user_id": user_id, "is_mobile": is_mobile})
+    buyer.user = _loaded(User, {"id": user_id, "email": email, "name": name, "role": role})
+    seller = _loaded(
+        SellerAccount,
+        {"id": seller_id, "name": shop, "notification_emails": notify, "created_at": shop_created},
+    )
+    sides: dict[str, RelayAddress] = {}
+    for row in found:
+        if row[10] is None:  # the pair has no relay address yet
+            continue
+        relay = _relay_loaded(row[10:], buyer_id, seller_id)
+        relay.buyer, relay.seller = buyer, seller
+        sides[relay.side] = relay
+    if len(sides) < 2:  # created on first use, as relay_pair does
+        return relay_pair(buyer, seller)
+    return RelayPair(sides[RelayAddress.Side.BUYER], sides[RelayAddress.Side.SELLER])
+
+
+def _relay_loaded(columns: tuple[Any, ...], buyer_id: int, seller_id: int) -> RelayAddress:
+    """A RelayAddress from (id, local_part, domain, side, is_active, created_at)."""
+    rid, local, domain, side, active, created = columns
+    return _loaded(
+        RelayAddress,
+        {
+            "id": rid,
+            "local_part": local,
+            "domain": domain,
+            "buyer_id": buyer_id,
+            "seller_id": seller_id,
+            "side": side,
+            "is_active": active,
+            "created_at": created,
+        },
+    )
+
+
 def relay_pair_of(relay: RelayAddress) -> RelayPair:
     """The pair that ``relay`` belongs to, reusing its already loaded buyer and seller."""
     other_side = (
@@ -152,34 +208,10 @@ def find_relay_address(address: str) -> RelayAddress | None:
         SellerAccount,
         {"id": seller_id, "name": shop, "notification_emails": notify, "created_at": shop_created},
     )
-    relay = _loaded(
-        RelayAddress,
-        {
-            "id": rid,
-            "local_part": rlocal,
-            "domain": rdomain,
-            "buyer_id": buyer_id,
-            "seller_id": seller_id,
-            "side": rside,
-            "is_active": ractive,
-            "created_at": rcreated,
-        },
-    )
+    relay = _relay_loaded((rid, rlocal, rdomain, rside, ractive, rcreated), buyer_id, seller_id)
     relay.buyer, relay.seller = buyer, seller
     if oid is not None:
-        other = _loaded(
-            RelayAddress,
-            {
-                "id": oid,
-                "local_part": olocal,
-                "domain": odomain,
-                "buyer_id": buyer_id,
-                "seller_id": seller_id,
-                "side": oside,
-                "is_active": oactive,
-                "created_at": ocreated,
-            },
-        )
+        other = _relay_loaded((oid, olocal, odomain, oside, oactive, ocreated), buyer_id, seller_id)
         other.buyer, other.seller = buyer, seller
         relay._counterpart = other  # type: ignore[attr-defined]
     return relay
