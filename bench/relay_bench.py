@@ -266,7 +266,10 @@ def main() -> None:
                 batch = jobs(count, size)
                 before = read_count(count_file)
                 bare_s, bare_ok, _ = blast(sink_port, batch)
-                time.sleep(0.3)
+                # The sink writes its count a few times a second: wait for it to catch up.
+                settle = time.monotonic() + 5
+                while read_count(count_file) - before < count and time.monotonic() < settle:
+                    time.sleep(0.1)
                 assert read_count(count_file) - before == bare_ok == count, "the bare sink lost messages"
                 bare_rates.append(count / bare_s)
                 gw_s, ok, refused = blast(gateway_port, batch)

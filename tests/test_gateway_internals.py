@@ -287,9 +287,11 @@ def test_when_the_log_cannot_be_synced_the_mail_is_answered_451(transactional_db
     server = Gateway(listen("127.0.0.1", 0))
     server.start()
     try:
-        with smtplib.SMTP("127.0.0.1", server.listener.getsockname()[1], timeout=30) as smtp:
-            with pytest.raises(smtplib.SMTPDataError) as refused:
-                smtp.sendmail(BUYER, [pair.seller_relay], crlf(compose(BUYER, pair.seller_relay)))
+        with (
+            smtplib.SMTP("127.0.0.1", server.listener.getsockname()[1], timeout=30) as smtp,
+            pytest.raises(smtplib.SMTPDataError) as refused,
+        ):
+            smtp.sendmail(BUYER, [pair.seller_relay], crlf(compose(BUYER, pair.seller_relay)))
     finally:
         server.stop()
     assert refused.value.smtp_code == 451 and b"4.3.0" in refused.value.smtp_error
