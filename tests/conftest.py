@@ -19,6 +19,8 @@ os.environ["MARKETMSG_DATA_DIR"] = str(_DATA)
 os.environ.setdefault("MARKETMSG_SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("MARKETMSG_RETRY_SCHEDULE", "1m,5m,1h")
 # Durable against process crashes (which the crash-safety test inflicts), not against power loss.
+# Subprocesses (the crash-safety test's gateway and worker) read it; this process's settings were
+# loaded by pytest-django before this file, with the default (FULL).
 os.environ.setdefault("MARKETMSG_SQLITE_SYNCHRONOUS", "NORMAL")
 
 import pytest  # noqa: E402

@@ -217,12 +217,14 @@ sqlite_only = pytest.mark.skipif(
 
 
 @sqlite_only
-def test_on_sqlite_a_mail_is_answered_only_once_the_log_is_synced(transactional_db, monkeypatch):
+def test_on_sqlite_a_mail_is_answered_only_once_the_log_is_synced(transactional_db, monkeypatch, settings):
     """FULL durability with the sync outside the write lock (ADR 12): the rows are committed
     first, and 250 waits for a sync of the write-ahead log that began after the commit."""
     import os
 
     from marketmsg.gateway import walflush
+
+    settings.SQLITE_SYNCHRONOUS = "FULL"
 
     synced = threading.Event()
     release = threading.Event()
@@ -275,9 +277,27 @@ def test_on_sqlite_a_mail_is_answered_only_once_the_log_is_synced(transactional_
         server.stop()
 
 
-@sqlite_only
-def test_when_the_log_cannot_be_synced_the_mail_is_answered_451(transactional_db, monkeypatch, caplog):
+def test_with_normal_durability_the_gateway_answers_without_a_sync_of_its_own(transactional_db, settings):
+    """NORMAL promises no sync: the gateway then neither syncs the log nor changes the mode."""
     from marketmsg.gateway import walflush
+
+    settings.SQLITE_SYNCHRONOUS = "NORMAL"
+    assert not walflush.wanted()
+    server = Gateway(listen("127.0.0.1", 0))
+    server.start()
+    try:
+        assert server.handler.commits.wal is None
+    finally:
+        server.stop()
+
+
+@sqlite_only
+def test_when_the_log_cannot_be_synced_the_mail_is_answered_451(
+    transactional_db, monkeypatch, caplog, settings
+):
+    from marketmsg.gateway import walflush
+
+    settings.SQLITE_SYNCHRONOUS = "FULL"
 
     def failing_fsync(fd: int) -> None:
         raise OSError(5, "Input/output error")
