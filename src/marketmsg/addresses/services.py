@@ -50,17 +50,35 @@ def relay_pair(buyer: Buyer, seller: SellerAccount) -> RelayPair:
     return RelayPair(found[RelayAddress.Side.BUYER], found[RelayAddress.Side.SELLER])
 
 
-_CONVERSATION_PAIR_SQL = """
-SELECT c.buyer_id, c.seller_id, b.user_id, b.is_mobile, u.email, u.name, u.role,
-       s.name, s.notification_emails, s.created_at,
-       r.id, r.local_part, r.domain, r.side, r.is_active, r.created_at
-FROM conversations_conversation c
-JOIN accounts_buyer b ON b.id = c.buyer_id
+# The buyer (with their user) and the seller, as the hand-written lookups below select them.
+_PARTY_COLUMNS = (
+    "b.id, b.user_id, b.is_mobile, u.email, u.name, u.role, s.id, s.name, s.notification_emails, s.created_at"
+)
+_PARTY_JOINS = """
+JOIN accounts_buyer b ON b.id = {buyer}
 JOIN accounts_user u ON u.id = b.user_id
-JOIN accounts_selleraccount s ON s.id = c.seller_id
-LEFT JOIN addresses_relayaddress r ON r.buyer_id = c.buyer_id AND r.seller_id = c.seller_id
-WHERE c.id = %s
+JOIN accounts_selleraccount s ON s.id = {seller}
 """
+_RELAY_COLUMNS = "{t}.id, {t}.local_part, {t}.domain, {t}.side, {t}.is_active, {t}.created_at"
+
+_CONVERSATION_PAIR_SQL = (
+    f"SELECT {_PARTY_COLUMNS}, {_RELAY_COLUMNS.format(t='r')} FROM conversations_conversation c"
+    + _PARTY_JOINS.format(buyer="c.buyer_id", seller="c.seller_id")
+    + "LEFT JOIN addresses_relayaddress r ON r.buyer_id = c.buyer_id AND r.seller_id = c.seller_id "
+    "WHERE c.id = %s"
+)
+
+
+def _parties(columns: tuple[Any, ...]) -> tuple[Buyer, SellerAccount]:
+    """The Buyer (its user loaded) and the SellerAccount from the ten party columns."""
+    buyer_id, user_id, is_mobile, email, name, role, seller_id, shop, notify, shop_created = columns
+    buyer = _loaded(Buyer, {"id": buyer_id, "user_id": user_id, "is_mobile": is_mobile})
+    buyer.user = _loaded(User, {"id": user_id, "email": email, "name": name, "role": role})
+    seller = _loaded(
+        SellerAccount,
+        {"id": seller_id, "name": shop, "notification_emails": notify, "created_at": shop_created},
+    )
+    return buyer, seller
 
 
 def relay_pair_of_conversation(conversation_id: int) -> RelayPair:
@@ -69,41 +87,36 @@ def relay_pair_of_conversation(conversation_id: int) -> RelayPair:
     found = rows.fetchall(_CONVERSATION_PAIR_SQL, [conversation_id])
     if not found:
         raise RelayAddress.DoesNotExist(f"no conversation {conversation_id}")
-    buyer_id, seller_id, user_id, is_mobile, email, name, role, shop, notify, shop_created = found[0][:10]
-    buyer = _loaded(Buyer, {"id": buyer_id, "user_id": user_id, "is_mobile": is_mobile})
-    buyer.user = _loaded(User, {"id": user_id, "email": email, "name": name, "role": role})
-    seller = _loaded(
-        SellerAccount,
-        {"id": seller_id, "name": shop, "notification_emails": notify, "created_at": shop_created},
-    )
+    buyer, seller = _parties(found[0][:10])
     sides: dict[str, RelayAddress] = {}
     for row in found:
         if row[10] is None:  # the pair has no relay address yet
             continue
-        relay = _relay_loaded(row[10:], buyer_id, seller_id)
-        relay.buyer, relay.seller = buyer, seller
+        relay = _relay_loaded(row[10:], buyer, seller)
         sides[relay.side] = relay
     if len(sides) < 2:  # created on first use, as relay_pair does
         return relay_pair(buyer, seller)
     return RelayPair(sides[RelayAddress.Side.BUYER], sides[RelayAddress.Side.SELLER])
 
 
-def _relay_loaded(columns: tuple[Any, ...], buyer_id: int, seller_id: int) -> RelayAddress:
-    """A RelayAddress from (id, local_part, domain, side, is_active, created_at)."""
+def _relay_loaded(columns: tuple[Any, ...], buyer: Buyer, seller: SellerAccount) -> RelayAddress:
+    """A RelayAddress of this pair from the six relay columns, its buyer and seller attached."""
     rid, local, domain, side, active, created = columns
-    return _loaded(
+    relay = _loaded(
         RelayAddress,
         {
             "id": rid,
             "local_part": local,
             "domain": domain,
-            "buyer_id": buyer_id,
-            "seller_id": seller_id,
+            "buyer_id": buyer.pk,
+            "seller_id": seller.pk,
             "side": side,
             "is_active": active,
             "created_at": created,
         },
     )
+    relay.buyer, relay.seller = buyer, seller
+    return relay
 
 
 def relay_pair_of(relay: RelayAddress) -> RelayPair:
@@ -143,19 +156,14 @@ def _create(buyer: Buyer, seller: SellerAccount, side: str) -> RelayAddress:
     raise RuntimeError("could not allocate a relay address")
 
 
-_ROUTE_SQL = """
-SELECT r.id, r.local_part, r.domain, r.side, r.is_active, r.created_at, r.buyer_id, r.seller_id,
-       b.user_id, b.is_mobile, u.email, u.name, u.role,
-       s.name, s.notification_emails, s.created_at,
-       o.id, o.local_part, o.domain, o.side, o.is_active, o.created_at
-FROM addresses_relayaddress r
-JOIN accounts_buyer b ON b.id = r.buyer_id
-JOIN accounts_user u ON u.id = b.user_id
-JOIN accounts_selleraccount s ON s.id = r.seller_id
-LEFT JOIN addresses_relayaddress o
-  ON o.buyer_id = r.buyer_id AND o.seller_id = r.seller_id AND o.side <> r.side
-WHERE r.local_part = %s AND r.is_active
-"""
+_ROUTE_SQL = (
+    f"SELECT {_RELAY_COLUMNS.format(t='r')}, {_PARTY_COLUMNS}, {_RELAY_COLUMNS.format(t='o')} "
+    "FROM addresses_relayaddress r"
+    + _PARTY_JOINS.format(buyer="r.buyer_id", seller="r.seller_id")
+    + "LEFT JOIN addresses_relayaddress o "
+    "ON o.buyer_id = r.buyer_id AND o.seller_id = r.seller_id AND o.side <> r.side "
+    "WHERE r.local_part = %s AND r.is_active"
+)
 
 
 def _loaded(model: type[M], values: dict[str, Any]) -> M:
@@ -177,43 +185,10 @@ def find_relay_address(address: str) -> RelayAddress | None:
     row = found[0] if found else None
     if row is None or row[2] != domain:
         return None
-    (
-        rid,
-        rlocal,
-        rdomain,
-        rside,
-        ractive,
-        rcreated,
-        buyer_id,
-        seller_id,
-        user_id,
-        is_mobile,
-        email,
-        name,
-        role,
-        shop,
-        notify,
-        shop_created,
-        oid,
-        olocal,
-        odomain,
-        oside,
-        oactive,
-        ocreated,
-    ) = row
-    user = _loaded(User, {"id": user_id, "email": email, "name": name, "role": role})
-    buyer = _loaded(Buyer, {"id": buyer_id, "user_id": user_id, "is_mobile": is_mobile})
-    buyer.user = user
-    seller = _loaded(
-        SellerAccount,
-        {"id": seller_id, "name": shop, "notification_emails": notify, "created_at": shop_created},
-    )
-    relay = _relay_loaded((rid, rlocal, rdomain, rside, ractive, rcreated), buyer_id, seller_id)
-    relay.buyer, relay.seller = buyer, seller
-    if oid is not None:
-        other = _relay_loaded((oid, olocal, odomain, oside, oactive, ocreated), buyer_id, seller_id)
-        other.buyer, other.seller = buyer, seller
-        relay._counterpart = other  # type: ignore[attr-defined]
+    buyer, seller = _parties(row[6:16])
+    relay = _relay_loaded(row[:6], buyer, seller)
+    if row[16] is not None:
+        relay._counterpart = _relay_loaded(row[16:], buyer, seller)  # type: ignore[attr-defined]
     return relay
 
 
