@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import signal
 import socket
@@ -15,6 +14,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from marketmsg.gateway.server import Gateway, listen
+from marketmsg.processes import stop_when_parent_dies
 from marketmsg.settings import parse_host_port
 
 
@@ -48,7 +48,7 @@ class Command(BaseCommand):
             self.supervise(host, port, processes)
             return
         if options["listen_fd"] is not None:
-            _stop_when_the_supervisor_dies(options["supervisor_pid"])
+            stop_when_parent_dies(options["supervisor_pid"])
             listener = socket.socket(fileno=options["listen_fd"])
         else:
             listener = listen(host, port)
@@ -106,18 +106,6 @@ class Command(BaseCommand):
         self.stdout.write(first.decode(errors="replace").rstrip())
         threading.Thread(target=_copy_lines, args=(child.stdout, self.stdout), daemon=True).start()
         return child
-
-
-def _stop_when_the_supervisor_dies(supervisor: int | None) -> None:
-    """A supervised process gets SIGTERM when its supervisor dies, however it died (even SIGKILL),
-    so that no orphan keeps serving the old listening socket."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if supervisor is not None and os.getppid() != supervisor:  # it died before prctl took effect
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def _copy_lines(source: IO[bytes], target: Any) -> None:

@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from gunicorn.app.base import BaseApplication
 
+from marketmsg.processes import stop_when_parent_dies
 from marketmsg.settings import parse_host_port
 
 
@@ -43,5 +44,7 @@ class Command(BaseCommand):
                 "accesslog": "-",
                 "graceful_timeout": 5,
                 "timeout": 60,
+                # A worker whose master was killed stops at once instead of serving on alone.
+                "post_fork": lambda server, worker: stop_when_parent_dies(server.pid),
             }
         ).run()

@@ -1,0 +1,224 @@
+"""Many processes, one PostgreSQL (SPEC §4): two gateways, two workers and two web servers share one
+database under load; one of each is killed with SIGKILL half-way and not restarted.
+
+Buyers' mail servers send to either gateway (like an MTA with two MX hosts: the other one when the
+first does not answer); sellers' programs post through the API to either web server, with an
+Idempotency-Key, so a retry on the other server never sends twice. Afterwards every accepted
+message has reached the sink; a message can arrive twice only where a killed process died between
+the remote 250 and its own commit, at most once per kill.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import smtplib
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import requests
+from aiosmtpd.controller import Controller
+
+from tests.conftest import SinkHandler, crlf, free_port
+from tests.mail import compose, parse
+from tests.test_crash_safety import Service, database_url, wait_for_port  # noqa: F401 (fixture)
+
+pytestmark = [
+    pytest.mark.db,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not os.environ.get("MARKETMSG_DATABASE_URL", "").startswith("postgres"),
+        reason="several machines share one PostgreSQL; SQLite is for one machine",
+    ),
+]
+MAILS = 160
+API_SENDS = 60
+
+
+def mail_to_either(ports: list[int], mail_from: str, rcpt: str, data: bytes) -> bool:
+    """An MTA with two MX hosts: the first that answers; 4xx and connection trouble are retried."""
+    for attempt in range(80):
+        port = ports[attempt % len(ports)]
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=20) as smtp:
+                smtp.sendmail(mail_from, [rcpt], crlf(data))
+            return True
+        except smtplib.SMTPResponseException as error:
+            if error.smtp_code >= 500:
+                return False
+        except smtplib.SMTPRecipientsRefused as error:
+            if any(code >= 500 for code, _ in error.recipients.values()):
+                return False
+        except (OSError, smtplib.SMTPException):
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def post_to_either(ports: list[int], token: str, path: str, body: dict, key: str) -> int:
+    """A seller's program with two web servers behind it: on trouble, the same request (same
+    Idempotency-Key) to the other one. Returns the final status."""
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
+    for attempt in range(60):
+        port = ports[attempt % len(ports)]
+        try:
+            answer = requests.post(f"http://127.0.0.1:{port}{path}", json=body, headers=headers, timeout=20)
+        except requests.RequestException:
+            time.sleep(0.1)
+            continue
+        if answer.status_code < 500 and answer.status_code != 429:
+            return answer.status_code
+        time.sleep(0.2)
+    return 0
+
+
+def test_two_of_each_on_one_postgresql_with_one_of_each_killed(tmp_path: Path, database_url: str):  # noqa: F811
+    sink = SinkHandler()
+    sink_port = free_port()
+    sink_controller = Controller(sink, hostname="127.0.0.1", port=sink_port)
+    sink_controller.start()
+    env = dict(
+        os.environ,
+        MARKETMSG_DATABASE_URL=database_url,
+        MARKETMSG_DATA_DIR=str(tmp_path),
+        MARKETMSG_SMARTHOST=f"127.0.0.1:{sink_port}",
+        MARKETMSG_WORKER_POLL_SECONDS="0.1",
+        MARKETMSG_WORKER_LEASE_SECONDS="3",
+        MARKETMSG_SECRET_KEY="many-processes",
+        MARKETMSG_API_RATE_LIMIT="10000",
+        MARKETMSG_ALLOWED_HOSTS="127.0.0.1",
+        PYTHONUNBUFFERED="1",
+    )
+    run = [sys.executable, "-m", "marketmsg"]
+    subprocess.run([*run, "migrate", "-v0"], env=env, check=True)
+    seed_file = tmp_path / "seed.json"
+    subprocess.run(
+        [*run, "seed", "--sellers", "2", "--buyers", "8", "--orders", "16", "--json", str(seed_file)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    data = json.loads(seed_file.read_text())
+    # One API token per seller owner, made the way the settings page makes them.
+    made = subprocess.run(
+        [
+            *run,
+            "shell",
+            "-c",
+            "import json; from marketmsg.api.models import ApiToken; "
+            "from marketmsg.accounts.models import User; "
+            "print(json.dumps({e: ApiToken.issue(User.objects.get(email=e), 'load', ['read', 'write'])[1] "
+            f"for e in {[s['owner_email'] for s in data['sellers']]!r}}}))",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    tokens = json.loads(made.stdout.strip().splitlines()[-1])
+    owner_of = {s["id"]: s["owner_email"] for s in data["sellers"]}
+    emails = {b["id"]: b["email"] for b in data["buyers"]}
+    relayed = [o for o in data["orders"] if o["fulfillment"] == "MFN"]
+
+    gateway_ports, web_ports = [free_port(), free_port()], [free_port(), free_port()]
+    gateways = [
+        Service(
+            ["gateway", "--listen", f"127.0.0.1:{p}", "--processes", "1"], env, tmp_path / f"gw{n}.log", p
+        )
+        for n, p in enumerate(gateway_ports)
+    ]
+    workers = [Service(["worker"], env, tmp_path / f"worker{n}.log") for n in range(2)]
+    webs = [
+        Service(["web", "--listen", f"127.0.0.1:{p}", "--workers", "2"], env, tmp_path / f"web{n}.log", p)
+        for n, p in enumerate(web_ports)
+    ]
+    services = [*gateways, *workers, *webs]
+    for service in services:
+        service.start()
+
+    mailed: list[str] = []
+    posted: list[str] = []
+    failed: list[str] = []
+    progress = {"mail": 0, "api": 0}
+
+    def buyers() -> None:
+        rng = random.Random(3)
+        for k in range(MAILS):
+            order = rng.choice(relayed)
+            token = f"mail-{k:04d}"
+            sender = emails[order["buyer_id"]]
+            mail = compose(sender, order["seller_relay_address"], subject=f"{token} 注文 {order['order_id']}")
+            ok = mail_to_either(
+                gateway_ports[k % 2 :] + gateway_ports[: k % 2], sender, order["seller_relay_address"], mail
+            )
+            (mailed if ok else failed).append(token)
+            progress["mail"] = k + 1
+
+    def sellers() -> None:
+        rng = random.Random(4)
+        for k in range(API_SENDS):
+            order = rng.choice(relayed)
+            token = f"api-{k:04d}"
+            status = post_to_either(
+                web_ports[k % 2 :] + web_ports[: k % 2],
+                tokens[owner_of[order["seller_id"]]],
+                f"/api/v1/orders/{order['order_id']}/messages",
+                {
+                    "subject": f"{token} 発送のお知らせ",
+                    "text": "本日発送いたしました。",
+                    "reason": "delivery",
+                },
+                key=token,
+            )
+            (posted if status == 201 else failed).append(token if status == 201 else f"{token}:{status}")
+            progress["api"] = k + 1
+
+    threads = [threading.Thread(target=buyers), threading.Thread(target=sellers)]
+    for thread in threads:
+        thread.start()
+    try:
+        # Half-way: one of each dies for good.
+        deadline = time.monotonic() + 120
+        while (
+            progress["mail"] < MAILS // 2 or progress["api"] < API_SENDS // 2
+        ) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        killed = [gateways[0], workers[0], webs[0]]
+        for service in killed:
+            service.kill()
+        for thread in threads:
+            thread.join(timeout=300)
+        assert not any(thread.is_alive() for thread in threads), "the load did not finish: a lock-up"
+        expected = set(mailed) | set(posted)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            arrived = {parse(m.data)["Subject"].split()[0] for m in list(sink.messages)}
+            if expected <= arrived:
+                break
+            time.sleep(0.5)
+        # The survivors still serve.
+        assert requests.get(f"http://127.0.0.1:{web_ports[1]}/readyz", timeout=10).status_code == 200
+        with smtplib.SMTP("127.0.0.1", gateway_ports[1], timeout=10) as smtp:
+            assert smtp.noop()[0] == 250
+    finally:
+        for service in services:
+            service.stop()
+        sink_controller.stop()
+    delivered = Counter(parse(m.data)["Subject"].split()[0] for m in sink.messages)
+    missing = (set(mailed) | set(posted)) - set(delivered)
+    duplicates = sum(n - 1 for n in delivered.values() if n > 1)
+    sys.stderr.write(
+        f"\nmany processes: {len(mailed)} mails and {len(posted)} API sends accepted, {len(failed)} failed, "
+        f"{len(delivered)} delivered, {duplicates} duplicate(s); killed one gateway, worker and web\n"
+    )
+    assert not failed, f"the survivors should have taken every request: {failed}"
+    assert len(mailed) == MAILS and len(posted) == API_SENDS
+    assert not missing, f"accepted but never delivered: {sorted(missing)}"
+    assert set(delivered) <= set(mailed) | set(posted)
+    assert duplicates <= len(killed)
