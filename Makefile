@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 export MARKETMSG_TEST_DATA_DIR ?= $(CURDIR)/var/test
 
-.PHONY: install demo test test-sqlite test-postgres lint bench bench-relay bench-lists bench-uploads bench-guidelines bench-metrics messages clean
+.PHONY: install demo test test-sqlite test-postgres lint bench bench-relay bench-lists bench-uploads bench-guidelines bench-metrics bench-production messages clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,11 @@ bench-metrics: install
 	  MARKETMSG_DATA_DIR=$(CURDIR)/var/bench MARKETMSG_DATABASE_URL="$$MARKETMSG_BENCH_POSTGRES_URL" \
 	    $(BIN)/python bench/metrics_bench.py --plans; \
 	else echo "PostgreSQL metrics benchmark skipped: set MARKETMSG_BENCH_POSTGRES_URL"; fi
+
+# Postfix in front and behind, gateway processes on PostgreSQL (MARKETMSG_BENCH_POSTGRES_URL), and
+# end-to-end latency at half the saturation rate: docs/operations/scaling.md. Needs root and Postfix.
+bench-production: install
+	$(BIN)/python bench/production_bench.py
 
 # Collect marked texts into the catalogues (needs GNU gettext), check Japanese is complete, compile.
 messages: install

@@ -1,13 +1,16 @@
 """A bare aiosmtpd sink: the yardstick the gateway is measured against, and the benchmark's smarthost.
 
-Writes how many messages it has taken to COUNT_FILE every 0.1 s.
+Writes how many messages it has taken to COUNT_FILE every 0.1 s; with --arrivals FILE, also one
+line per message: the arrival time (Unix seconds) and the first word of its subject.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import threading
+import time
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
@@ -15,20 +18,31 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 
 class CountingSink:
-    def __init__(self) -> None:
+    def __init__(self, arrivals: Path | None = None) -> None:
         self.count = 0
+        self.arrivals = arrivals.open("a", buffering=1) if arrivals else None
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.count += 1
+        if self.arrivals is not None:
+            word = _first_word_of_subject(envelope.original_content or b"")
+            self.arrivals.write(f"{time.time():.6f} {word}\n")
         return "250 OK"
+
+
+def _first_word_of_subject(data: bytes) -> str:
+    head = data.split(b"\r\n\r\n", 1)[0]
+    found = re.search(rb"^Subject:[ \t]*(\S+)", head, re.MULTILINE | re.IGNORECASE)
+    return found.group(1).decode(errors="replace") if found else "-"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--count-file", type=Path, required=True)
+    parser.add_argument("--arrivals", type=Path, default=None)
     args = parser.parse_args()
-    sink = CountingSink()
+    sink = CountingSink(args.arrivals)
     controller = Controller(sink, hostname="127.0.0.1", port=args.port, data_size_limit=64 * 1024 * 1024)
     controller.start()
     stop = threading.Event()
