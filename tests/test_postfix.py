@@ -109,8 +109,18 @@ def wait_for(
 
 
 def send(port: int, mail_from: str, rcpt: str, data: bytes) -> None:
-    with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
-        smtp.sendmail(mail_from, [rcpt], crlf(data))
+    """As the sender's mail server does: a 4xx (Postfix still asking the gateway about a new
+    address) is tried again a moment later; a 5xx is raised."""
+    for _ in range(100):
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+                smtp.sendmail(mail_from, [rcpt], crlf(data))
+            return
+        except smtplib.SMTPRecipientsRefused as error:
+            if any(code >= 500 for code, _ in error.recipients.values()):
+                raise
+        time.sleep(0.2)
+    raise AssertionError(f"Postfix kept deferring mail for {rcpt}")
 
 
 def relay_until_caught(sink, postfix: Postfix, count: int) -> None:  # type: ignore[no-untyped-def]
