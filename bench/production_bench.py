@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 from marketmsg.gateway.postfix import PostfixPlan, write_instance  # noqa: E402
 from marketmsg.mailauth.devdns import DevDns  # noqa: E402
-from relay_bench import Proc, blast, free_port, make_mail, read_count, start_gateway, wait_for_port  # noqa: E402
+from relay_bench import Proc, blast, free_port, make_mail, read_count, seeded, start_gateway, wait_for_port  # noqa: E402
 
 PYTHON = sys.executable
 
@@ -60,28 +60,7 @@ class Marketplace:
         self.env.pop("MARKETMSG_DATABASE_URL", None)
         if database_url:
             self.env["MARKETMSG_DATABASE_URL"] = database_url
-        subprocess.run([PYTHON, "-m", "marketmsg", "migrate", "-v0"], env=self.env, check=True)
-        seed = work / "seed.json"
-        subprocess.run(
-            [
-                PYTHON,
-                "-m",
-                "marketmsg",
-                "seed",
-                "--sellers",
-                "50",
-                "--buyers",
-                "400",
-                "--orders",
-                "1000",
-                "--json",
-                str(seed),
-            ],
-            env=self.env,
-            check=True,
-            capture_output=True,
-        )
-        data = json.loads(seed.read_text())
+        data = seeded(self.env, work)
         self.emails = {b["id"]: b["email"] for b in data["buyers"]}
         self.owners = {s["id"]: s["owner_email"] for s in data["sellers"]}
         self.orders = [o for o in data["orders"] if o["fulfillment"] == "MFN"]

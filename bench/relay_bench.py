@@ -154,6 +154,15 @@ def read_count(path: Path) -> int:
         return 0
 
 
+def seeded(env: dict[str, str], work: Path) -> dict:  # type: ignore[type-arg]
+    """Migrate the database ``env`` names and seed the benchmarks' marketplace; the seed's JSON."""
+    subprocess.run([sys.executable, "-m", "marketmsg", "migrate", "-v0"], env=env, check=True)
+    seed_file = work / "seed.json"
+    command = ["seed", "--sellers", "50", "--buyers", "400", "--orders", "1000", "--json", str(seed_file)]
+    subprocess.run([sys.executable, "-m", "marketmsg", *command], env=env, check=True, capture_output=True)
+    return json.loads(seed_file.read_text())  # type: ignore[no-any-return]
+
+
 def progress(text: str) -> None:
     sys.stderr.write(f"  {text}\n")
     sys.stderr.flush()
@@ -186,28 +195,7 @@ def main() -> None:
     env.pop("MARKETMSG_DATABASE_URL", None)
     python = sys.executable
     sys.stderr.write(f"marketmsg relay benchmark (work dir {work})\n")
-    subprocess.run([python, "-m", "marketmsg", "migrate", "-v0"], env=env, check=True)
-    seed_file = work / "seed.json"
-    subprocess.run(
-        [
-            python,
-            "-m",
-            "marketmsg",
-            "seed",
-            "--sellers",
-            "50",
-            "--buyers",
-            "400",
-            "--orders",
-            "1000",
-            "--json",
-            str(seed_file),
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    data = json.loads(seed_file.read_text())
+    data = seeded(env, work)
     # The gateway checks SPF and DMARC of every mail (SPEC F1): the senders' domains publish an
     # SPF record and a DMARC policy on a loopback DNS server, as a caching resolver would answer.
     domains = {b["email"].rpartition("@")[2] for b in data["buyers"]}

@@ -137,11 +137,11 @@ def send_until_accepted(port: int, mail_from: str, rcpt: str, data: bytes, tries
     return False
 
 
-def test_sigkill_of_gateway_and_worker_loses_no_accepted_message(tmp_path: Path, database_url: str):
-    sink = SinkHandler()
-    sink_port, gateway_port = free_port(), free_port()
-    sink_controller = Controller(sink, hostname="127.0.0.1", port=sink_port)
-    sink_controller.start()
+def migrated_and_seeded(
+    tmp_path: Path, database_url: str, sink_port: int, buyers: int, orders: int, **settings: str
+) -> tuple[dict[str, str], dict]:  # type: ignore[type-arg]
+    """The environment every process of a multi-process test shares, on a migrated database with a
+    seeded marketplace of two sellers; returns it and the seed's JSON."""
     env = dict(
         os.environ,
         MARKETMSG_DATABASE_URL=database_url,
@@ -149,19 +149,28 @@ def test_sigkill_of_gateway_and_worker_loses_no_accepted_message(tmp_path: Path,
         MARKETMSG_SMARTHOST=f"127.0.0.1:{sink_port}",
         MARKETMSG_WORKER_POLL_SECONDS="0.1",
         MARKETMSG_WORKER_LEASE_SECONDS="3",
-        MARKETMSG_SECRET_KEY="crash-test",
         PYTHONUNBUFFERED="1",
+        **{f"MARKETMSG_{name.upper()}": value for name, value in settings.items()},
     )
     run = [sys.executable, "-m", "marketmsg"]
     subprocess.run([*run, "migrate", "-v0"], env=env, check=True)
     seed_file = tmp_path / "seed.json"
+    sizes = ["--sellers", "2", "--buyers", str(buyers), "--orders", str(orders)]
     subprocess.run(
-        [*run, "seed", "--sellers", "2", "--buyers", "6", "--orders", "12", "--json", str(seed_file)],
+        [*run, "seed", *sizes, "--json", str(seed_file)],
         env=env,
         check=True,
         capture_output=True,
     )
-    data = json.loads(seed_file.read_text())
+    return env, json.loads(seed_file.read_text())
+
+
+def test_sigkill_of_gateway_and_worker_loses_no_accepted_message(tmp_path: Path, database_url: str):
+    sink = SinkHandler()
+    sink_port, gateway_port = free_port(), free_port()
+    sink_controller = Controller(sink, hostname="127.0.0.1", port=sink_port)
+    sink_controller.start()
+    env, data = migrated_and_seeded(tmp_path, database_url, sink_port, 6, 12, secret_key="crash-test")
     emails = {b["id"]: b["email"] for b in data["buyers"]}
     # Buyer mail about an order the marketplace ships goes to its customer service, not the seller
     # (SPEC F9): only merchant-fulfilled orders are relayed to the sink.

@@ -27,7 +27,7 @@ from aiosmtpd.controller import Controller
 
 from tests.conftest import SinkHandler, crlf, free_port
 from tests.mail import compose, parse
-from tests.test_crash_safety import Service, database_url, wait_for_port  # noqa: F401 (fixture)
+from tests.test_crash_safety import Service, database_url, migrated_and_seeded  # noqa: F401 (fixture)
 
 pytestmark = [
     pytest.mark.db,
@@ -83,28 +83,17 @@ def test_two_of_each_on_one_postgresql_with_one_of_each_killed(tmp_path: Path, d
     sink_port = free_port()
     sink_controller = Controller(sink, hostname="127.0.0.1", port=sink_port)
     sink_controller.start()
-    env = dict(
-        os.environ,
-        MARKETMSG_DATABASE_URL=database_url,
-        MARKETMSG_DATA_DIR=str(tmp_path),
-        MARKETMSG_SMARTHOST=f"127.0.0.1:{sink_port}",
-        MARKETMSG_WORKER_POLL_SECONDS="0.1",
-        MARKETMSG_WORKER_LEASE_SECONDS="3",
-        MARKETMSG_SECRET_KEY="many-processes",
-        MARKETMSG_API_RATE_LIMIT="10000",
-        MARKETMSG_ALLOWED_HOSTS="127.0.0.1",
-        PYTHONUNBUFFERED="1",
+    env, data = migrated_and_seeded(
+        tmp_path,
+        database_url,
+        sink_port,
+        8,
+        16,
+        secret_key="many-processes",
+        api_rate_limit="10000",
+        allowed_hosts="127.0.0.1",
     )
     run = [sys.executable, "-m", "marketmsg"]
-    subprocess.run([*run, "migrate", "-v0"], env=env, check=True)
-    seed_file = tmp_path / "seed.json"
-    subprocess.run(
-        [*run, "seed", "--sellers", "2", "--buyers", "8", "--orders", "16", "--json", str(seed_file)],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    data = json.loads(seed_file.read_text())
     # One API token per seller owner, made the way the settings page makes them.
     made = subprocess.run(
         [
