@@ -117,23 +117,26 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
     raise TimeoutError(f"nothing listening on {port}")
 
 
-def send_until_accepted(port: int, mail_from: str, rcpt: str, data: bytes, tries: int = 60) -> bool:
-    """What a sending MTA does: retry on connection trouble or 4xx; give up on 5xx."""
-    for _ in range(tries):
+def send_until_accepted(
+    port: int | list[int], mail_from: str, rcpt: str, data: bytes, tries: int = 60
+) -> bool:
+    """What a sending MTA does: retry on connection trouble or 4xx; give up on 5xx. With several
+    ports (several MX hosts) each try goes to the next one, so a dead host is passed over."""
+    ports = port if isinstance(port, list) else [port]
+    for attempt in range(tries):
         try:
-            with smtplib.SMTP("127.0.0.1", port, timeout=20) as smtp:
+            with smtplib.SMTP("127.0.0.1", ports[attempt % len(ports)], timeout=20) as smtp:
                 smtp.sendmail(mail_from, [rcpt], crlf(data))
             return True
         except (OSError, smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError):
-            time.sleep(0.2)
+            pass
         except smtplib.SMTPResponseException as error:
             if error.smtp_code >= 500:
                 return False
-            time.sleep(0.2)
         except smtplib.SMTPRecipientsRefused as error:
             if any(code >= 500 for code, _ in error.recipients.values()):
                 return False
-            time.sleep(0.2)
+        time.sleep(0.2)
     return False
 
 

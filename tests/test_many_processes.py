@@ -25,9 +25,14 @@ import pytest
 import requests
 from aiosmtpd.controller import Controller
 
-from tests.conftest import SinkHandler, crlf, free_port
+from tests.conftest import SinkHandler, free_port
 from tests.mail import compose, parse
-from tests.test_crash_safety import Service, database_url, migrated_and_seeded  # noqa: F401 (fixture)
+from tests.test_crash_safety import (  # noqa: F401 (database_url is a fixture)
+    Service,
+    database_url,
+    migrated_and_seeded,
+    send_until_accepted,
+)
 
 pytestmark = [
     pytest.mark.db,
@@ -39,26 +44,6 @@ pytestmark = [
 ]
 MAILS = 160
 API_SENDS = 60
-
-
-def mail_to_either(ports: list[int], mail_from: str, rcpt: str, data: bytes) -> bool:
-    """An MTA with two MX hosts: the first that answers; 4xx and connection trouble are retried."""
-    for attempt in range(80):
-        port = ports[attempt % len(ports)]
-        try:
-            with smtplib.SMTP("127.0.0.1", port, timeout=20) as smtp:
-                smtp.sendmail(mail_from, [rcpt], crlf(data))
-            return True
-        except smtplib.SMTPResponseException as error:
-            if error.smtp_code >= 500:
-                return False
-        except smtplib.SMTPRecipientsRefused as error:
-            if any(code >= 500 for code, _ in error.recipients.values()):
-                return False
-        except (OSError, smtplib.SMTPException):
-            pass
-        time.sleep(0.1)
-    return False
 
 
 def post_to_either(ports: list[int], token: str, path: str, body: dict, key: str) -> int:
@@ -143,8 +128,12 @@ def test_two_of_each_on_one_postgresql_with_one_of_each_killed(tmp_path: Path, d
             token = f"mail-{k:04d}"
             sender = emails[order["buyer_id"]]
             mail = compose(sender, order["seller_relay_address"], subject=f"{token} 注文 {order['order_id']}")
-            ok = mail_to_either(
-                gateway_ports[k % 2 :] + gateway_ports[: k % 2], sender, order["seller_relay_address"], mail
+            ok = send_until_accepted(
+                gateway_ports[k % 2 :] + gateway_ports[: k % 2],
+                sender,
+                order["seller_relay_address"],
+                mail,
+                80,
             )
             (mailed if ok else failed).append(token)
             progress["mail"] = k + 1
