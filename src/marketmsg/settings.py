@@ -83,9 +83,12 @@ GATEWAY_LISTEN = parse_host_port(_env("GATEWAY_LISTEN", "127.0.0.1:2525"), 2525)
 WEB_LISTEN = parse_host_port(_env("WEB_LISTEN", "127.0.0.1:8000"), 8000)
 MAX_MESSAGE_BYTES = int(_env("MAX_MESSAGE_BYTES", str(20 * 1024 * 1024)))
 MAX_RECIPIENTS = int(_env("MAX_RECIPIENTS", "20"))
-# Database threads of one gateway process. SQLite has one writer at a time and its busy handler
-# sleeps in coarse steps, so one thread queueing in Python is faster than several contending.
 GATEWAY_PROCESSES = int(_env("GATEWAY_PROCESSES", "0"))  # 0: one per CPU
+# PostgreSQL only: each gateway process runs its database steps on this many threads, each with
+# its own connection, so that waiting on the network does not stop the process (ADR 13). On
+# SQLite the steps run on the event loop's thread: one writer at a time, and threads contending
+# for Python's lock cost more than they save (ADR 5).
+GATEWAY_DATABASE_THREADS = int(_env("GATEWAY_DATABASE_THREADS", "4"))
 # Growing back-off for temporary delivery failures; after the last step the delivery gives up
 # and the sender is notified. The default spans about five days.
 RETRY_SCHEDULE = [

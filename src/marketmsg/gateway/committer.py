@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import fcntl
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
@@ -99,20 +99,30 @@ class WriterTurn:
 
 
 class GroupCommit:
-    """Collects prepared mails on the event loop and commits them in batches (see module doc)."""
+    """Collects prepared mails on the event loop and commits them in batches (see module doc).
+
+    ``run`` awaits one synchronous database step (the handler's DatabaseSteps). With
+    ``parallel`` > 1 (PostgreSQL, steps on threads) up to that many batches are stored at once,
+    each on its own connection; SQLite stores one batch at a time, in its writer turn.
+    """
 
     def __init__(
-        self, store: Callable[[Any], Any], run: Callable[..., Any], max_batch: int = MAX_BATCH
+        self,
+        store: Callable[[Any], Any],
+        run: Callable[..., Awaitable[Any]],
+        max_batch: int = MAX_BATCH,
+        parallel: int = 1,
     ) -> None:
         self.store_one = store
-        self.run = run  # how a synchronous database step is run (the handler's DatabaseSteps)
+        self.run = run
         self.max_batch = max_batch
+        self.parallel = parallel
         self.pending: list[tuple[Any, asyncio.Future[Any]]] = []
         self.draining = False
         self.drainer: asyncio.Task[None] | None = None
         self.turn = WriterTurn()
         self.wal = walflush.WalFlush() if walflush.wanted() else None
-        self.flushing: set[asyncio.Task[None]] = set()
+        self.background: set[asyncio.Task[Any]] = set()  # batches being stored or log-synced
 
     async def store(self, item: Any) -> Any:
         """The result of storing ``item``, once its batch is committed; raises what storing raised."""
@@ -128,30 +138,67 @@ class GroupCommit:
         try:
             while self.pending:
                 await asyncio.sleep(0)  # the sessions that become ready in this turn join the batch
-                taken: list[tuple[Any, asyncio.Future[Any]]] = []
-                outcomes: list[Outcome] | None = None
-                try:
-                    async with self.turn():
-                        taken, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
-                        outcomes = self.run(commit_batch, self.store_one, [item for item, _ in taken])
-                except BaseException as error:  # no turn (or shutdown): answer every waiting session
-                    failure = error if isinstance(error, DatabaseError) else BatchAborted(repr(error))
-                    rest, self.pending = self.pending, []
-                    # Outcomes that exist are true: that batch was committed (or not) already.
-                    _settle(taken, outcomes or [(False, failure)] * len(taken))
-                    _settle(rest, [(False, failure)] * len(rest))
-                    if not isinstance(error, Exception):
-                        raise
-                    return
-                if self.wal is not None and any(stored for stored, _ in outcomes):
-                    # Answered once the log is synced; the next batch commits meanwhile (ADR 12).
-                    task = asyncio.get_running_loop().create_task(self._flush_then_settle(taken, outcomes))
-                    self.flushing.add(task)
-                    task.add_done_callback(self.flushing.discard)
-                else:
-                    _settle(taken, outcomes)
+                if self.parallel == 1:
+                    if not await self._batch_in_turn():
+                        return
+                    continue
+                storing = [task for task in self.background if task.get_name() == "store"]
+                if len(storing) >= self.parallel:
+                    await asyncio.wait(storing, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                taken = self._take()
+                self._background(self._store_taken(taken), "store")
         finally:
             self.draining = False
+
+    def _take(self) -> list[tuple[Any, asyncio.Future[Any]]]:
+        taken, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
+        return taken
+
+    async def _batch_in_turn(self) -> bool:
+        """One batch, taken once the writer turn is ours (mails that arrive while waiting join it).
+        False when the turn failed and every waiting mail was answered with the failure."""
+        taken: list[tuple[Any, asyncio.Future[Any]]] = []
+        outcomes: list[Outcome] | None = None
+        try:
+            async with self.turn():
+                taken = self._take()
+                outcomes = await self.run(commit_batch, self.store_one, [item for item, _ in taken])
+        except BaseException as error:  # no turn (or shutdown): answer every waiting session
+            failure = error if isinstance(error, DatabaseError) else BatchAborted(repr(error))
+            rest, self.pending = self.pending, []
+            # Outcomes that exist are true: that batch was committed (or not) already.
+            _settle(taken, outcomes or [(False, failure)] * len(taken))
+            _settle(rest, [(False, failure)] * len(rest))
+            if not isinstance(error, Exception):
+                raise
+            return False
+        self._answer(taken, outcomes)
+        return True
+
+    async def _store_taken(self, taken: list[tuple[Any, asyncio.Future[Any]]]) -> None:
+        """One batch on a database thread of its own (PostgreSQL: no writer turn to wait for)."""
+        try:
+            outcomes = await self.run(commit_batch, self.store_one, [item for item, _ in taken])
+        except BaseException as error:  # the thread pool is gone (shutdown): nothing was stored
+            failure = error if isinstance(error, DatabaseError) else BatchAborted(repr(error))
+            _settle(taken, [(False, failure)] * len(taken))
+            if not isinstance(error, Exception):
+                raise
+            return
+        self._answer(taken, outcomes)
+
+    def _answer(self, taken: list[tuple[Any, asyncio.Future[Any]]], outcomes: list[Outcome]) -> None:
+        if self.wal is not None and any(stored for stored, _ in outcomes):
+            # Answered once the log is synced; the next batch commits meanwhile (ADR 12).
+            self._background(self._flush_then_settle(taken, outcomes), "flush")
+        else:
+            _settle(taken, outcomes)
+
+    def _background(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     async def _flush_then_settle(
         self, batch: list[tuple[Any, asyncio.Future[Any]]], outcomes: list[Outcome]
@@ -168,8 +215,9 @@ class GroupCommit:
         _settle(batch, outcomes)
 
     async def finish(self) -> None:
-        """At shutdown: answer the mails whose log sync is under way before the sessions end."""
-        await asyncio.gather(*self.flushing, return_exceptions=True)
+        """At shutdown: answer the mails whose batch or log sync is under way before sessions end."""
+        while self.background:
+            await asyncio.gather(*self.background, return_exceptions=True)
 
     def close(self) -> None:
         self.turn.close()

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from django.db import DatabaseError, close_old_connections, connections
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection, connections
 
 from marketmsg import observability
 from marketmsg.addresses.models import RelayAddress
@@ -54,20 +57,52 @@ def _known_relays(envelope: Envelope) -> dict[str, RelayAddress]:
 
 
 class DatabaseSteps:
-    """Runs the gateway's database work right on the event loop's thread, in short synchronous steps.
+    """Runs the gateway's database work in short synchronous steps: on SQLite right on the event
+    loop's thread, on PostgreSQL on a few threads of its own.
 
-    One thread per process: handing work to other threads made them queue for Python's global
-    lock on every SQLite call, which cost more than the work (ADR 5). Steps never await inside a
-    transaction, so sessions sharing the connection never interleave in one. Every step runs in
-    one fixed context: Django keeps connections per asyncio task otherwise, which would give each
-    SMTP session a connection of its own and leave it open when the session ends.
+    SQLite: one thread per process. Handing work to other threads made them queue for Python's
+    global lock on every SQLite call, which cost more than the work (ADR 5). Steps never await
+    inside a transaction, so sessions sharing the connection never interleave in one. Every step
+    runs in one fixed context: Django keeps connections per asyncio task otherwise, which would give
+    each SMTP session a connection of its own and leave it open when the session ends.
+
+    PostgreSQL: each statement is a round trip over the network, and the loop waiting on it would
+    stop every session of the process (ADR 13). A step runs on one of ``threads`` threads, each
+    with its own connection; the global lock is released while a thread waits for the server.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 0) -> None:
         self.context = contextvars.Context()
+        self.threads = threads
+        self.pool = (
+            ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gateway-db") if threads else None
+        )
 
-    def __call__(self, func: Callable[..., T], *args: Any) -> T:
-        return self.context.run(_fresh_connection_then, func, *args)
+    async def __call__(self, func: Callable[..., T], *args: Any) -> T:
+        if self.pool is None:
+            return self.context.run(_fresh_connection_then, func, *args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, _fresh_connection_then, func, *args)
+
+    async def close(self) -> None:
+        """Close every connection on the thread that opened it (Django refuses it from another)."""
+        if self.pool is None:
+            self.context.run(connections.close_all)
+            return
+        everyone = threading.Barrier(self.threads)
+
+        def close_mine() -> None:
+            # The barrier holds each thread until all have one: so every thread closes its own.
+            with contextlib.suppress(threading.BrokenBarrierError):
+                everyone.wait(timeout=5)
+            connections.close_all()
+
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(
+            *(loop.run_in_executor(self.pool, close_mine) for _ in range(self.threads)),
+            return_exceptions=True,
+        )
+        self.pool.shutdown(wait=False)
 
 
 def _fresh_connection_then(func: Callable[..., T], *args: Any) -> T:
@@ -75,11 +110,19 @@ def _fresh_connection_then(func: Callable[..., T], *args: Any) -> T:
     return func(*args)
 
 
+def database_threads() -> int:
+    """0 on SQLite (steps on the loop's thread); on PostgreSQL the configured thread count."""
+    if connection.vendor == "sqlite":
+        return 0
+    return max(1, settings.GATEWAY_DATABASE_THREADS)
+
+
 class RelayHandler:
     def __init__(self, max_recipients: int) -> None:
         self.max_recipients = max_recipients
-        self.steps = DatabaseSteps()
-        self.commits = GroupCommit(inbound.store, run=self.steps)
+        threads = database_threads()
+        self.steps = DatabaseSteps(threads)
+        self.commits = GroupCommit(inbound.store, run=self.steps, parallel=max(1, threads))
         self.auth_threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mailauth")
 
     async def _authenticate(self, raw: bytes, session: Session, envelope: Envelope) -> Verdict:
@@ -105,7 +148,7 @@ class RelayHandler:
         await self.commits.finish()
         self.commits.close()
         self.auth_threads.shutdown(wait=False, cancel_futures=True)
-        self.steps.context.run(connections.close_all)
+        await self.steps.close()
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
@@ -119,7 +162,7 @@ class RelayHandler:
         if len(envelope.rcpt_tos) >= self.max_recipients:
             return replies.TOO_MANY_RECIPIENTS
         try:
-            verdict, relay = self.steps(inbound.check_recipient, address, _sender(envelope))
+            verdict, relay = await self.steps(inbound.check_recipient, address, _sender(envelope))
         except DatabaseError:
             log.warning("database unavailable at RCPT", exc_info=True)
             return replies.TEMPORARY_FAILURE
@@ -140,7 +183,7 @@ class RelayHandler:
         try:
             # Parsing, scrubbing and threading only read, so they run outside the write transaction
             # (beside other processes' writes); the writes then join the next group commit.
-            prepared = self.steps(
+            prepared = await self.steps(
                 inbound.prepare,
                 raw,
                 _sender(envelope),
