@@ -35,7 +35,7 @@ test-postgres: install
 	  MARKETMSG_DATABASE_URL="$$MARKETMSG_TEST_POSTGRES_URL" $(BIN)/pytest -m db; \
 	else echo "PostgreSQL tests skipped: set MARKETMSG_TEST_POSTGRES_URL=postgresql://user@host:port/db (CI does)"; fi
 
-bench: bench-relay bench-uploads bench-guidelines bench-lists bench-metrics
+bench: bench-relay bench-uploads bench-guidelines bench-lists bench-metrics bench-production
 
 bench-relay: install
 	$(BIN)/python bench/relay_bench.py

@@ -27,11 +27,13 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
+from cpu_meter import CpuMeter  # noqa: E402
 from marketmsg.gateway.postfix import PostfixPlan, write_instance  # noqa: E402
 from marketmsg.mailauth.devdns import DevDns  # noqa: E402
 from relay_bench import Proc, blast, free_port, make_mail, read_count, seeded, start_gateway, wait_for_port  # noqa: E402
@@ -132,7 +134,10 @@ def postfix_ratio(args: argparse.Namespace, work: Path) -> dict[str, object]:
     wait_for_port(mx)
     verified(mx, {to for _, to, _ in market.buyer_mails(args.postfix_mails * args.rounds * 3, "w")})
     market.rng.seed(7)  # the rounds write to the addresses just verified
-    direct_rates, relay_rates = [], []
+    direct_rates: list[float] = []
+    relay_rates: list[float] = []
+    cpu: dict[str, Counter[str]] = {"Postfix alone": Counter(), "through marketmsg": Counter()}  # seconds
+    totals: dict[str, Counter[str]] = {"Postfix alone": Counter(), "through marketmsg": Counter()}
     try:
         for round_number in range(1, args.rounds + 1):
             for label, port, jobs, rates in (
@@ -151,12 +156,15 @@ def postfix_ratio(args: argparse.Namespace, work: Path) -> dict[str, object]:
             ):
                 before = read_count(count_file)
                 started = time.monotonic()
-                _, accepted, refused = blast(port, jobs)
-                deadline = started + 600
-                while read_count(count_file) - before < accepted and time.monotonic() < deadline:
-                    time.sleep(0.05)
+                with CpuMeter() as meter:
+                    _, accepted, refused = blast(port, jobs)
+                    deadline = started + 600
+                    while read_count(count_file) - before < accepted and time.monotonic() < deadline:
+                        time.sleep(0.05)
                 seconds = time.monotonic() - started
                 arrived = read_count(count_file) - before
+                cpu[label].update(meter.seconds())
+                totals[label].update({"mails": arrived, "seconds": seconds})
                 rates.append(arrived / seconds)
                 say(
                     f"round {round_number}: {label:18s} {arrived}/{accepted} at the sink, "
@@ -172,12 +180,37 @@ def postfix_ratio(args: argparse.Namespace, work: Path) -> dict[str, object]:
         dns.stop()
     direct, relay = statistics.median(direct_rates), statistics.median(relay_rates)
     say(f"through Postfix: {relay:.1f} vs {direct:.1f} msg/s = {relay / direct:.3f} × (target ≥ 0.9)")
+    breakdown = cpu_breakdown(cpu, totals)
     return {
         "mails_per_round": args.postfix_mails,
         "postfix_alone_per_s_each_round": [round(r, 1) for r in direct_rates],
         "through_marketmsg_per_s_each_round": [round(r, 1) for r in relay_rates],
         "ratio": round(relay / direct, 3),
+        **breakdown,
     }
+
+
+def cpu_breakdown(cpu: dict[str, Counter[str]], totals: dict[str, Counter[str]]) -> dict[str, object]:
+    """CPU milliseconds per delivered mail by component, for both ways, and what they imply: the
+    ratio the machine would allow if marketmsg itself cost nothing (both ways CPU-bound)."""
+    per_mail: dict[str, dict[str, float]] = {}
+    for label, seconds in cpu.items():
+        mails = max(totals[label]["mails"], 1)
+        per_mail[label] = {group: round(1000 * value / mails, 2) for group, value in seconds.most_common()}
+        busy = seconds["machine (all CPUs)"] / (totals[label]["seconds"] * (os.cpu_count() or 1))
+        say(f"CPU per mail, {label} (machine {busy:.0%} busy):")
+        for group, ms in per_mail[label].items():
+            say(f"    {group:22s} {ms:6.2f} ms")
+    alone, through = per_mail["Postfix alone"], per_mail["through marketmsg"]
+    ours = sum(ms for group, ms in through.items() if group.startswith("marketmsg"))
+    machine = "machine (all CPUs)"
+    ceiling = alone[machine] / max(through[machine] - ours, 0.01)
+    say(
+        f"without marketmsg's own {ours:.2f} ms, the way through it would still cost "
+        f"{through[machine] - ours:.2f} ms per mail against {alone[machine]:.2f} ms: at most "
+        f"{ceiling:.2f} × on this machine"
+    )
+    return {"cpu_ms_per_mail": per_mail, "ceiling_if_marketmsg_cost_nothing": round(ceiling, 3)}
 
 
 def verified(port: int, addresses: set[str]) -> None:
@@ -227,34 +260,89 @@ def gateway_scaling(args: argparse.Namespace, work: Path) -> dict[str, object]:
         return {"skipped": "MARKETMSG_BENCH_POSTGRES_URL not set"}
     url, name = postgres_database(base)
     sink_port = free_port()
+    count_file = work / "pg-sink.count"
+    sink = Proc(
+        [PYTHON, str(ROOT / "bench" / "sink.py"), "--port", str(sink_port), "--count-file", str(count_file)],
+        os.environ.copy(),
+        work / "pg-sink.log",
+    )
     dns = DevDns({}).start()
+    gateway_cpu: Counter[str] = Counter()  # seconds, over the two-process rounds
     try:
         market = Marketplace(work / "pg", url, sink_port, dns)
         rates: dict[int, list[float]] = {1: [], 2: []}
+        stored = 0
         for round_number in range(1, args.rounds + 1):
             for processes in (1, 2):
                 port = free_port()
                 gateway = start_gateway(market.env, port, processes, work / f"gateway-pg-{processes}.log")
                 try:
-                    seconds, accepted, _ = blast(port, market.buyer_mails(args.pg_mails, f"p{processes}"))
+                    with CpuMeter() as meter:
+                        seconds, accepted, _ = blast(port, market.buyer_mails(args.pg_mails, f"p{processes}"))
                 finally:
                     gateway.stop()
+                stored += accepted
+                if processes == 2:
+                    gateway_cpu.update(meter.seconds())
+                    gateway_cpu["mails"] += accepted
                 rates[processes].append(accepted / seconds)
                 say(
                     f"round {round_number}: PostgreSQL, {processes} gateway process(es): "
                     f"{rates[processes][-1]:7.1f} accepted/s"
                 )
+        delivery = drain_on_postgres(args, market, count_file, stored, work)
     finally:
         dns.stop()
+        sink.stop()
         drop_database(base, name)
     one, two = statistics.median(rates[1]), statistics.median(rates[2])
     say(f"gateway 1 → 2 processes on PostgreSQL: {one:.1f} → {two:.1f} accepted/s = {two / one:.2f} ×")
+    mails = gateway_cpu.pop("mails")
+    accept_ms = {group: round(1000 * value / mails, 2) for group, value in gateway_cpu.most_common()}
+    say("CPU per accepted mail, two gateway processes: " + _listed(accept_ms))
     return {
         "mails_per_round": args.pg_mails,
         "one_process_per_s_each_round": [round(r, 1) for r in rates[1]],
         "two_processes_per_s_each_round": [round(r, 1) for r in rates[2]],
         "scaling": round(two / one, 2),
+        "cpu_ms_per_accepted_mail": accept_ms,
+        **delivery,
     }
+
+
+def drain_on_postgres(
+    args: argparse.Namespace, market: Marketplace, count_file: Path, stored: int, work: Path
+) -> dict[str, object]:
+    """The workers deliver everything the rounds stored; delivered/s and CPU per delivery."""
+    before = read_count(count_file)
+    started = time.monotonic()
+    with CpuMeter() as meter:
+        workers = [
+            Proc([PYTHON, "-m", "marketmsg", "worker"], market.env, work / "worker-pg.log")
+            for _ in range(args.workers)
+        ]
+        deadline = started + 900
+        while read_count(count_file) - before < stored and time.monotonic() < deadline:
+            time.sleep(0.1)
+        seconds = time.monotonic() - started
+    for worker in workers:  # after the meter: a reaped worker's time would count as its parent's
+        worker.stop()
+    delivered = read_count(count_file) - before
+    per_delivery = meter.per_item(delivered)
+    say(
+        f"{args.workers} worker(s) on PostgreSQL delivered {delivered}/{stored} at "
+        f"{delivered / seconds:.1f} msg/s; CPU per delivery: " + _listed(per_delivery)
+    )
+    return {
+        "workers": args.workers,
+        "delivered": delivered,
+        "delivered_per_s": round(delivered / seconds, 1),
+        "cpu_ms_per_delivery": per_delivery,
+    }
+
+
+def _listed(per_item: dict[str, float]) -> str:
+    return ", ".join(f"{group} {ms:.2f} ms" for group, ms in sorted(per_item.items(), key=lambda kv: -kv[1]))
 
 
 def latency(args: argparse.Namespace, work: Path) -> dict[str, object]:
