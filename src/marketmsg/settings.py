@@ -153,6 +153,7 @@ _NINJA = Path(importlib.util.find_spec("ninja").origin or "").parent  # type: ig
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "marketmsg.web.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -250,6 +251,18 @@ SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+CSRF_FAILURE_VIEW = "marketmsg.web.errors.csrf_failure"
+# Behind a TLS proxy that sets X-Forwarded-Proto on every request (and drops the client's own):
+# requests that came in over HTTPS count as secure, which turns on HSTS for them.
+BEHIND_TLS_PROXY = _env_bool("BEHIND_TLS_PROXY")  # also: the client's IP is X-Forwarded-For's last entry
+if BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Sign-in throttle (accounts.throttle): failures per account and per client IP within the window.
+SIGNIN_FAILURES_PER_ACCOUNT = int(_env("SIGNIN_FAILURES_PER_ACCOUNT", "5"))
+SIGNIN_FAILURES_PER_CLIENT = int(_env("SIGNIN_FAILURES_PER_CLIENT", "20"))
+SIGNIN_WINDOW_SECONDS = _duration(_env("SIGNIN_WINDOW", "15m"))
+SECURE_HSTS_SECONDS = int(_env("HSTS_SECONDS", str(365 * 24 * 3600)))  # sent on HTTPS responses only
 
 LOG_LEVEL = _env("LOG_LEVEL", "INFO").upper()
 # "plain" lines for people, or "json": one object per line with message_id / delivery_id fields.

@@ -5,3 +5,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("marketmsg.web.urls")),
 ]
+
+handler404 = "marketmsg.web.errors.not_found"
+handler500 = "marketmsg.web.errors.server_error"

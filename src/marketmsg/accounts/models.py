@@ -125,3 +125,19 @@ class SellerSettingChange(models.Model):
     new_value = models.CharField(max_length=200)
     changed_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
     changed_at = models.DateTimeField(default=timezone.now)
+
+
+class SignInFailure(models.Model):
+    """One failed sign-in, kept while the throttle's window lasts (``accounts.throttle``).
+
+    ``key`` is ``account:`` and a hash of the address that was typed (never the address itself:
+    a mistyped one may be someone's password) or ``client:`` and the client's IP address.
+    """
+
+    key = models.CharField(max_length=80)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["key", "at"], name="signin_failure_key_at")
+        ]

@@ -6,7 +6,7 @@ A new token's secret is shown once, on the page that created it; only its SHA-25
 from __future__ import annotations
 
 from django.contrib import messages as notices
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -41,9 +41,10 @@ def tokens(request: HttpRequest) -> HttpResponse:
 @seller_only
 @require_POST
 def revoke(request: HttpRequest, token_id: int) -> HttpResponse:
-    changed = ApiToken.objects.filter(pk=token_id, user=user_of(request), revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
+    mine = ApiToken.objects.filter(pk=token_id, user=user_of(request))
+    if not mine.exists():
+        raise Http404("No such token.")  # another user's token: as if it did not exist
+    changed = mine.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
     if changed:
         notices.success(request, _("The token was revoked; requests with it are now refused."))
     return redirect("api-tokens")
