@@ -127,6 +127,9 @@ def gateway(transactional_db, settings) -> Iterator[Gateway]:  # type: ignore[no
     from marketmsg.gateway.server import Gateway as Server
     from marketmsg.gateway.server import listen
 
+    # Tests send hundreds of mails from one sender to one relay address (the corpus): the abuse
+    # limits have their own tests (test_smtp_abuse.py).
+    settings.LIMIT_PER_SENDER = settings.LIMIT_PER_RELAY_ADDRESS = "off"
     server = Server(listen("127.0.0.1", 0))
     server.start()
     yield Gateway("127.0.0.1", server.listener.getsockname()[1])

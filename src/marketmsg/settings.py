@@ -89,6 +89,16 @@ GATEWAY_PROCESSES = int(_env("GATEWAY_PROCESSES", "0"))  # 0: one per CPU
 # SQLite the steps run on the event loop's thread: one writer at a time, and threads contending
 # for Python's lock cost more than they save (ADR 5).
 GATEWAY_DATABASE_THREADS = int(_env("GATEWAY_DATABASE_THREADS", "4"))
+# Abuse limits of the SMTP gateway (gateway.limits), counted in each gateway process. Rates are
+# "N/period" (s, m, h, d) or "off". The exempt networks (the MTA in front) skip the per-IP limits.
+# A client that sends nothing for this long is disconnected (a slow or stuck client holds a session).
+GATEWAY_TIMEOUT_SECONDS = float(_env("GATEWAY_TIMEOUT_SECONDS", "120"))
+LIMIT_CONNECTIONS_PER_IP = int(_env("LIMIT_CONNECTIONS_PER_IP", "20"))
+LIMIT_SESSIONS = int(_env("LIMIT_SESSIONS", "1000"))  # open SMTP sessions per gateway process
+LIMIT_PER_IP = _env("LIMIT_PER_IP", "1200/1h")
+LIMIT_PER_SENDER = _env("LIMIT_PER_SENDER", "300/1h")
+LIMIT_PER_RELAY_ADDRESS = _env("LIMIT_PER_RELAY_ADDRESS", "60/1h")
+LIMIT_EXEMPT_NETWORKS = _env_list("LIMIT_EXEMPT_NETWORKS", "127.0.0.0/8,::1/128")
 # Growing back-off for temporary delivery failures; after the last step the delivery gives up
 # and the sender is notified. The default spans about five days.
 RETRY_SCHEDULE = [

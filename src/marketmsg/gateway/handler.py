@@ -18,7 +18,7 @@ from django.db import DatabaseError, close_old_connections, connection, connecti
 from marketmsg import observability
 from marketmsg.addresses.models import RelayAddress
 from marketmsg.conversations.errors import Refused
-from marketmsg.gateway import replies
+from marketmsg.gateway import limits, replies
 from marketmsg.gateway.committer import GroupCommit
 from marketmsg.mailauth import inbound as mailauth
 from marketmsg.mailauth.inbound import Verdict
@@ -47,6 +47,10 @@ def _counted(reply: str) -> str:
 def _sender(envelope: Envelope) -> str:
     """The envelope sender without brackets; '' for the null sender of bounces."""
     return (envelope.mail_from or "").strip().strip("<>")
+
+
+def _peer_ip(session: Session) -> str:
+    return str(session.peer[0]) if isinstance(session.peer, tuple) else str(session.peer or "")
 
 
 def _known_relays(envelope: Envelope) -> dict[str, RelayAddress]:
@@ -124,10 +128,11 @@ class RelayHandler:
         self.steps = DatabaseSteps(threads)
         self.commits = GroupCommit(inbound.store, run=self.steps, parallel=max(1, threads))
         self.auth_threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mailauth")
+        self.limits = limits.Limits(limits.from_settings())
 
     async def _authenticate(self, raw: bytes, session: Session, envelope: Envelope) -> Verdict:
         """SPF, DKIM and DMARC (SPEC F1), in a thread: they wait on DNS, not on the database."""
-        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer or "")
+        peer = _peer_ip(session)
         helo, sender = session.host_name or "", _sender(envelope)
         try:
             # A sender seen recently is checked from cached DNS right here: a hand-off to a thread
@@ -150,10 +155,25 @@ class RelayHandler:
         self.auth_threads.shutdown(wait=False, cancel_futures=True)
         await self.steps.close()
 
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
+    ) -> str:
+        if not self.limits.mail_from(_peer_ip(session)):
+            return _counted(replies.IP_RATE)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 Sender OK"
+
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
         return _counted(await self._rcpt(envelope, address))
+
+    def _over_limit(self, envelope: Envelope, address: str) -> str | None:
+        hit = self.limits.recipient(_sender(envelope), address)
+        if hit is not None:
+            log.info("RCPT deferred: the %s rate limit was reached", hit)
+        return {None: None, "sender": replies.SENDER_RATE, "relay": replies.RELAY_RATE}[hit]
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         return _counted(await self._data(session, envelope))
@@ -166,6 +186,8 @@ class RelayHandler:
         except DatabaseError:
             log.warning("database unavailable at RCPT", exc_info=True)
             return replies.TEMPORARY_FAILURE
+        if verdict == RecipientCheck.OK and (over := self._over_limit(envelope, address)):
+            return over
         if verdict in (RecipientCheck.OK, RecipientCheck.BOUNCE):
             envelope.rcpt_tos.append(address)
             if relay is not None:

@@ -44,6 +44,15 @@ TEMPORARY_FAILURE = _reply(
     451, "4.3.0", "Temporary problem storing the message; nothing was kept. Please try again later"
 )
 NO_VALID_RECIPIENTS = _reply(554, "5.5.1", "No valid recipients")
+TOO_MANY_CONNECTIONS = _reply(
+    421, "4.7.0", "Too many connections from your address; close some and try again later"
+)
+BUSY = _reply(421, "4.3.2", "The relay is busy right now; please try again in a few minutes")
+IP_RATE = _reply(450, "4.7.1", "Too many messages from your address just now; please try again later")
+SENDER_RATE = _reply(
+    450, "4.7.1", "Too many messages from this sender address just now; please try again later"
+)
+RELAY_RATE = _reply(450, "4.7.1", "Too many messages to this relay address just now; please try again later")
 
 
 def dmarc_refused(from_domain: str, policy: str) -> str:

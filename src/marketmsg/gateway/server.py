@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
@@ -16,6 +17,7 @@ from typing import AnyStr
 from aiosmtpd.smtp import SMTP
 from django.conf import settings
 
+from marketmsg import observability
 from marketmsg.gateway import replies
 from marketmsg.gateway.handler import RelayHandler
 
@@ -31,6 +33,7 @@ _SIMPLE_PATH = re.compile(
 
 class GatewaySMTP(SMTP):
     sessions: set[GatewaySMTP]  # the process's open sessions, which decide when it accepts
+    peer_ip = ""  # counted in the handler's limits while the session lasts
     # RFC 5321 allows 1000 octets a line, but real mail (one-line HTML, unwrapped base64) often has
     # longer ones and a receiving MTA is expected to cope; outgoing mail is re-encoded to 998.
     line_length_limit = 64 * 1024
@@ -58,6 +61,9 @@ class GatewaySMTP(SMTP):
 
     def connection_lost(self, error: Exception | None) -> None:
         self.sessions.discard(self)
+        if self.peer_ip:
+            self.event_handler.limits.disconnect(self.peer_ip)
+            self.peer_ip = ""
         super().connection_lost(error)
 
     async def push(self, status: AnyStr) -> None:
@@ -92,6 +98,14 @@ ACCEPT_DELAY_PER_SESSION = 0.002
 ACCEPT_PAUSE_AFTER_ERROR = 0.1
 
 
+def _refuse(conn: socket.socket, reply: str) -> None:
+    """Answer a connection we will not serve, and close it (a 421 greeting, RFC 5321 3.1)."""
+    observability.SMTP_REPLIES.labels(reply[:3]).inc()
+    with contextlib.suppress(OSError):  # a client that is already gone needs no answer
+        conn.send(f"{reply}\r\n".encode())
+    conn.close()
+
+
 class Gateway:
     """The SMTP gateway: an event loop on its own thread, accepting from a listening socket.
 
@@ -118,17 +132,18 @@ class Gateway:
         self.accept_waiting = False
         self.starting = 0  # accepted, session not yet open
 
-    def factory(self) -> GatewaySMTP:
+    def factory(self, peer_ip: str = "") -> GatewaySMTP:
         smtp = GatewaySMTP(
             self.handler,
             data_size_limit=settings.MAX_MESSAGE_BYTES,
             hostname=settings.RELAY_DOMAIN,
             ident="marketmsg relay",
-            timeout=120,
+            timeout=settings.GATEWAY_TIMEOUT_SECONDS,
             enable_SMTPUTF8=True,
             loop=self.loop,
         )
         smtp.sessions = self.sessions
+        smtp.peer_ip = peer_ip
         return smtp
 
     def start(self) -> None:
@@ -158,7 +173,7 @@ class Gateway:
 
     def _accept(self) -> None:
         try:
-            conn, _ = self.listener.accept()
+            conn, peer = self.listener.accept()
         except (BlockingIOError, InterruptedError):
             return  # another process took it
         except OSError as error:  # e.g. out of file descriptors: the client retries later
@@ -169,14 +184,20 @@ class Gateway:
                 self.loop.call_later(ACCEPT_PAUSE_AFTER_ERROR, self._accept_after_wait)
             return
         conn.setblocking(False)
+        peer_ip = str(peer[0]) if isinstance(peer, tuple) else ""
+        refused = self.handler.limits.connect(peer_ip)
+        if refused is not None:
+            _refuse(conn, replies.BUSY if refused == "busy" else replies.TOO_MANY_CONNECTIONS)
+            return
         self.starting += 1
-        self.loop.create_task(self._serve(conn))
+        self.loop.create_task(self._serve(conn, peer_ip))
 
-    async def _serve(self, conn: socket.socket) -> None:
+    async def _serve(self, conn: socket.socket, peer_ip: str) -> None:
         try:
-            await self.loop.connect_accepted_socket(self.factory, conn)
+            await self.loop.connect_accepted_socket(lambda: self.factory(peer_ip), conn)
         except OSError as error:
             log.info("connection lost while starting a session: %s", error)
+            self.handler.limits.disconnect(peer_ip)
             conn.close()
         finally:
             self.starting -= 1
