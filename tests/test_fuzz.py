@@ -1,0 +1,127 @@
+"""Hostile mail, generated (tests/fuzzmail.py), through the real pipeline and the real gateway.
+
+Every input gets a defined answer: stored (and then rendered for the other party with the
+sender's real address nowhere in it, or withheld by the last-line leak check) or refused with a
+reason. It never gets an unhandled exception, a hang, or a 451 "internal error" from the gateway.
+CI runs a small number of examples; ``make fuzz`` runs many
+(``MARKETMSG_FUZZ_EXAMPLES``) and writes the figures for docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import smtplib
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from marketmsg.conversations.errors import Refused
+from marketmsg.delivery.models import Delivery
+from marketmsg.relay import inbound
+from marketmsg.relay.outbound import render_delivery
+from marketmsg.relay.render import LeakDetected
+from tests.conftest import crlf
+from tests.fuzzmail import whole_mail
+from tests.mail import everything_readable
+from tests.personas import Pair, make_pair
+
+pytestmark = [pytest.mark.db]
+EXAMPLES = int(os.environ.get("MARKETMSG_FUZZ_EXAMPLES", "150"))
+HANG_SECONDS = 30.0  # far above any real message: only a loop that never ends gets here
+STATS: Counter[str] = Counter()
+SLOWEST: list[float] = [0.0]
+SLOW_INPUT_CHECKS = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large]
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=SLOW_INPUT_CHECKS)
+# Each SMTP example is a whole conversation with the gateway: a fifth as many.
+FUZZ_SMTP = settings(
+    max_examples=max(20, EXAMPLES // 5), deadline=None, suppress_health_check=SLOW_INPUT_CHECKS
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report() -> Iterator[None]:
+    started = time.monotonic()
+    yield
+    out = os.environ.get("MARKETMSG_FUZZ_REPORT")
+    if out:
+        figures = {
+            **STATS,
+            "slowest_message_seconds": round(SLOWEST[0], 3),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "wall_seconds": round(time.monotonic() - started, 1),
+        }
+        Path(out).write_text(json.dumps(figures, indent=2))
+
+
+@pytest.fixture
+def pair() -> Pair:
+    return make_pair()
+
+
+def atomic_receive(raw: bytes, sender: str, to: str) -> inbound.Receipt:
+    with transaction.atomic():  # as the gateway stores a mail (a savepoint inside the test's transaction)
+        return inbound.receive(raw, sender, [to])
+
+
+def timed(work):  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    try:
+        return work()
+    finally:
+        took = time.perf_counter() - started
+        SLOWEST[0] = max(SLOWEST[0], took)
+        assert took < HANG_SECONDS
+
+
+@pytest.mark.django_db
+@FUZZ
+@given(data=st.data())
+def test_the_pipeline_answers_every_hostile_mail_and_leaks_nothing(pair, data):
+    secret = pair.buyer.email
+    raw = data.draw(whole_mail(secret, to=pair.seller_relay))
+    STATS["pipeline_inputs"] += 1
+    STATS["pipeline_bytes"] += len(raw)
+    try:
+        receipt = timed(lambda: atomic_receive(raw, secret, pair.seller_relay))
+    except Refused as refusal:
+        STATS[f"refused_{refusal.reason.name.lower()}"] += 1
+        return
+    STATS["stored"] += 1
+    for delivery in Delivery.objects.filter(message_id__in=receipt.message_ids):
+        try:
+            rendered = timed(lambda delivery=delivery: render_delivery(delivery).data)
+        except LeakDetected:
+            STATS["withheld_by_leak_check"] += 1  # never sent: an operator looks at it
+            continue
+        STATS["rendered"] += 1
+        if secret.lower() in everything_readable(rendered):
+            STATS["leaks"] += 1
+            pytest.fail(f"the sender's address reached the other party:\n{rendered[:2000]!r}")
+
+
+@FUZZ_SMTP
+@given(data=st.data())
+def test_the_gateway_answers_every_hostile_mail_with_a_defined_reply(gateway, pair, data):
+    secret = pair.buyer.email
+    raw = crlf(data.draw(whole_mail(secret, to=pair.seller_relay)))
+    STATS["smtp_inputs"] += 1
+    try:
+        with gateway.client() as smtp:
+            smtp.ehlo("fuzz.example")
+            timed(lambda: smtp.sendmail(secret, [pair.seller_relay], raw))
+        code = 250
+    except smtplib.SMTPResponseException as refused:
+        code = refused.smtp_code
+    except smtplib.SMTPRecipientsRefused as refused:
+        code = next(iter(refused.recipients.values()))[0]
+    STATS[f"smtp_{code}"] += 1
+    # 451 would be an unexpected error in the pipeline (the database is fine here).
+    assert code == 250 or 500 <= code < 600 or code in (452,), code
