@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 export MARKETMSG_TEST_DATA_DIR ?= $(CURDIR)/var/test
 
-.PHONY: install demo test test-sqlite test-postgres lint bench bench-relay bench-lists bench-uploads bench-guidelines bench-metrics bench-production messages clean
+.PHONY: install demo test test-sqlite test-postgres lint fuzz bench bench-relay bench-lists bench-uploads bench-guidelines bench-metrics bench-production messages clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,16 @@ test-postgres: install
 	@if [ -n "$$MARKETMSG_TEST_POSTGRES_URL" ]; then \
 	  MARKETMSG_DATABASE_URL="$$MARKETMSG_TEST_POSTGRES_URL" $(BIN)/pytest -m db; \
 	else echo "PostgreSQL tests skipped: set MARKETMSG_TEST_POSTGRES_URL=postgresql://user@host:port/db (CI does)"; fi
+
+# Hostile input at scale: the generated-mail fuzzer with many examples (MARKETMSG_FUZZ_EXAMPLES,
+# default 3000), then the SMTP-abuse, web-security and access-matrix tests; figures for
+# docs/reliability.md in bench/results/fuzz.json.
+fuzz: install
+	mkdir -p bench/results
+	MARKETMSG_FUZZ_EXAMPLES=$${MARKETMSG_FUZZ_EXAMPLES:-3000} MARKETMSG_FUZZ_REPORT=$(CURDIR)/bench/results/fuzz.json \
+	  MARKETMSG_TEST_DATA_DIR=$(CURDIR)/var/fuzz $(BIN)/pytest -q -p no:cacheprovider \
+	  tests/test_fuzz.py tests/test_smtp_abuse.py tests/test_web_security.py tests/test_access_matrix.py
+	$(BIN)/python bench/fuzz_report.py bench/results/fuzz.json
 
 bench: bench-relay bench-uploads bench-guidelines bench-lists bench-metrics bench-production
 

@@ -130,7 +130,7 @@ def decode_bytes(payload: bytes, charset: str) -> str:
     for candidate in (codec, "utf-8", "cp932"):
         try:
             return payload.decode(candidate)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, ValueError):  # unknown codec, undecodable bytes, a NUL in the name
             continue
     return payload.decode("utf-8", errors="replace")
 

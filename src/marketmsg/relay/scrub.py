@@ -7,7 +7,7 @@ stands for its owner towards the recipient.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from html.parser import HTMLParser
 from urllib.parse import unquote
 
@@ -36,7 +36,7 @@ def _ordered(replacements: Replacements) -> tuple[str, ...]:
     return tuple(sorted({r.lower() for r in replacements if r}, key=lambda r: (-len(r), r)))
 
 
-def _spans(haystack: str | bytes, needles: list[tuple[str | bytes, str]]) -> list[tuple[int, int, str]]:
+def _spans(haystack: str | bytes, needles: Sequence[tuple[str | bytes, str]]) -> list[tuple[int, int, str]]:
     """Non-overlapping (start, end, real) matches, longest needle first; plain find() in C, no regex.
 
     A seller account may have hundreds of addresses; compiling them into a pattern per message
@@ -53,15 +53,24 @@ def _spans(haystack: str | bytes, needles: list[tuple[str | bytes, str]]) -> lis
     return sorted(found)
 
 
+def _needles(reals: tuple[str, ...], percent: bool) -> list[tuple[str, str]]:
+    """What to look for: each address, and with ``percent`` also its ``%40`` spelling."""
+    found = [(real, real) for real in reals]
+    if percent:
+        found += [(real.replace("@", "%40"), real) for real in reals if "@" in real]
+    return found
+
+
 def scrub_text(text: str, replacements: Replacements) -> str:
-    """Every real address in ``text`` (any case) replaced by its relay address."""
-    if "@" not in text or not replacements:
+    """Every real address in ``text`` (any case, also with its "@" spelt ``%40`` as URLs and
+    RFC 2231 parameters do) replaced by its relay address."""
+    if not replacements or ("@" not in text and "%40" not in text):
         return text
     folded = text.lower()
     if len(folded) != len(text):  # a few characters change length when lower-cased: go case by case
         folded = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
     mapping = {k.lower(): v for k, v in replacements.items() if k}
-    spans = _spans(folded, [(r, r) for r in _ordered(mapping)])
+    spans = _spans(folded, _needles(_ordered(mapping), percent="%40" in folded))
     if not spans:
         return text
     out, last = [], 0
@@ -79,7 +88,9 @@ def scrub_bytes(data: bytes, replacements: Replacements) -> bytes:
     if not reals or not data:
         return data
     for codec in ("ascii", "utf-16-le", "utf-16-be"):
-        spans = _spans(data.lower(), [(r.encode(codec), r) for r in reals])
+        lowered = data.lower()
+        needles = _needles(tuple(reals), percent="%40".encode(codec) in lowered)
+        spans = _spans(lowered, [(needle.encode(codec), real) for needle, real in needles])
         if not spans:
             continue
         out, last = [], 0
