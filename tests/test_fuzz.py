@@ -144,3 +144,18 @@ def test_what_the_fuzzer_found_stays_fixed():
     scrubbed = scrub_text("filename*=utf-8''TARO.YAMADA%40EXAMPLE.JP.pdf", relay)
     assert "%40example" not in scrubbed.lower() and "0123456789abcdef@marketplace.example" in scrubbed
     assert b"yamada%40" not in scrub_bytes(b"see taro.yamada%40example.jp", relay).lower()
+
+
+@pytest.mark.django_db
+def test_a_subject_with_a_unicode_line_break_is_relayed_on_one_line(pair):
+    """Found by the fuzzer: NEL (U+0085) in a subject made rendering raise, so the delivery would
+    have been retried for days and never sent."""
+    from marketmsg.relay.outbound import render_delivery
+
+    head = f"From: <{pair.buyer.email}>\r\nTo: {pair.seller_relay}\r\n"
+    raw = head + "Subject: 在庫\u0085の件\u2028です\r\n\r\n本文\r\n"
+    receipt = atomic_receive(raw.encode(), pair.buyer.email, pair.seller_relay)
+    [delivery] = Delivery.objects.filter(message_id__in=receipt.message_ids)
+    rendered = render_delivery(delivery).data
+    subject = [line for line in rendered.split(b"\r\n") if line.startswith(b"Subject:")]
+    assert len(subject) == 1

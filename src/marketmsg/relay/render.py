@@ -20,6 +20,13 @@ MAX_DEPTH = 20
 _CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 
 
+def one_line(text: str) -> str:
+    """A header value on one line. Python's mail headers refuse anything ``str.splitlines`` breaks
+    at: not only CR and LF but also NEL (U+0085), the line and paragraph separators and a few
+    control characters, which hostile mail carries in subjects, names and file names."""
+    return " ".join(text.splitlines()) if text else text
+
+
 class LeakDetected(Exception):
     """The rendered mail still contains a real address: it must not be sent."""
 
@@ -62,16 +69,16 @@ def build(out: Outbound) -> EmailMessage:
                 scrub_bytes(data, out.replacements),
                 maintype=maintype,
                 subtype=subtype,
-                filename=scrub_text(filename, out.replacements),
+                filename=one_line(scrub_text(filename, out.replacements)),
             )
     # The rebuilt body becomes the message: copying its payload would lose 8-bit text.
     content = [(k, v) for k, v in body.items()]
     for key in list(body.keys()):
         del body[key]
     message = body
-    message["From"] = Address(display_name=out.from_name, addr_spec=out.from_address)
+    message["From"] = Address(display_name=one_line(out.from_name), addr_spec=out.from_address)
     message["To"] = out.to_address
-    message["Subject"] = scrub_text(out.subject, out.replacements)
+    message["Subject"] = one_line(scrub_text(out.subject, out.replacements))
     message["Date"] = format_datetime(out.date)
     message["Message-ID"] = out.message_id
     if out.in_reply_to:
@@ -149,7 +156,7 @@ def _leaf(source: Message, replacements: Replacements) -> EmailMessage:
         ctype = "application/octet-stream"
     maintype, subtype = ctype.split("/", 1)
     disposition = (source.get_content_disposition() or "").lower()
-    filename = scrub_text(parsing.filename_of(source), replacements)
+    filename = one_line(scrub_text(parsing.filename_of(source), replacements))
     if maintype == "text" and subtype in ("plain", "html") and disposition != "attachment":
         text = parsing.part_text(source)
         body = scrub_html(text, replacements) if subtype == "html" else scrub_text(text, replacements)
@@ -182,7 +189,7 @@ def _attached_message(nested: Message | None, replacements: Replacements, depth:
         for name in ("From", "To", "Cc", "Date", "Subject"):
             value = parsing.header_text(nested, name)
             if value:
-                inner[name] = scrub_text(value, replacements)
+                inner[name] = one_line(scrub_text(value, replacements))
     part = EmailMessage()
     part.set_content(inner)
     return part
