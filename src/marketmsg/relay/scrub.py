@@ -53,11 +53,15 @@ def _spans(haystack: str | bytes, needles: Sequence[tuple[str | bytes, str]]) ->
     return sorted(found)
 
 
-def _needles(reals: tuple[str, ...], percent: bool) -> list[tuple[str, str]]:
-    """What to look for: each address, and with ``percent`` also its ``%40`` spelling."""
+def _needles(reals: tuple[str, ...], percent: bool, nul: bool = False) -> list[tuple[str, str]]:
+    """What to look for: each address; with ``percent`` also its ``%40`` spelling; with ``nul``
+    also its UTF-16 spelling read as 8-bit text (a NUL between letters), which a part that lies
+    about its charset carries through decoding unchanged."""
     found = [(real, real) for real in reals]
     if percent:
         found += [(real.replace("@", "%40"), real) for real in reals if "@" in real]
+    if nul:
+        found = [("\x00".join(real), real) for real in reals] + found
     return found
 
 
@@ -70,7 +74,7 @@ def scrub_text(text: str, replacements: Replacements) -> str:
     if len(folded) != len(text):  # a few characters change length when lower-cased: go case by case
         folded = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
     mapping = {k.lower(): v for k, v in replacements.items() if k}
-    spans = _spans(folded, _needles(_ordered(mapping), percent="%40" in folded))
+    spans = _spans(folded, _needles(_ordered(mapping), percent="%40" in folded, nul="\x00" in folded))
     if not spans:
         return text
     out, last = [], 0
