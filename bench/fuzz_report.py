@@ -10,6 +10,8 @@ LABELS = {
     "pipeline_inputs": "hostile mails through the pipeline",
     "pipeline_bytes": "  bytes of them",
     "stored": "  stored",
+    "held": "  of them held (sender not yet approved)",
+    "blocked_by_guidelines": "  of them blocked by the communication guidelines",
     "rendered": "  rendered for the other party (real address absent, checked independently)",
     "withheld_by_leak_check": "  withheld by the last-line leak check",
     "leaks": "  real address reached the other party",

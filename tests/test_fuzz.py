@@ -95,6 +95,8 @@ def test_the_pipeline_answers_every_hostile_mail_and_leaks_nothing(pair, data):
         STATS[f"refused_{refusal.reason.name.lower()}"] += 1
         return
     STATS["stored"] += 1
+    STATS["held"] += receipt.held
+    STATS["blocked_by_guidelines"] += bool(receipt.blocked_rules)
     for delivery in Delivery.objects.filter(message_id__in=receipt.message_ids):
         try:
             rendered = timed(lambda delivery=delivery: render_delivery(delivery).data)
