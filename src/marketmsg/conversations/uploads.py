@@ -3,6 +3,7 @@ images cleaned of metadata, then stored with the message by post_message."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from collections.abc import Mapping
@@ -56,13 +57,19 @@ def scrubbed(files: list[NewFile], replacements: Mapping[str, str]) -> list[NewF
 def store(files: list[NewFile]) -> list[StoredFile]:
     """Write the files before the message's transaction, so no write lock is held while they are.
     A transaction that then fails leaves unreferenced files behind, never a message without its file."""
-    stored = []
+    stored: list[StoredFile] = []
     now = timezone.now()
     for new in files:
         extension = PurePosixPath(new.filename.lower()).suffix
-        name = default_storage.save(
-            f"attachments/{now:%Y/%m}/{secrets.token_hex(16)}{extension}", ContentFile(new.data)
-        )
+        wanted = f"attachments/{now:%Y/%m}/{secrets.token_hex(16)}{extension}"
+        try:
+            name = default_storage.save(wanted, ContentFile(new.data))
+        except OSError:
+            # A full disk leaves the file half-written: remove it and this message's other files.
+            for written in [*(done.name for done in stored), wanted]:
+                with contextlib.suppress(OSError):
+                    default_storage.delete(written)
+            raise
         digest = hashlib.sha256(new.data).hexdigest()
         stored.append(StoredFile(new.filename, new.content_type, len(new.data), digest, name))
     return stored

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import errno
 import logging
 import threading
 from collections.abc import Callable
@@ -51,6 +52,14 @@ def _sender(envelope: Envelope) -> str:
 
 def _peer_ip(session: Session) -> str:
     return str(session.peer[0]) if isinstance(session.peer, tuple) else str(session.peer or "")
+
+
+def _out_of_space(error: BaseException) -> bool:
+    """A full disk or quota: from the file system, or from the database that could not write."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(error).lower()
+    return isinstance(error, DatabaseError) and ("disk is full" in text or "no space left" in text)
 
 
 def _known_relays(envelope: Envelope) -> dict[str, RelayAddress]:
@@ -217,10 +226,13 @@ class RelayHandler:
         except Refused as refusal:
             log.info("refused mail for %d recipient(s): %s", len(envelope.rcpt_tos), refusal.reason.value)
             return replies.refused(refusal.reason, refusal.detail)
-        except DatabaseError:
-            log.warning("database unavailable at DATA", exc_info=True)
-            return replies.TEMPORARY_FAILURE
-        except Exception:
+        except Exception as error:
+            if _out_of_space(error):  # the disk (or the database's) is full: nothing was kept
+                log.error("storage full: mail for %d recipient(s) deferred", len(envelope.rcpt_tos))
+                return replies.NO_SPACE
+            if isinstance(error, DatabaseError):
+                log.warning("database unavailable at DATA", exc_info=True)
+                return replies.TEMPORARY_FAILURE
             # A bug must never turn into a lost message: the sender's server will try again.
             log.exception("unexpected error while storing a message (%d bytes)", len(raw))
             return replies.TEMPORARY_FAILURE

@@ -44,6 +44,9 @@ TEMPORARY_FAILURE = _reply(
     451, "4.3.0", "Temporary problem storing the message; nothing was kept. Please try again later"
 )
 NO_VALID_RECIPIENTS = _reply(554, "5.5.1", "No valid recipients")
+NO_SPACE = _reply(
+    452, "4.3.1", "The relay is short of storage just now; nothing was kept. Please try again later"
+)
 TOO_MANY_CONNECTIONS = _reply(
     421, "4.7.0", "Too many connections from your address; close some and try again later"
 )
