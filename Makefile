@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 export MARKETMSG_TEST_DATA_DIR ?= $(CURDIR)/var/test
 
-.PHONY: install demo test test-sqlite test-postgres lint fuzz bench bench-relay bench-lists bench-uploads bench-guidelines bench-metrics bench-production messages clean
+.PHONY: install demo test test-sqlite test-postgres lint fuzz soak bench bench-relay bench-lists bench-uploads bench-guidelines bench-metrics bench-production messages clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ fuzz: install
 	  MARKETMSG_TEST_DATA_DIR=$(CURDIR)/var/fuzz $(BIN)/pytest -q -p no:cacheprovider \
 	  tests/test_fuzz.py tests/test_smtp_abuse.py tests/test_web_security.py tests/test_access_matrix.py
 	$(BIN)/python bench/fuzz_report.py bench/results/fuzz.json
+
+# Minutes of load while a random gateway, worker or web process is SIGKILLed every few seconds:
+# lost must be 0. SOAK_ARGS e.g. "--minutes 10 --postgres postgresql://…"; bench/results/soak.json.
+soak: install
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 bench: bench-relay bench-uploads bench-guidelines bench-lists bench-metrics bench-production
 
