@@ -9,6 +9,7 @@ itself (and the client processes it has reaped) is the load generator.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -74,4 +75,10 @@ class CpuMeter:
         return {group: value for group, value in spent.items() if value > 0}
 
     def per_item(self, items: int) -> dict[str, float]:
-        return {group: round(1000 * value / max(items, 1), 2) for group, value in self.seconds().items()}
+        return per_item(self.seconds(), items)
+
+
+def per_item(seconds: Mapping[str, float], items: int) -> dict[str, float]:
+    """Milliseconds of CPU per item by group, largest first."""
+    ordered = sorted(seconds.items(), key=lambda kv: -kv[1])
+    return {group: round(1000 * value / max(items, 1), 2) for group, value in ordered}

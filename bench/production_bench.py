@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 from cpu_meter import CpuMeter  # noqa: E402
+from cpu_meter import per_item as cpu_per_item  # noqa: E402
 from marketmsg.gateway.postfix import PostfixPlan, write_instance  # noqa: E402
 from marketmsg.mailauth.devdns import DevDns  # noqa: E402
 from relay_bench import Proc, blast, free_port, make_mail, read_count, seeded, start_gateway, wait_for_port  # noqa: E402
@@ -196,7 +197,7 @@ def cpu_breakdown(cpu: dict[str, Counter[str]], totals: dict[str, Counter[str]])
     per_mail: dict[str, dict[str, float]] = {}
     for label, seconds in cpu.items():
         mails = max(totals[label]["mails"], 1)
-        per_mail[label] = {group: round(1000 * value / mails, 2) for group, value in seconds.most_common()}
+        per_mail[label] = cpu_per_item(seconds, mails)
         busy = seconds["machine (all CPUs)"] / (totals[label]["seconds"] * (os.cpu_count() or 1))
         say(f"CPU per mail, {label} (machine {busy:.0%} busy):")
         for group, ms in per_mail[label].items():
@@ -297,8 +298,8 @@ def gateway_scaling(args: argparse.Namespace, work: Path) -> dict[str, object]:
         drop_database(base, name)
     one, two = statistics.median(rates[1]), statistics.median(rates[2])
     say(f"gateway 1 → 2 processes on PostgreSQL: {one:.1f} → {two:.1f} accepted/s = {two / one:.2f} ×")
-    mails = gateway_cpu.pop("mails")
-    accept_ms = {group: round(1000 * value / mails, 2) for group, value in gateway_cpu.most_common()}
+    mails = int(gateway_cpu.pop("mails"))
+    accept_ms = cpu_per_item(gateway_cpu, mails)
     say("CPU per accepted mail, two gateway processes: " + _listed(accept_ms))
     return {
         "mails_per_round": args.pg_mails,

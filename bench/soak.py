@@ -25,7 +25,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -37,30 +36,17 @@ os.environ.setdefault("MARKETMSG_SECRET_KEY", "soak")
 
 from aiosmtpd.controller import Controller  # noqa: E402
 from tests.conftest import SinkHandler, free_port  # noqa: E402
-from tests.mail import compose, parse  # noqa: E402
-from tests.test_crash_safety import Service, migrated_and_seeded, send_until_accepted  # noqa: E402
+from tests.mail import parse  # noqa: E402
+from tests.test_crash_safety import Service, mail_about_order, migrated_and_seeded  # noqa: E402
 from tests.test_many_processes import post_to_either  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from production_bench import drop_database, postgres_database  # noqa: E402
 
 
 def say(text: str) -> None:
     sys.stderr.write(f"  {text}\n")
     sys.stderr.flush()
-
-
-def fresh_postgres(base: str) -> tuple[str, str]:
-    import psycopg
-
-    name = f"marketmsg_soak_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(base.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return base.rsplit("/", 1)[0] + f"/{name}", name
-
-
-def drop_postgres(base: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(base.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 def api_tokens(env: dict[str, str], owners: list[str]) -> dict[str, str]:
@@ -95,12 +81,10 @@ class Load:
         for k in range(10**9):
             if self.stop.is_set():
                 return
-            order = rng.choice(self.orders)
-            token, sender = f"m{seed}-{k:05d}", self.emails[order["buyer_id"]]
-            mail = compose(sender, order["seller_relay_address"], subject=f"{token} 注文 {order['order_id']}")
+            token = f"m{seed}-{k:05d}"
             self.sent["mail"] += 1
             ports = self.gateways[k % 2 :] + self.gateways[: k % 2]
-            ok = send_until_accepted(ports, sender, order["seller_relay_address"], mail, 120)
+            ok = mail_about_order(ports, rng.choice(self.orders), self.emails, token, 120)
             (self.accepted if ok else self.failed).append(token)
 
     def api(self, seed: int) -> None:
@@ -137,7 +121,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="marketmsg-soak-"))
     database, pg_name = f"sqlite:///{work / 'soak.sqlite3'}", ""
     if args.postgres:
-        database, pg_name = fresh_postgres(args.postgres)
+        database, pg_name = postgres_database(args.postgres)
     kind = "PostgreSQL" if pg_name else "SQLite"
     sys.stderr.write(
         f"marketmsg soak: {args.minutes} min on {kind}, a SIGKILL every {args.kill_every} s ({work})\n"
@@ -202,7 +186,7 @@ def main() -> None:
             service.stop()
         controller.stop()
         if pg_name:
-            drop_postgres(args.postgres, pg_name)
+            drop_database(args.postgres, pg_name)
     delivered = Counter(parse(m.data)["Subject"].split()[0] for m in sink.messages)
     accepted = set(load.accepted)
     lost = sorted(accepted - set(delivered))

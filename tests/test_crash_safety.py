@@ -117,6 +117,19 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
     raise TimeoutError(f"nothing listening on {port}")
 
 
+def smtp_answer(port: int, mail_from: str, rcpt: str, data: bytes) -> tuple[int, str]:
+    """One try, as a client sees it: the refusing reply's code and text, or (250, "")."""
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+            smtp.sendmail(mail_from, [rcpt], crlf(data))
+    except smtplib.SMTPRecipientsRefused as refused:
+        code, text = next(iter(refused.recipients.values()))
+        return code, text.decode()
+    except smtplib.SMTPResponseException as refused:
+        return refused.smtp_code, refused.smtp_error.decode()
+    return 250, ""
+
+
 def send_until_accepted(
     port: int | list[int], mail_from: str, rcpt: str, data: bytes, tries: int = 60
 ) -> bool:
@@ -138,6 +151,20 @@ def send_until_accepted(
                 return False
         time.sleep(0.2)
     return False
+
+
+def mail_about_order(
+    ports: int | list[int],
+    order: dict,
+    emails: dict[int, str],
+    token: str,
+    tries: int = 60,  # type: ignore[type-arg]
+) -> bool:
+    """The order's buyer writes to its seller, the subject starting with ``token`` (counted at the
+    sink); sent as an MTA would (``send_until_accepted``). Whether it was accepted."""
+    sender, to = emails[order["buyer_id"]], order["seller_relay_address"]
+    mail = compose(sender, to, subject=f"{token} 注文 {order['order_id']}")
+    return send_until_accepted(ports, sender, to, mail, tries)
 
 
 def migrated_and_seeded(
@@ -195,11 +222,8 @@ def test_sigkill_of_gateway_and_worker_loses_no_accepted_message(tmp_path: Path,
     def client() -> None:
         rng = random.Random(5)
         for k in range(MESSAGES):
-            order = rng.choice(relayed)
             token = f"crash-{k:04d}"
-            sender = emails[order["buyer_id"]]
-            mail = compose(sender, order["seller_relay_address"], subject=f"{token} 注文 {order['order_id']}")
-            ok = send_until_accepted(gateway_port, sender, order["seller_relay_address"], mail)
+            ok = mail_about_order(gateway_port, rng.choice(relayed), emails, token)
             (accepted if ok else refused).append(token)
         done.set()
 

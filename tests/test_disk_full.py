@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.conftest import SinkHandler, crlf, free_port
+from tests.conftest import SinkHandler, free_port
 from tests.files import image
 from tests.mail import compose
-from tests.test_crash_safety import Service, migrated_and_seeded
+from tests.test_crash_safety import Service, migrated_and_seeded, smtp_answer
 
 pytestmark = [
     pytest.mark.db,
@@ -67,18 +67,6 @@ def with_photo(sender: str, to: str) -> bytes:
     return mail.as_bytes()
 
 
-def answer(port: int, sender: str, to: str, data: bytes) -> tuple[int, str]:
-    import smtplib
-
-    with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
-        smtp.ehlo("client.example")
-        try:
-            smtp.sendmail(sender, [to], crlf(data))
-        except smtplib.SMTPDataError as refused:
-            return refused.smtp_code, refused.smtp_error.decode()
-    return 250, ""
-
-
 def test_a_full_disk_answers_452_keeps_nothing_half_written_and_recovers(small_disk: Path):
     sink = SinkHandler()
     sink_port, port = free_port(), free_port()
@@ -97,11 +85,11 @@ def test_a_full_disk_answers_452_keeps_nothing_half_written_and_recovers(small_d
     order = next(o for o in seed["orders"] if o["fulfillment"] == "MFN")
     sender, to = buyers[order["buyer_id"]], order["seller_relay_address"]
     try:
-        assert answer(port, sender, to, compose(sender, to, subject="before"))[0] == 250
+        assert smtp_answer(port, sender, to, compose(sender, to, subject="before"))[0] == 250
         filler = fill(small_disk)
         refused = [
-            answer(port, sender, to, with_photo(sender, to)),
-            answer(port, sender, to, compose(sender, to, subject="during", body="x" * 50_000)),
+            smtp_answer(port, sender, to, with_photo(sender, to)),
+            smtp_answer(port, sender, to, compose(sender, to, subject="during", body="x" * 50_000)),
         ]
         for code, text in refused:
             assert code in (451, 452), (code, text)  # try later; never 250, never 5xx
@@ -114,7 +102,7 @@ def test_a_full_disk_answers_452_keeps_nothing_half_written_and_recovers(small_d
         assert subjects == ["before"]  # nothing of the refused mails was kept
         stored_files = [p for p in (small_disk / "media").rglob("*") if p.is_file()]
         assert files == [] and stored_files == []  # not even half a photo
-        assert answer(port, sender, to, with_photo(sender, to))[0] == 250  # room again
+        assert smtp_answer(port, sender, to, with_photo(sender, to))[0] == 250  # room again
     finally:
         gateway.stop()
         controller.stop()

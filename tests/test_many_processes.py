@@ -26,12 +26,12 @@ import requests
 from aiosmtpd.controller import Controller
 
 from tests.conftest import SinkHandler, free_port
-from tests.mail import compose, parse
+from tests.mail import parse
 from tests.test_crash_safety import (  # noqa: F401 (database_url is a fixture)
     Service,
     database_url,
+    mail_about_order,
     migrated_and_seeded,
-    send_until_accepted,
 )
 
 pytestmark = [
@@ -124,17 +124,9 @@ def test_two_of_each_on_one_postgresql_with_one_of_each_killed(tmp_path: Path, d
     def buyers() -> None:
         rng = random.Random(3)
         for k in range(MAILS):
-            order = rng.choice(relayed)
             token = f"mail-{k:04d}"
-            sender = emails[order["buyer_id"]]
-            mail = compose(sender, order["seller_relay_address"], subject=f"{token} 注文 {order['order_id']}")
-            ok = send_until_accepted(
-                gateway_ports[k % 2 :] + gateway_ports[: k % 2],
-                sender,
-                order["seller_relay_address"],
-                mail,
-                80,
-            )
+            ports = gateway_ports[k % 2 :] + gateway_ports[: k % 2]
+            ok = mail_about_order(ports, rng.choice(relayed), emails, token, 80)
             (mailed if ok else failed).append(token)
             progress["mail"] = k + 1
 

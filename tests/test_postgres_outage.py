@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-import smtplib
 import socket
 import threading
 import time
@@ -18,9 +17,9 @@ import pytest
 import requests
 from aiosmtpd.controller import Controller
 
-from tests.conftest import SinkHandler, crlf, free_port
+from tests.conftest import SinkHandler, free_port
 from tests.mail import compose, parse
-from tests.test_crash_safety import Service, database_url, migrated_and_seeded  # noqa: F401
+from tests.test_crash_safety import Service, database_url, migrated_and_seeded, smtp_answer  # noqa: F401
 
 pytestmark = [
     pytest.mark.db,
@@ -87,14 +86,7 @@ class Outage:
 
 
 def smtp_code(port: int, sender: str, to: str, data: bytes) -> int:
-    try:
-        with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
-            smtp.sendmail(sender, [to], crlf(data))
-        return 250
-    except smtplib.SMTPRecipientsRefused as refused:
-        return int(next(iter(refused.recipients.values()))[0])
-    except smtplib.SMTPResponseException as refused:
-        return refused.smtp_code
+    return smtp_answer(port, sender, to, data)[0]
 
 
 def test_postgresql_away_for_a_while_then_back(tmp_path: Path, database_url: str):  # noqa: F811

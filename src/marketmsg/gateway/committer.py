@@ -123,6 +123,7 @@ class GroupCommit:
         self.turn = WriterTurn()
         self.wal = walflush.WalFlush() if walflush.wanted() else None
         self.background: set[asyncio.Task[Any]] = set()  # batches being stored or log-synced
+        self.storing: set[asyncio.Task[Any]] = set()  # of those, batches on a database thread
 
     async def store(self, item: Any) -> Any:
         """The result of storing ``item``, once its batch is committed; raises what storing raised."""
@@ -142,12 +143,12 @@ class GroupCommit:
                     if not await self._batch_in_turn():
                         return
                     continue
-                storing = [task for task in self.background if task.get_name() == "store"]
-                if len(storing) >= self.parallel:
-                    await asyncio.wait(storing, return_when=asyncio.FIRST_COMPLETED)
+                if len(self.storing) >= self.parallel:
+                    await asyncio.wait(self.storing, return_when=asyncio.FIRST_COMPLETED)
                     continue
-                taken = self._take()
-                self._background(self._store_taken(taken), "store")
+                task = self._background(self._store_taken(self._take()))
+                self.storing.add(task)
+                task.add_done_callback(self.storing.discard)
         finally:
             self.draining = False
 
@@ -191,14 +192,15 @@ class GroupCommit:
     def _answer(self, taken: list[tuple[Any, asyncio.Future[Any]]], outcomes: list[Outcome]) -> None:
         if self.wal is not None and any(stored for stored, _ in outcomes):
             # Answered once the log is synced; the next batch commits meanwhile (ADR 12).
-            self._background(self._flush_then_settle(taken, outcomes), "flush")
+            self._background(self._flush_then_settle(taken, outcomes))
         else:
             _settle(taken, outcomes)
 
-    def _background(self, work: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.get_running_loop().create_task(work, name=name)
+    def _background(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
         self.background.add(task)
         task.add_done_callback(self.background.discard)
+        return task
 
     async def _flush_then_settle(
         self, batch: list[tuple[Any, asyncio.Future[Any]]], outcomes: list[Outcome]
