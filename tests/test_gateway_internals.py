@@ -291,6 +291,42 @@ def test_on_sqlite_a_mail_is_answered_only_once_the_log_is_synced(transactional_
         server.stop()
 
 
+@sqlite_only
+def test_a_fast_log_sync_runs_on_the_event_loop_and_a_slow_one_on_a_helper_thread(monkeypatch, settings):
+    """A sync of a fraction of a millisecond costs less than handing it to a thread and back; a
+    slow disk's syncs go to the thread so that the loop keeps serving meanwhile (ADR 15)."""
+    from marketmsg.gateway import walflush
+
+    settings.SQLITE_SYNCHRONOUS = "FULL"
+    threads: list[str] = []
+    seconds = [0.0]
+
+    def timed_sync(self: walflush.WalFlush) -> None:
+        threads.append(threading.current_thread().name)
+        time.sleep(seconds[0])
+
+    monkeypatch.setattr(walflush.WalFlush, "_sync", timed_sync)
+    flush = walflush.WalFlush()
+
+    async def flushes(count: int) -> str:
+        for _ in range(count):
+            await flush.flush()
+        return threading.current_thread().name
+
+    try:
+        loop_thread = asyncio.run(flushes(3))
+        assert threads == [loop_thread] * 3
+        seconds[0] = 0.02  # the disk turns slow
+        asyncio.run(flushes(10))
+        assert threads[3] == loop_thread  # measured on the loop once, then moved
+        assert threads[-1].startswith("gateway-wal-flush")
+        seconds[0] = 0.0  # and fast again
+        asyncio.run(flushes(30))
+        assert threads[-1] == loop_thread
+    finally:
+        flush.close()
+
+
 def test_with_normal_durability_the_gateway_answers_without_a_sync_of_its_own(transactional_db, settings):
     """NORMAL promises no sync: the gateway then neither syncs the log nor changes the mode."""
     from marketmsg.gateway import walflush
@@ -316,7 +352,7 @@ def test_when_the_log_cannot_be_synced_the_mail_is_answered_451(
     def failing_fsync(fd: int) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(walflush.os, "fsync", failing_fsync)
+    monkeypatch.setattr(walflush.os, "fdatasync", failing_fsync)
     pair = make_pair()
     server = Gateway(listen("127.0.0.1", 0))
     server.start()

@@ -253,6 +253,50 @@ def test_a_known_sender_is_checked_from_cached_answers_with_the_same_verdict(dns
     assert mailauth.check_from_cache(large, "127.0.0.1", "mail.example", OWNER) is None
 
 
+def test_an_spf_result_is_reused_for_the_same_server_and_domain_until_its_answers_expire(dns, monkeypatch):
+    """Evaluating SPF again from cached answers costs more than the lookups: the result for one
+    client address and domain is kept as long as the answers it read (resolver.derived)."""
+    import spf
+
+    dns.replace({SHOP: {"TXT": ["v=spf1 ip4:127.0.0.1 -all"]}})
+    evaluations: list[str] = []
+    real_check2 = spf.check2
+
+    def counted(**kwargs):  # type: ignore[no-untyped-def]
+        evaluations.append(kwargs["s"])
+        return real_check2(**kwargs)
+
+    monkeypatch.setattr(spf, "check2", counted)
+
+    def spf_of(sender: str, ip: str = "127.0.0.1") -> str:
+        raw = compose(sender, "x@marketplace.example", "件名", "本文")
+        return mailauth.check(raw, ip, "mail.example", sender).spf
+
+    assert spf_of(f"alice@{SHOP}") == "pass" and len(evaluations) == 1
+    assert spf_of(f"bob@{SHOP}") == "pass" and len(evaluations) == 1  # same server, same domain
+    assert spf_of(f"bob@{SHOP}", ip="192.0.2.9") == "fail" and len(evaluations) == 2  # another server
+    assert spf_of(f"bob@{SHOP}") == "pass" and len(evaluations) == 2
+
+    # Once the record's answer (TTL 60 s) has expired, the record is looked up and evaluated again.
+    later = resolver.time.monotonic() + 61
+    monkeypatch.setattr(resolver.time, "monotonic", lambda: later)
+    assert spf_of(f"bob@{SHOP}") == "pass" and len(evaluations) == 3
+
+
+def test_an_spf_record_with_macros_is_evaluated_for_every_sender(dns):
+    """A macro (here the sender's local part) makes the result depend on more than the server
+    and the domain: nothing is reused, so one sender's pass never becomes another's."""
+    dns.replace(
+        {
+            SHOP: {"TXT": ["v=spf1 exists:%{l}.allowed.example -all"]},
+            "alice.allowed.example": {"A": ["127.0.0.2"]},
+        }
+    )
+    for sender, expected in ((f"alice@{SHOP}", "pass"), (f"bob@{SHOP}", "fail"), (f"alice@{SHOP}", "pass")):
+        raw = compose(sender, "x@marketplace.example", "件名", "本文")
+        assert mailauth.check(raw, "127.0.0.1", "mail.example", sender).spf == expected
+
+
 def test_a_temporary_dns_failure_is_not_remembered(dns, settings):
     """A timeout is 'temperror' for this mail only; the next mail asks again."""
     settings.DNS_SERVER = "127.0.0.1:9"  # nothing answers there

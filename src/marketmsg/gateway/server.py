@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import logging
 import os
 import re
@@ -69,6 +70,21 @@ class GatewaySMTP(SMTP):
     async def push(self, status: AnyStr) -> None:
         text = status.decode("utf-8", "replace") if isinstance(status, bytes) else status
         await super().push(replies.enhance(text, self.data_size_limit or 0))
+
+
+# Allocations between two collections of the youngest generation (Python's default is 700). A
+# mail makes thousands of short-lived objects (parsed headers, rows, model instances) and very
+# few cycles; collecting ten times less often saves CPU without holding memory for long.
+GC_YOUNGEST_THRESHOLD = 7000
+
+
+def settle_garbage_collector() -> None:
+    """For a gateway process that has finished starting: what was loaded so far (Django, the
+    models, the libraries) lives as long as the process, so later collections skip it."""
+    gc.collect()
+    gc.freeze()
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNGEST_THRESHOLD, middle, oldest)
 
 
 def listen(host: str, port: int, wait: float = 10.0) -> socket.socket:

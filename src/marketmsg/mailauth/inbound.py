@@ -90,11 +90,17 @@ def _from_domain(headers: MailMessage) -> str:
 def _spf(ip: str, helo: str, mail_from: str) -> tuple[str, str]:
     sender = mail_from or f"postmaster@{helo}"  # a bounce (null sender) is checked by its HELO name
     domain = sender.rpartition("@")[2].lower()
-    try:
-        result, _explanation = spf.check2(i=ip, s=sender, h=helo or domain)
-    except Exception:  # a malformed address or a broken record is the sender's problem: permerror
-        return "permerror", domain
-    return str(result), domain
+
+    def evaluate() -> str:
+        try:
+            result, _explanation = spf.check2(i=ip, s=sender, h=helo or domain)
+        except Exception:  # a malformed address or a broken record is the sender's problem
+            return "permerror"
+        return str(result)
+
+    # Without macros in its records, the result depends on the client address and the domain
+    # alone: the next mail from the same server for the same domain reuses it (resolver.derived).
+    return resolver.derived(("spf", ip, domain), evaluate, keep=lambda r: r != "temperror"), domain
 
 
 def _dkim(raw: bytes, count: int) -> list[tuple[str, str]]:

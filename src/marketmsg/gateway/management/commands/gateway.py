@@ -13,7 +13,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from marketmsg.gateway.server import Gateway, listen
+from marketmsg.gateway.server import Gateway, listen, settle_garbage_collector
 from marketmsg.processes import stop_when_parent_dies
 from marketmsg.settings import parse_host_port
 
@@ -53,6 +53,7 @@ class Command(BaseCommand):
         else:
             listener = listen(host, port)
         gateway = Gateway(listener)
+        settle_garbage_collector()
         gateway.start()
         self.stdout.write(
             f"SMTP gateway listening on {gateway.address} (relay domains: "
