@@ -44,8 +44,7 @@ def files_of(mail: Message) -> list[MailFile]:
             continue
         if ctype.startswith("multipart/") or ctype in _ABOUT_THE_MAIL:
             continue
-        payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
+        data = parsing.payload_bytes(part) or b""
         if not data and not name:  # an empty part carries nothing
             continue
         found.append(MailFile(name, data))

@@ -165,8 +165,7 @@ def _leaf(source: Message, replacements: Replacements) -> EmailMessage:
     if maintype == "text":
         data = scrub_text(parsing.part_text(source), replacements).encode("utf-8")
     else:
-        payload = source.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
+        data = parsing.payload_bytes(source) or b""
         # EXIF, GPS and comments never leave (SPEC F7), whatever type the sender declared.
         data = images.without_metadata(data, ctype)
         data = scrub_bytes(data, replacements)
@@ -206,8 +205,8 @@ def assert_no_leak(rendered: bytes, reals: list[str]) -> None:
     for part in parsing.walk(message):
         if part.is_multipart():
             continue
-        payload = part.get_payload(decode=True)
-        if isinstance(payload, bytes):
+        payload = parsing.payload_bytes(part)
+        if payload is not None:
             found += leaked(parsing.decode_bytes(payload, part.get_content_charset() or "utf-8"), reals)
             found += leaked(payload.decode("utf-16-le", errors="ignore"), reals)
         found += leaked(parsing.filename_of(part), reals)
