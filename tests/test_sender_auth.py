@@ -297,6 +297,15 @@ def test_an_spf_record_with_macros_is_evaluated_for_every_sender(dns):
         assert mailauth.check(raw, "127.0.0.1", "mail.example", sender).spf == expected
 
 
+def test_a_verdict_is_stored_with_every_field():
+    """The hand-written as_dict (asdict copies deeply, slower) must not fall behind the class."""
+    from dataclasses import asdict
+
+    signatures = [(SHOP, "pass"), ("other.example", "fail")]
+    verdict = mailauth.Verdict("pass", SHOP, signatures, "pass", "reject", SHOP)
+    assert verdict.as_dict() == asdict(verdict)
+
+
 def test_a_temporary_dns_failure_is_not_remembered(dns, settings):
     """A timeout is 'temperror' for this mail only; the next mail asks again."""
     settings.DNS_SERVER = "127.0.0.1:9"  # nothing answers there

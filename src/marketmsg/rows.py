@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.fields import AutoFieldMixin
 
 M = TypeVar("M", bound=models.Model)
@@ -28,7 +29,7 @@ def _insert_plan(
     meta = model._meta
     pk_is_generated = isinstance(meta.pk, AutoFieldMixin)
     fields = [f for f in meta.concrete_fields if not (pk_is_generated and f is meta.pk)]
-    quote = connection.ops.quote_name
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
         f"VALUES ({', '.join(['%s'] * len(fields))})"
@@ -47,32 +48,34 @@ def db_value(value: Any) -> Any:
     return value
 
 
-def _params(fields: list[models.Field[Any, Any]], values: list[Any]) -> list[Any]:
+def _params(db: BaseDatabaseWrapper, fields: list[models.Field[Any, Any]], values: list[Any]) -> list[Any]:
     """The values as the driver takes them: a JSON field's value is encoded (the only adaptation
     the drivers do not do themselves for our models)."""
     return [
-        f.get_db_prep_save(v, connection) if isinstance(f, models.JSONField) else v
+        f.get_db_prep_save(v, db) if isinstance(f, models.JSONField) else v
         for f, v in zip(fields, values, strict=True)
     ]
 
 
 def save_new(obj: M) -> M:
     """Insert ``obj`` (all concrete fields, defaults already applied by its constructor)."""
-    sql, fields, returns_pk = _insert_plan(type(obj), connection.vendor)
-    params = _params(fields, [getattr(obj, f.attname) for f in fields])
+    db = connections[DEFAULT_DB_ALIAS]
+    sql, fields, returns_pk = _insert_plan(type(obj), db.vendor)
+    params = _params(db, fields, [getattr(obj, f.attname) for f in fields])
     if returns_pk:
-        obj.pk = fetchall(sql, params)[0][0]
+        obj.pk = _run_on(db, sql, params, _all_rows)[0][0]
     else:
-        execute(sql, params)
+        _run_on(db, sql, params, _row_count)
     return _saved(obj)
 
 
 def save_new_unless_clash(obj: M) -> M | None:
     """Like save_new, but None (and nothing written) when a unique constraint already holds such
     a row: no savepoint is needed to survive the clash (the model's pk must be generated)."""
-    sql, fields, returns_pk = _insert_plan(type(obj), connection.vendor, skip_conflicts=True)
+    db = connections[DEFAULT_DB_ALIAS]
+    sql, fields, returns_pk = _insert_plan(type(obj), db.vendor, skip_conflicts=True)
     assert returns_pk, "save_new_unless_clash needs a generated primary key"
-    found = fetchall(sql, _params(fields, [getattr(obj, f.attname) for f in fields]))
+    found = _run_on(db, sql, _params(db, fields, [getattr(obj, f.attname) for f in fields]), _all_rows)
     if not found:
         return None
     obj.pk = found[0][0]
@@ -82,18 +85,19 @@ def save_new_unless_clash(obj: M) -> M | None:
 def _saved(obj: M) -> M:
     """Mark ``obj`` as loaded from the database, as Model.save() would after an insert."""
     obj._state.adding = False
-    obj._state.db = connection.alias
+    obj._state.db = DEFAULT_DB_ALIAS
     return obj
 
 
 def insert(model: type[models.Model], **values: Any) -> Any:
     """Insert one row from field values (attnames; the field's default where one is missing),
     without building a model instance; returns the new primary key."""
-    sql, fields, returns_pk = _insert_plan(model, connection.vendor)
-    params = _params(fields, [values[f.attname] if f.attname in values else f.get_default() for f in fields])
+    db = connections[DEFAULT_DB_ALIAS]
+    sql, fields, returns_pk = _insert_plan(model, db.vendor)
+    row = [values[f.attname] if f.attname in values else f.get_default() for f in fields]
     if returns_pk:
-        return fetchall(sql, params)[0][0]
-    execute(sql, params)
+        return _run_on(db, sql, _params(db, fields, row), _all_rows)[0][0]
+    _run_on(db, sql, _params(db, fields, row), _row_count)
     return values.get(model._meta.pk.attname)  # type: ignore[union-attr]
 
 
@@ -106,11 +110,14 @@ def _native(sql: str, vendor: str) -> str:
 
 
 def _run(sql: str, params: list[Any], read: Callable[[Any], T]) -> T:
+    return _run_on(connections[DEFAULT_DB_ALIAS], sql, params, read)
+
+
+def _run_on(db: BaseDatabaseWrapper, sql: str, params: list[Any], read: Callable[[Any], T]) -> T:
     """Execute on the driver's cursor and ``read`` the result, skipping Django's per-query wrapping
     (but not its error types: a DatabaseError is still a django.db.DatabaseError, which the gateway
-    answers 451). The connection is looked up once: each ``connection.x`` goes through a
-    context-local lookup, which a few times per statement cost as much as SQLite's work."""
-    db = connections[DEFAULT_DB_ALIAS]
+    answers 451). The connection is looked up once by the caller: each ``connection.x`` goes
+    through a context-local lookup, which a few times per statement cost as much as SQLite's work."""
     db.ensure_connection()
     adapt = db.ops.adapt_datetimefield_value
     with db.wrap_database_errors:
@@ -124,10 +131,18 @@ def _run(sql: str, params: list[Any], read: Callable[[Any], T]) -> T:
             cursor.close()
 
 
+def _row_count(cursor: Any) -> int:
+    return int(cursor.rowcount)
+
+
+def _all_rows(cursor: Any) -> list[tuple[Any, ...]]:
+    return list(cursor.fetchall())
+
+
 def execute(sql: str, params: list[Any]) -> int:
     """Run one hand-written statement; returns the number of rows it changed."""
-    return _run(sql, params, lambda cursor: int(cursor.rowcount))
+    return _run(sql, params, _row_count)
 
 
 def fetchall(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    return _run(sql, params, lambda cursor: list(cursor.fetchall()))
+    return _run(sql, params, _all_rows)
