@@ -71,6 +71,53 @@ def test_a_failed_commit_answers_every_mail_in_the_batch_with_the_error_and_stor
     assert Message.objects.count() == 0 and Delivery.objects.count() == 0
 
 
+def test_a_process_leaves_a_new_connection_to_a_process_with_fewer_sessions(transactional_db, monkeypatch):
+    """Least sessions wins (ADR 15): with another process less busy, this one waits before it
+    accepts (and then accepts after all, in case the other is stuck); otherwise it accepts at once."""
+    import socket
+
+    from marketmsg.gateway import server as gateway_server
+    from marketmsg.gateway.balance import LoadTable
+
+    monkeypatch.setattr(gateway_server, "BALANCE_WAIT_PER_SESSION", 0.5)
+    monkeypatch.setattr(gateway_server, "BALANCE_WAIT_MAX", 0.5)
+    fd = LoadTable.create(2)
+    mine, other = LoadTable(fd, 2, 0), LoadTable(fd, 2, 1)
+    server = Gateway(listen("127.0.0.1", 0), mine)
+    server.start()
+    port = server.listener.getsockname()[1]
+
+    def greeted_within(client: socket.socket, seconds: float) -> bool:
+        client.settimeout(seconds)
+        try:
+            return client.recv(100).startswith(b"220")
+        except TimeoutError:
+            return False
+
+    clients = []
+    try:
+        clients.append(socket.create_connection(("127.0.0.1", port)))
+        assert greeted_within(clients[-1], 2)  # both have none: accepted at once
+        deadline = time.monotonic() + 2
+        while mine.counts[0] != 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert list(mine.counts) == [1, 0] and other.fewest_elsewhere() == 1
+
+        clients.append(socket.create_connection(("127.0.0.1", port)))
+        assert not greeted_within(clients[-1], 0.2)  # left for the idle process ...
+        assert greeted_within(clients[-1], 3)  # ... which never took it: accepted after all
+
+        other.publish(5)  # the other process is busier now: no wait
+        clients.append(socket.create_connection(("127.0.0.1", port)))
+        assert greeted_within(clients[-1], 0.2)
+    finally:
+        for client in clients:
+            client.close()
+        server.stop()
+        mine.close()
+        other.close()
+
+
 def test_sessions_share_the_gateways_database_connections_and_stop_closes_them(transactional_db, settings):
     settings.GATEWAY_DATABASE_THREADS = 2  # PostgreSQL: two threads, each with one connection
     pair = make_pair()

@@ -13,6 +13,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import AnyStr
 
 from aiosmtpd.smtp import SMTP
@@ -20,6 +21,7 @@ from django.conf import settings
 
 from marketmsg import observability
 from marketmsg.gateway import replies
+from marketmsg.gateway.balance import LoadTable
 from marketmsg.gateway.handler import RelayHandler
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ _SIMPLE_PATH = re.compile(
 
 class GatewaySMTP(SMTP):
     sessions: set[GatewaySMTP]  # the process's open sessions, which decide when it accepts
+    load_changed: Callable[[], None]  # tells the other processes how many sessions this one has
     peer_ip = ""  # counted in the handler's limits while the session lasts
     # RFC 5321 allows 1000 octets a line, but real mail (one-line HTML, unwrapped base64) often has
     # longer ones and a receiving MTA is expected to cope; outgoing mail is re-encoded to 998.
@@ -59,9 +62,11 @@ class GatewaySMTP(SMTP):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.sessions.add(self)
+        self.load_changed()
 
     def connection_lost(self, error: Exception | None) -> None:
         self.sessions.discard(self)
+        self.load_changed()
         if self.peer_ip:
             self.event_handler.limits.disconnect(self.peer_ip)
             self.peer_ip = ""
@@ -108,8 +113,13 @@ def listen(host: str, port: int, wait: float = 10.0) -> socket.socket:
 
 SWITCH_INTERVAL = 0.0005
 
-# How much longer, per open session, a process waits before it takes a new connection.
+# Alone (no load table): how much longer, per open session, a process waits before it accepts.
 ACCEPT_DELAY_PER_SESSION = 0.002
+# With a load table: a process with more sessions than another leaves a new connection to that one
+# for this long per session of difference, then takes it after all (the other may be in a long
+# step); one with no more sessions than any other accepts at once.
+BALANCE_WAIT_PER_SESSION = 0.01
+BALANCE_WAIT_MAX = 0.1
 # How long a process stops accepting after accept() itself failed (out of file descriptors).
 ACCEPT_PAUSE_AFTER_ERROR = 0.1
 
@@ -126,12 +136,13 @@ class Gateway:
     """The SMTP gateway: an event loop on its own thread, accepting from a listening socket.
 
     Several processes may share one listening socket (pre-fork). Each accepts one connection per
-    wake-up, a process busy with a database step does not accept at all, and one that already has
-    sessions waits a little longer per session before it does: connections, which senders keep
-    open for many mails, spread evenly over the processes (ADR 5).
+    wake-up, and a process busy with a database step does not accept at all. Through the shared
+    ``load`` table a process with more sessions than another leaves the connection to it for a
+    while: connections, which senders keep open for many mails, spread evenly over the processes
+    (ADR 5, ADR 15). Without a table a process waits a little longer per open session.
     """
 
-    def __init__(self, listener: socket.socket) -> None:
+    def __init__(self, listener: socket.socket, load: LoadTable | None = None) -> None:
         # The handler calls Django's database layer from the event loop's thread, by design
         # (ADR 5): each step is short and synchronous, no transaction stays open across an await.
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -147,6 +158,7 @@ class Gateway:
         self.sessions: set[GatewaySMTP] = set()
         self.accept_waiting = False
         self.starting = 0  # accepted, session not yet open
+        self.load = load
 
     def factory(self, peer_ip: str = "") -> GatewaySMTP:
         smtp = GatewaySMTP(
@@ -159,8 +171,16 @@ class Gateway:
             loop=self.loop,
         )
         smtp.sessions = self.sessions
+        smtp.load_changed = self._publish_load
         smtp.peer_ip = peer_ip
         return smtp
+
+    def _sessions(self) -> int:
+        return len(self.sessions) + self.starting
+
+    def _publish_load(self) -> None:
+        if self.load is not None:
+            self.load.publish(self._sessions())
 
     def start(self) -> None:
         self.thread.start()
@@ -171,14 +191,19 @@ class Gateway:
         self.loop.run_forever()
 
     def _readable(self) -> None:
-        if not self.sessions and not self.starting:
+        mine = self._sessions()
+        if self.load is not None:
+            ahead = mine - self.load.fewest_elsewhere()
+            wait = min(BALANCE_WAIT_PER_SESSION * ahead, BALANCE_WAIT_MAX)
+        else:
+            wait = ACCEPT_DELAY_PER_SESSION * mine
+        if wait <= 0:
             self._accept()
         elif not self.accept_waiting:
             # Let an idler process take it first; accept here if none has after the wait.
             self.accept_waiting = True
             self.loop.remove_reader(self.listener.fileno())
-            load = len(self.sessions) + self.starting
-            self.loop.call_later(ACCEPT_DELAY_PER_SESSION * load, self._accept_after_wait)
+            self.loop.call_later(wait, self._accept_after_wait)
 
     def _accept_after_wait(self) -> None:
         self.accept_waiting = False
@@ -206,6 +231,7 @@ class Gateway:
             _refuse(conn, replies.BUSY if refused == "busy" else replies.TOO_MANY_CONNECTIONS)
             return
         self.starting += 1
+        self._publish_load()
         self.loop.create_task(self._serve(conn, peer_ip))
 
     async def _serve(self, conn: socket.socket, peer_ip: str) -> None:
@@ -217,6 +243,7 @@ class Gateway:
             conn.close()
         finally:
             self.starting -= 1
+            self._publish_load()
 
     def stop(self) -> None:
         """Stop accepting, end the sessions, close the database connection, end the thread."""

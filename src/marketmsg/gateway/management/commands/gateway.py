@@ -13,6 +13,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from marketmsg.gateway.balance import LoadTable
 from marketmsg.gateway.server import Gateway, listen, settle_garbage_collector
 from marketmsg.processes import stop_when_parent_dies
 from marketmsg.settings import parse_host_port
@@ -30,12 +31,13 @@ class Command(BaseCommand):
             "--processes",
             type=int,
             default=0,
-            help="gateway processes sharing the port (SO_REUSEPORT); "
+            help="gateway processes sharing one listening socket; "
             "0 (default) = MARKETMSG_GATEWAY_PROCESSES, else one per CPU",
         )
         # Internal: a supervising gateway hands its listening socket to each process it starts.
         parser.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
         parser.add_argument("--supervisor-pid", type=int, default=None, help=argparse.SUPPRESS)
+        parser.add_argument("--load-table", default=None, help=argparse.SUPPRESS)  # FD:SLOTS:SLOT
 
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = (
@@ -52,7 +54,11 @@ class Command(BaseCommand):
             listener = socket.socket(fileno=options["listen_fd"])
         else:
             listener = listen(host, port)
-        gateway = Gateway(listener)
+        load = None
+        if options["load_table"]:
+            fd, slots, slot = (int(part) for part in options["load_table"].split(":"))
+            load = LoadTable(fd, slots, slot)
+        gateway = Gateway(listener, load)
         settle_garbage_collector()
         gateway.start()
         self.stdout.write(
@@ -70,6 +76,7 @@ class Command(BaseCommand):
     def supervise(self, host: str, port: int, processes: int) -> None:
         """Runs N gateway processes on one shared listening socket and restarts any that dies."""
         listener = listen(host, port)
+        load_fd = LoadTable.create(processes)
         command = [
             sys.executable,
             "-m",
@@ -82,7 +89,12 @@ class Command(BaseCommand):
             "--supervisor-pid",
             str(os.getpid()),
         ]
-        children = [self.start_child(command, listener) for _ in range(processes)]
+
+        def start(slot: int) -> subprocess.Popen[bytes]:
+            table = ["--load-table", f"{load_fd}:{processes}:{slot}"]
+            return self.start_child([*command, *table], [listener.fileno(), load_fd])
+
+        children = [start(slot) for slot in range(processes)]
         self.stdout.write(f"SMTP gateway listening on {host}:{port} with {processes} processes")
         self.stdout.flush()
         stopping = threading.Event()
@@ -93,15 +105,15 @@ class Command(BaseCommand):
                 if child.poll() is not None:
                     self.stderr.write(f"gateway process {child.pid} exited ({child.returncode}); restarting")
                     time.sleep(1)  # a process that cannot start must not be restarted in a tight loop
-                    children[i] = self.start_child(command, listener)
+                    children[i] = start(i)
         for child in children:
             child.terminate()
         for child in children:
             child.wait(timeout=15)
 
-    def start_child(self, command: list[str], listener: socket.socket) -> subprocess.Popen[bytes]:
+    def start_child(self, command: list[str], fds: list[int]) -> subprocess.Popen[bytes]:
         """Start one gateway process and return once it listens (it says so on its first line)."""
-        child = subprocess.Popen(command, stdout=subprocess.PIPE, pass_fds=[listener.fileno()])
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, pass_fds=fds)
         assert child.stdout is not None
         first = child.stdout.readline()
         self.stdout.write(first.decode(errors="replace").rstrip())
