@@ -374,6 +374,43 @@ def test_a_fast_log_sync_runs_on_the_event_loop_and_a_slow_one_on_a_helper_threa
         flush.close()
 
 
+@sqlite_only
+def test_the_log_is_checkpointed_by_the_gateways_helper_not_by_its_commits(transactional_db):
+    """The gateway's own commits never checkpoint (that held the writer turn up to 25 ms); its
+    helper thread copies the log into the database file a few times a second (ADR 15)."""
+    import struct
+    from pathlib import Path
+
+    from marketmsg.gateway import checkpoint
+
+    pair = make_pair()
+    server = Gateway(listen("127.0.0.1", 0))
+    server.start()
+    try:
+        with smtplib.SMTP("127.0.0.1", server.listener.getsockname()[1], timeout=30) as smtp:
+            for _ in range(3):
+                smtp.sendmail(BUYER, [pair.seller_relay], crlf(compose(BUYER, pair.seller_relay)))
+
+        async def automatic_checkpoint() -> int:
+            def read() -> int:
+                with connections["default"].cursor() as cursor:
+                    cursor.execute("PRAGMA wal_autocheckpoint")
+                    return int(cursor.fetchone()[0])
+
+            return server.handler.steps.context.run(read)
+
+        assert asyncio.run_coroutine_threadsafe(automatic_checkpoint(), server.loop).result(timeout=5) == 0
+        time.sleep(checkpoint.INTERVAL_SECONDS * 3)
+        assert Message.objects.count() == 3
+        # The log index (the -shm file, SQLite's file format 4.5): frames in the log, and how many
+        # of them a checkpoint has copied into the database file. Read, not checkpointed, here.
+        index = Path(f"{connection.settings_dict['NAME']}-shm").read_bytes()
+        frames, copied = struct.unpack_from("=I", index, 16)[0], struct.unpack_from("=I", index, 96)[0]
+        assert frames > 0 and copied == frames
+    finally:
+        server.stop()
+
+
 def test_with_normal_durability_the_gateway_answers_without_a_sync_of_its_own(transactional_db, settings):
     """NORMAL promises no sync: the gateway then neither syncs the log nor changes the mode."""
     from marketmsg.gateway import walflush

@@ -21,6 +21,7 @@ from typing import IO, Any
 from django.db import DatabaseError, connection, transaction
 
 from marketmsg.gateway import walflush
+from marketmsg.gateway.checkpoint import Checkpointer
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ class GroupCommit:
         self.drainer: asyncio.Task[None] | None = None
         self.turn = WriterTurn()
         self.wal = walflush.WalFlush() if walflush.wanted() else None
+        self.checkpoints = Checkpointer() if connection.vendor == "sqlite" else None
         self.background: set[asyncio.Task[Any]] = set()  # batches being stored or log-synced
         self.storing: set[asyncio.Task[Any]] = set()  # of those, batches on a database thread
 
@@ -225,6 +227,8 @@ class GroupCommit:
         self.turn.close()
         if self.wal is not None:
             self.wal.close()
+        if self.checkpoints is not None:
+            self.checkpoints.close()
 
 
 def _settle(batch: list[tuple[Any, asyncio.Future[Any]]], outcomes: list[Outcome]) -> None:
