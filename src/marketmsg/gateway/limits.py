@@ -101,14 +101,22 @@ class Limits:
         self.per_ip = Buckets(settings.per_ip, clock)
         self.per_sender = Buckets(settings.per_sender, clock)
         self.per_relay = Buckets(settings.per_relay_address, clock)
+        self._exempt: dict[str, bool] = {}
 
     def exempt(self, ip: str) -> bool:
-        """The MTA in front (loopback by default) carries everyone's mail: no per-address limit."""
-        try:
-            address = ipaddress.ip_address(ip)
-        except ValueError:
-            return False
-        return any(address in network for network in self.settings.exempt)
+        """The MTA in front (loopback by default) carries everyone's mail: no per-address limit.
+        Remembered per address (asked at every MAIL; parsing the address cost more than the rest)."""
+        found = self._exempt.get(ip)
+        if found is None:
+            try:
+                address = ipaddress.ip_address(ip)
+            except ValueError:
+                return False
+            found = any(address in network for network in self.settings.exempt)
+            if len(self._exempt) >= 10_000:
+                self._exempt.clear()
+            self._exempt[ip] = found
+        return found
 
     def connect(self, ip: str) -> str | None:
         """None if the session may start (and it is counted), else why not: 'busy' or 'address'."""
