@@ -172,7 +172,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--small", type=int, default=2000, help="1 KB messages per run")
     parser.add_argument("--large", type=int, default=200, help="100 KB messages per run")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating sink/gateway runs per size")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating sink/gateway runs per size")
     parser.add_argument("--synchronous", default="FULL", help="SQLite synchronous mode (FULL is the default)")
     parser.add_argument(
         "--gateway-processes", type=int, default=os.cpu_count() or 1, help="default: one per CPU"
