@@ -15,6 +15,7 @@ import ipaddress
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -101,22 +102,10 @@ class Limits:
         self.per_ip = Buckets(settings.per_ip, clock)
         self.per_sender = Buckets(settings.per_sender, clock)
         self.per_relay = Buckets(settings.per_relay_address, clock)
-        self._exempt: dict[str, bool] = {}
 
     def exempt(self, ip: str) -> bool:
-        """The MTA in front (loopback by default) carries everyone's mail: no per-address limit.
-        Remembered per address (asked at every MAIL; parsing the address cost more than the rest)."""
-        found = self._exempt.get(ip)
-        if found is None:
-            try:
-                address = ipaddress.ip_address(ip)
-            except ValueError:
-                return False
-            found = any(address in network for network in self.settings.exempt)
-            if len(self._exempt) >= 10_000:
-                self._exempt.clear()
-            self._exempt[ip] = found
-        return found
+        """The MTA in front (loopback by default) carries everyone's mail: no per-address limit."""
+        return _in_networks(ip, self.settings.exempt)
 
     def connect(self, ip: str) -> str | None:
         """None if the session may start (and it is counted), else why not: 'busy' or 'address'."""
@@ -156,3 +145,12 @@ class Limits:
             self.per_sender.take(sender_key)
         self.per_relay.take(relay_key)
         return None
+
+
+@lru_cache(maxsize=10_000)  # asked at every MAIL: parsing the address cost more than the rest
+def _in_networks(ip: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
