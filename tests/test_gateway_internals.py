@@ -11,6 +11,7 @@ import pytest
 from aiosmtpd.smtp import SMTP
 from django.db import OperationalError, connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.test.utils import CaptureQueriesContext
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -68,6 +69,35 @@ def test_a_failed_commit_answers_every_mail_in_the_batch_with_the_error_and_stor
 
     assert [type(value) for _, value in outcomes] == [OperationalError, OperationalError, Refused]
     assert not any(stored for stored, _ in outcomes)
+    assert Message.objects.count() == 0 and Delivery.objects.count() == 0
+
+
+def test_a_batch_that_stores_cleanly_is_one_transaction_without_savepoints(transactional_db):
+    pair = make_pair()
+    batch = [prepared(BUYER, pair.seller_relay, f"mail {n}") for n in range(3)]
+
+    with CaptureQueriesContext(connection) as statements:
+        outcomes = commit_batch(inbound.store, batch)
+
+    assert [stored for stored, _ in outcomes] == [True, True, True]
+    assert Message.objects.count() == 3 and Delivery.objects.count() == 3
+    sql = " ".join(q["sql"].upper() for q in statements.captured_queries)
+    assert "SAVEPOINT" not in sql  # the savepoints come only with the retry after a failure
+
+
+def test_a_failed_commit_of_a_clean_batch_answers_every_mail_with_the_error(transactional_db, monkeypatch):
+    pair = make_pair()
+    batch = [prepared(BUYER, pair.seller_relay, "one"), prepared(BUYER, pair.seller_relay, "two")]
+    connection.ensure_connection()
+
+    def failing_commit() -> None:
+        raise OperationalError("disk I/O error")
+
+    monkeypatch.setattr(connection, "commit", failing_commit)
+    outcomes = commit_batch(inbound.store, batch)
+    monkeypatch.undo()
+
+    assert [type(value) for _, value in outcomes] == [OperationalError, OperationalError]
     assert Message.objects.count() == 0 and Delivery.objects.count() == 0
 
 

@@ -8,14 +8,16 @@ than SQLite did (ADR 4, ADR 5).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.base import ModelState
 from django.db.models.fields import AutoFieldMixin
+from django.db.models.signals import post_init, pre_init
 
 M = TypeVar("M", bound=models.Model)
 T = TypeVar("T")
@@ -102,6 +104,67 @@ def insert(model: type[models.Model], **values: Any) -> Any:
 
 
 @cache
+def _plain_construction(model: type[models.Model]) -> bool:
+    """Whether instances may be built without Model.__init__: nothing listens to its signals
+    (receivers connect while the apps load, before the first mail)."""
+    return not (pre_init.has_listeners(model) or post_init.has_listeners(model))
+
+
+@cache
+def _attnames(model: type[models.Model]) -> tuple[frozenset[str], tuple[models.Field[Any, Any], ...]]:
+    fields = tuple(f for f in model._meta.concrete_fields if not getattr(f, "generated", False))
+    return frozenset(f.attname for f in fields), fields
+
+
+def loaded(model: type[M], values: dict[str, Any]) -> M:
+    """The instance ``model.from_db()`` makes of these column values (by attname; the fields not
+    given are deferred), built without Model.__init__: on the mail path the constructor's generic
+    handling of every field and its two signals cost more than the query that read the row."""
+    names, fields = _attnames(model)
+    if not _plain_construction(model) or not values.keys() <= names:
+        wanted = [f.attname for f in fields if f.attname in values]
+        return model.from_db(DEFAULT_DB_ALIAS, wanted, [values[name] for name in wanted])
+    obj = model.__new__(model)
+    state = obj._state = ModelState()
+    state.adding = False
+    state.db = DEFAULT_DB_ALIAS
+    obj.__dict__.update(values)
+    return obj
+
+
+def new(model: type[M], values: dict[str, Any], related: Mapping[str, models.Model | None]) -> M:
+    """``model(**values, **related)`` for a row not yet saved (fields not given get their
+    defaults; ``related`` are related objects by field name), built as ``loaded`` is."""
+    names, fields = _attnames(model)
+    if not _plain_construction(model) or not values.keys() <= names:
+        return model(**values, **related)
+    obj = model.__new__(model)
+    obj._state = ModelState()
+    slots = obj.__dict__
+    for field in fields:
+        name = field.attname
+        slots[name] = values[name] if name in values else field.get_default()
+    for name, value in related.items():
+        setattr(obj, name, value)  # the relation's descriptor sets the id and caches the object
+    return obj
+
+
+def attach(instance: models.Model, **related: models.Model) -> None:
+    """``instance.<name> = <object>`` for forward relations whose id the instance already holds:
+    the object is cached as the relation's descriptor caches it, without the descriptor's checks
+    (the mail path attaches a few loaded objects to each other for every recipient)."""
+    for name, value in related.items():
+        field = instance._meta.get_field(name)
+        if instance.__dict__.get(field.attname, _MISSING) == value.pk:  # type: ignore[union-attr]
+            field.set_cached_value(instance, value)  # type: ignore[union-attr]
+        else:
+            setattr(instance, name, value)
+
+
+_MISSING = object()
+
+
+@cache
 def _native(sql: str, vendor: str) -> str:
     """The statement in the driver's own parameter style (sqlite3 wants ?, psycopg %s).
 
@@ -118,7 +181,8 @@ def _run_on(db: BaseDatabaseWrapper, sql: str, params: list[Any], read: Callable
     (but not its error types: a DatabaseError is still a django.db.DatabaseError, which the gateway
     answers 451). The connection is looked up once by the caller: each ``connection.x`` goes
     through a context-local lookup, which a few times per statement cost as much as SQLite's work."""
-    db.ensure_connection()
+    if db.connection is None:  # ensure_connection's own test, without its check for an event loop
+        db.ensure_connection()
     adapt = db.ops.adapt_datetimefield_value
     with db.wrap_database_errors:
         cursor = db.connection.cursor()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from marketmsg import rows
@@ -73,7 +73,7 @@ def _parties(columns: tuple[Any, ...]) -> tuple[Buyer, SellerAccount]:
     """The Buyer (its user loaded) and the SellerAccount from the ten party columns."""
     buyer_id, user_id, is_mobile, email, name, role, seller_id, shop, notify, shop_created = columns
     buyer = _loaded(Buyer, {"id": buyer_id, "user_id": user_id, "is_mobile": is_mobile})
-    buyer.user = _loaded(User, {"id": user_id, "email": email, "name": name, "role": role})
+    rows.attach(buyer, user=_loaded(User, {"id": user_id, "email": email, "name": name, "role": role}))
     seller = _loaded(
         SellerAccount,
         {"id": seller_id, "name": shop, "notification_emails": notify, "created_at": shop_created},
@@ -115,7 +115,7 @@ def _relay_loaded(columns: tuple[Any, ...], buyer: Buyer, seller: SellerAccount)
             "created_at": created,
         },
     )
-    relay.buyer, relay.seller = buyer, seller
+    rows.attach(relay, buyer=buyer, seller=seller)
     return relay
 
 
@@ -131,7 +131,7 @@ def relay_pair_of(relay: RelayAddress) -> RelayPair:
         ).first()
     if other is None:
         other = _create(relay.buyer, relay.seller, other_side)
-    other.buyer, other.seller = relay.buyer, relay.seller
+    rows.attach(other, buyer=relay.buyer, seller=relay.seller)
     if relay.side == RelayAddress.Side.BUYER:
         return RelayPair(relay, other)
     return RelayPair(other, relay)
@@ -167,9 +167,8 @@ _ROUTE_SQL = (
 
 
 def _loaded(model: type[M], values: dict[str, Any]) -> M:
-    """A model instance as if the ORM had loaded these fields (from_db wants them in field order)."""
-    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
-    return model.from_db(connection.alias, names, [values[name] for name in names])
+    """A model instance as if the ORM had loaded these fields."""
+    return rows.loaded(model, values)
 
 
 def find_relay_address(address: str) -> RelayAddress | None:

@@ -127,6 +127,10 @@ class Message(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["conversation", "created_at"]),
+            # The head of a conversation's record chain (its latest message by id), which every
+            # stored message reads: one seek, where the index above made SQLite read and sort every
+            # message of the conversation, a cost that grew with the conversation.
+            models.Index(fields=["conversation", "id"], name="message_record_chain"),
             # Response-time figures: a seller's buyer messages in time order, with every column the
             # figures test, so that they are computed from the index alone (conversations.metrics).
             models.Index(

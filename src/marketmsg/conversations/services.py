@@ -94,7 +94,6 @@ def conversation_for(
     return existing
 
 
-# In the model's field order, which Model.from_db() requires.
 _CONVERSATION_COLUMNS = [f.attname for f in Conversation._meta.concrete_fields]
 
 
@@ -104,7 +103,9 @@ def _conversation_where(condition: str, params: list[Any]) -> Conversation | Non
         f"SELECT {', '.join(_CONVERSATION_COLUMNS)} FROM conversations_conversation WHERE {condition}",
         params,
     )
-    return Conversation.from_db(connection.alias, _CONVERSATION_COLUMNS, found[0]) if found else None
+    if not found:
+        return None
+    return rows.loaded(Conversation, dict(zip(_CONVERSATION_COLUMNS, found[0], strict=True)))
 
 
 def conversation_by_id(conversation_id: int) -> Conversation:
@@ -299,29 +300,30 @@ def post_message(draft: Draft) -> Message:
         if screening is not None:
             text, html, decision = screening.text, screening.html, screening.recorded()
         now = timezone.now()
-        message = Message(
-            conversation=conversation,
-            seller_id=conversation.seller_id,
-            author=draft.author,
-            channel=draft.channel,
-            state=state,
-            sender_email=_text(draft.sender_email.lower()),
-            sender_user=draft.sender_user,
-            subject=_text(draft.subject[:998]),
-            text=_text(text),
-            html=_text(html),
-            has_attachments=draft.has_attachments or bool(draft.files),
-            is_auto=draft.is_auto,
-            needs_reply=draft.author == Author.BUYER and not draft.is_auto and state == State.RELAYED,
-            parent=draft.parent,
-            incoming_message_id=_text(draft.incoming_message_id[:998]),
-            outbound_message_id=new_message_id(),
-            raw_sha256=hashlib.sha256(draft.raw).hexdigest() if draft.raw is not None else "",
-            raw_size=len(draft.raw) if draft.raw is not None else 0,
-            created_at=now,
-            reason=draft.reason,
-            authentication=draft.authentication,
-            **decision,
+        message = rows.new(
+            Message,
+            {
+                "seller_id": conversation.seller_id,
+                "author": draft.author,
+                "channel": draft.channel,
+                "state": state,
+                "sender_email": _text(draft.sender_email.lower()),
+                "subject": _text(draft.subject[:998]),
+                "text": _text(text),
+                "html": _text(html),
+                "has_attachments": draft.has_attachments or bool(draft.files),
+                "is_auto": draft.is_auto,
+                "needs_reply": draft.author == Author.BUYER and not draft.is_auto and state == State.RELAYED,
+                "incoming_message_id": _text(draft.incoming_message_id[:998]),
+                "outbound_message_id": new_message_id(),
+                "raw_sha256": hashlib.sha256(draft.raw).hexdigest() if draft.raw is not None else "",
+                "raw_size": len(draft.raw) if draft.raw is not None else 0,
+                "created_at": now,
+                "reason": draft.reason,
+                "authentication": draft.authentication,
+                **decision,
+            },
+            {"conversation": conversation, "sender_user": draft.sender_user, "parent": draft.parent},
         )
         message.record_hash = _sealed(message, draft.files)
         # Hand-written writes (ADR 5): every mail, web and API message passes here.

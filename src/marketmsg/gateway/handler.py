@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from email.message import Message as MailMessage
 from typing import Any, TypeVar
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -24,7 +25,7 @@ from marketmsg.gateway import limits, replies
 from marketmsg.gateway.committer import GroupCommit
 from marketmsg.mailauth import inbound as mailauth
 from marketmsg.mailauth.inbound import Verdict
-from marketmsg.relay import inbound
+from marketmsg.relay import inbound, parsing
 from marketmsg.relay.inbound import RecipientCheck
 
 log = logging.getLogger(__name__)
@@ -154,18 +155,20 @@ class RelayHandler:
         self.auth_threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mailauth")
         self.limits = limits.Limits(limits.from_settings())
 
-    async def _authenticate(self, raw: bytes, session: Session, envelope: Envelope) -> Verdict:
+    async def _authenticate(
+        self, raw: bytes, parsed: MailMessage | None, session: Session, envelope: Envelope
+    ) -> Verdict:
         """SPF, DKIM and DMARC (SPEC F1), in a thread: they wait on DNS, not on the database."""
         peer = _peer_ip(session)
         helo, sender = session.host_name or "", _sender(envelope)
         try:
             # A sender seen recently is checked from cached DNS right here: a hand-off to a thread
             # costs more than the check, and the threads contend for Python's lock with the loop.
-            known = mailauth.check_from_cache(raw, peer, helo, sender)
+            known = mailauth.check_from_cache(raw, peer, helo, sender, parsed)
             if known is not None:
                 return known
             return await asyncio.get_running_loop().run_in_executor(
-                self.auth_threads, mailauth.check, raw, peer, helo, sender
+                self.auth_threads, mailauth.check, raw, peer, helo, sender, parsed
             )
         except Exception:
             # A bug here must not lose mail: it is accepted and the verdict says so for staff.
@@ -222,7 +225,10 @@ class RelayHandler:
         if not envelope.rcpt_tos:
             return replies.NO_VALID_RECIPIENTS
         raw = envelope.original_content or b""
-        verdict = await self._authenticate(raw, session, envelope)
+        # A small mail is parsed once, here, for the sender check and the pipeline both; a large one
+        # is parsed by the pipeline alone (on PostgreSQL off the loop's thread).
+        parsed = parsing.parse(raw) if len(raw) <= mailauth.INLINE_MAX_BYTES else None
+        verdict = await self._authenticate(raw, parsed, session, envelope)
         if verdict.refused:
             log.info("refused mail failing DMARC (%s, policy %s)", verdict.summary(), verdict.policy)
             return replies.dmarc_refused(verdict.from_domain, verdict.policy)
@@ -236,6 +242,7 @@ class RelayHandler:
                 list(envelope.rcpt_tos),
                 _known_relays(envelope),
                 verdict.as_dict(),
+                parsed,
             )
             receipt = await self.commits.store(prepared)
         except Refused as refusal:

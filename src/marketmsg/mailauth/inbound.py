@@ -58,8 +58,13 @@ class Verdict:
         }
 
 
-def check(raw: bytes, ip: str, helo: str, mail_from: str) -> Verdict:
-    headers = BytesHeaderParser(policy=policy.compat32).parsebytes(_header_block(raw))
+def check(raw: bytes, ip: str, helo: str, mail_from: str, parsed: MailMessage | None = None) -> Verdict:
+    """The verdict on ``raw``; ``parsed`` is the same mail already parsed (compat32), if it was."""
+    headers = (
+        parsed
+        if parsed is not None
+        else BytesHeaderParser(policy=policy.compat32).parsebytes(_header_block(raw))
+    )
     if settings.TRUSTED_AUTHSERV_ID:
         return trusted(headers, settings.TRUSTED_AUTHSERV_ID)
     from_domain = _from_domain(headers)
@@ -73,14 +78,16 @@ def check(raw: bytes, ip: str, helo: str, mail_from: str) -> Verdict:
 INLINE_MAX_BYTES = 256 * 1024
 
 
-def check_from_cache(raw: bytes, ip: str, helo: str, mail_from: str) -> Verdict | None:
+def check_from_cache(
+    raw: bytes, ip: str, helo: str, mail_from: str, parsed: MailMessage | None = None
+) -> Verdict | None:
     """``check`` answered from cached DNS alone, or None when it would need a query (or the mail
     is large): the same verdict ``check`` gives, computed without waiting, so the gateway can skip
     the hand-off to a thread for senders it has seen recently."""
     if len(raw) > INLINE_MAX_BYTES:
         return None
     with resolver.cached_only() as lookups:
-        verdict = check(raw, ip, helo, mail_from)
+        verdict = check(raw, ip, helo, mail_from, parsed)
     return None if lookups.missed else verdict
 
 

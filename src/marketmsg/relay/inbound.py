@@ -13,7 +13,7 @@ from email.message import Message as MailMessage
 from enum import Enum
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from marketmsg import rows
 from marketmsg.addresses import services as addresses
@@ -90,13 +90,15 @@ def prepare(
     recipients: list[str],
     known: Mapping[str, RelayAddress] | None = None,
     authentication: dict[str, Any] | None = None,
+    parsed: MailMessage | None = None,
 ) -> Prepared:
     """Parse, scrub and thread the mail: reads only, so it runs outside the write transaction.
 
     ``known`` holds relay addresses already looked up at RCPT time; ``authentication`` is the
-    sender-authentication verdict the gateway found (stored with each message). Raises Refused.
+    sender-authentication verdict the gateway found (stored with each message); ``parsed`` is
+    ``raw`` already parsed by ``parsing.parse``, if it was. Raises Refused.
     """
-    prepared = Prepared(parsing.parse(raw))
+    prepared = Prepared(parsed if parsed is not None else parsing.parse(raw))
     bounces = {recipient: verp.delivery_id_of(recipient) for recipient in recipients}
     # Reports to VERP addresses carry no files; mail to a relay address must pass the file rules.
     files = _checked_files(prepared.mail) if None in bounces.values() else []
@@ -263,7 +265,7 @@ def _parent_in_pair(seller_id: int, buyer_id: int, refs: list[str]) -> tuple[Con
         return None
     message_id, conversation_id = found[0]
     conversation = services.conversation_by_id(conversation_id)
-    parent = Message.from_db(connection.alias, ["id", "conversation_id"], [message_id, conversation_id])
+    parent = rows.loaded(Message, {"id": message_id, "conversation_id": conversation_id})
     parent.conversation = conversation
     return conversation, parent
 
@@ -273,4 +275,4 @@ def _order_of_pair(order_id: str, seller_id: int, buyer_id: int) -> Order | None
         "SELECT id FROM orders_order WHERE order_id = %s AND seller_id = %s AND buyer_id = %s",
         [order_id, seller_id, buyer_id],
     )
-    return Order.from_db(connection.alias, ["id"], [found[0][0]]) if found else None
+    return rows.loaded(Order, {"id": found[0][0]}) if found else None
