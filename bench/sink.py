@@ -36,6 +36,14 @@ def _first_word_of_subject(data: bytes) -> str:
     return found.group(1).decode(errors="replace") if found else "-"
 
 
+def _write_count(path: Path, count: int) -> None:
+    """Replace the file in one step: a reader must never see it empty halfway through a write
+    (it read 0 and reported lost mail that had arrived)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(str(count))
+    partial.replace(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
@@ -48,8 +56,8 @@ def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     while not stop.wait(0.1):
-        args.count_file.write_text(str(sink.count))
-    args.count_file.write_text(str(sink.count))
+        _write_count(args.count_file, sink.count)
+    _write_count(args.count_file, sink.count)
     controller.stop()
 
 
