@@ -125,3 +125,33 @@ def test_attach_caches_the_object_for_the_id_the_instance_holds_and_sets_the_id_
     other = make_seller("もみじ商店", "owner@momiji.example.jp")
     rows.attach(relay, seller=other)  # a different seller: the descriptor sets the id too
     assert relay.seller_id == other.pk and relay.seller is other
+
+
+def test_a_row_inserted_by_hand_reads_back_as_the_orm_saves_it():
+    """JSON encoded and date-times adapted at their positions only (the insert plan), the rest as
+    given: the row read back equals the one the ORM stores from the same instance."""
+    pair = make_pair()
+    conversation = Conversation.objects.create(seller=pair.seller, buyer=pair.buyer, order=pair.order)
+    values = {
+        "seller_id": pair.seller.pk,
+        "author": Message.Author.BUYER,
+        "channel": Message.Channel.MAIL,
+        "state": Message.State.RELAYED,
+        "subject": "2026-11-27 12:00 に届きますか",  # text that looks like a time stays text
+        "text": "{}",
+        "created_at": timezone.now(),
+        "authentication": {"spf": "pass", "dkim": [["example.jp", "pass"]]},
+    }
+    by_hand = rows.save_new(
+        rows.new(Message, {**values, "outbound_message_id": "<1@x>"}, {"conversation": conversation})
+    )
+    by_orm = Message(**values, outbound_message_id="<2@x>", conversation=conversation)
+    by_orm.save()
+
+    def stored(pk: int) -> dict[str, Any]:
+        row = Message.objects.filter(pk=pk).values().get()
+        return {k: v for k, v in row.items() if k not in ("id", "outbound_message_id")}
+
+    assert stored(by_hand.pk) == stored(by_orm.pk)
+    assert stored(by_hand.pk)["authentication"] == values["authentication"]
+    assert stored(by_hand.pk)["created_at"] == values["created_at"]

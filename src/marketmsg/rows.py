@@ -8,7 +8,9 @@ than SQLite did (ADR 4, ADR 5).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
@@ -23,11 +25,19 @@ M = TypeVar("M", bound=models.Model)
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class _InsertPlan:
+    sql: str
+    fields: list[models.Field[Any, Any]]  # the columns written, in order
+    returns_pk: bool
+    values_of: Callable[[Any], Any]  # an instance's values for ``fields`` (an attrgetter)
+    json: tuple[int, ...]  # positions of JSON fields: encoded here, not by the driver
+    times: tuple[int, ...]  # positions of date-time fields: adapted as Django adapts them
+
+
 @cache
-def _insert_plan(
-    model: type[models.Model], vendor: str, skip_conflicts: bool = False
-) -> tuple[str, list[models.Field[Any, Any]], bool]:
-    """The INSERT statement, the fields it writes (in order) and whether the pk comes back."""
+def _insert_plan(model: type[models.Model], vendor: str, skip_conflicts: bool = False) -> _InsertPlan:
+    """The INSERT statement for ``model`` and what its values need before the driver takes them."""
     meta = model._meta
     pk_is_generated = isinstance(meta.pk, AutoFieldMixin)
     fields = [f for f in meta.concrete_fields if not (pk_is_generated and f is meta.pk)]
@@ -40,7 +50,15 @@ def _insert_plan(
         sql += " ON CONFLICT DO NOTHING"
     if pk_is_generated:
         sql += f" RETURNING {quote(meta.pk.column)}"  # type: ignore[union-attr]
-    return sql, fields, pk_is_generated
+    getter = operator.attrgetter(*(f.attname for f in fields))
+    return _InsertPlan(
+        sql=sql,
+        fields=fields,
+        returns_pk=pk_is_generated,
+        values_of=getter if len(fields) > 1 else lambda obj: (getter(obj),),
+        json=tuple(i for i, f in enumerate(fields) if isinstance(f, models.JSONField)),
+        times=tuple(i for i, f in enumerate(fields) if isinstance(f, models.DateTimeField)),
+    )
 
 
 def db_value(value: Any) -> Any:
@@ -50,24 +68,28 @@ def db_value(value: Any) -> Any:
     return value
 
 
-def _params(db: BaseDatabaseWrapper, fields: list[models.Field[Any, Any]], values: list[Any]) -> list[Any]:
-    """The values as the driver takes them: a JSON field's value is encoded (the only adaptation
-    the drivers do not do themselves for our models)."""
-    return [
-        f.get_db_prep_save(v, db) if isinstance(f, models.JSONField) else v
-        for f, v in zip(fields, values, strict=True)
-    ]
+def _params(db: BaseDatabaseWrapper, plan: _InsertPlan, values: Any) -> list[Any]:
+    """The values as the driver takes them: JSON encoded, date-times adapted (the only adaptations
+    the drivers do not do themselves for our models), found by position once per model."""
+    params = list(values)
+    for i in plan.json:
+        params[i] = plan.fields[i].get_db_prep_save(params[i], db)
+    adapt = db.ops.adapt_datetimefield_value
+    for i in plan.times:
+        if isinstance(params[i], datetime):
+            params[i] = adapt(params[i])
+    return params
 
 
 def save_new(obj: M) -> M:
     """Insert ``obj`` (all concrete fields, defaults already applied by its constructor)."""
     db = connections[DEFAULT_DB_ALIAS]
-    sql, fields, returns_pk = _insert_plan(type(obj), db.vendor)
-    params = _params(db, fields, [getattr(obj, f.attname) for f in fields])
-    if returns_pk:
-        obj.pk = _run_on(db, sql, params, _all_rows)[0][0]
+    plan = _insert_plan(type(obj), db.vendor)
+    params = _params(db, plan, plan.values_of(obj))
+    if plan.returns_pk:
+        obj.pk = _execute(db, plan.sql, params, _all_rows)[0][0]
     else:
-        _run_on(db, sql, params, _row_count)
+        _execute(db, plan.sql, params, _row_count)
     return _saved(obj)
 
 
@@ -75,9 +97,9 @@ def save_new_unless_clash(obj: M) -> M | None:
     """Like save_new, but None (and nothing written) when a unique constraint already holds such
     a row: no savepoint is needed to survive the clash (the model's pk must be generated)."""
     db = connections[DEFAULT_DB_ALIAS]
-    sql, fields, returns_pk = _insert_plan(type(obj), db.vendor, skip_conflicts=True)
-    assert returns_pk, "save_new_unless_clash needs a generated primary key"
-    found = _run_on(db, sql, _params(db, fields, [getattr(obj, f.attname) for f in fields]), _all_rows)
+    plan = _insert_plan(type(obj), db.vendor, skip_conflicts=True)
+    assert plan.returns_pk, "save_new_unless_clash needs a generated primary key"
+    found = _execute(db, plan.sql, _params(db, plan, plan.values_of(obj)), _all_rows)
     if not found:
         return None
     obj.pk = found[0][0]
@@ -95,11 +117,11 @@ def insert(model: type[models.Model], **values: Any) -> Any:
     """Insert one row from field values (attnames; the field's default where one is missing),
     without building a model instance; returns the new primary key."""
     db = connections[DEFAULT_DB_ALIAS]
-    sql, fields, returns_pk = _insert_plan(model, db.vendor)
-    row = [values[f.attname] if f.attname in values else f.get_default() for f in fields]
-    if returns_pk:
-        return _run_on(db, sql, _params(db, fields, row), _all_rows)[0][0]
-    _run_on(db, sql, _params(db, fields, row), _row_count)
+    plan = _insert_plan(model, db.vendor)
+    row = [values[f.attname] if f.attname in values else f.get_default() for f in plan.fields]
+    if plan.returns_pk:
+        return _execute(db, plan.sql, _params(db, plan, row), _all_rows)[0][0]
+    _execute(db, plan.sql, _params(db, plan, row), _row_count)
     return values.get(model._meta.pk.attname)  # type: ignore[union-attr]
 
 
@@ -181,15 +203,18 @@ def _run_on(db: BaseDatabaseWrapper, sql: str, params: list[Any], read: Callable
     (but not its error types: a DatabaseError is still a django.db.DatabaseError, which the gateway
     answers 451). The connection is looked up once by the caller: each ``connection.x`` goes
     through a context-local lookup, which a few times per statement cost as much as SQLite's work."""
+    adapt = db.ops.adapt_datetimefield_value
+    return _execute(db, sql, [adapt(p) if isinstance(p, datetime) else p for p in params], read)
+
+
+def _execute(db: BaseDatabaseWrapper, sql: str, params: list[Any], read: Callable[[Any], T]) -> T:
+    """``_run_on`` for parameters already as the driver takes them."""
     if db.connection is None:  # ensure_connection's own test, without its check for an event loop
         db.ensure_connection()
-    adapt = db.ops.adapt_datetimefield_value
     with db.wrap_database_errors:
         cursor = db.connection.cursor()
         try:
-            cursor.execute(
-                _native(sql, db.vendor), [adapt(p) if isinstance(p, datetime) else p for p in params]
-            )
+            cursor.execute(_native(sql, db.vendor), params)
             return read(cursor)
         finally:
             cursor.close()

@@ -4,8 +4,8 @@ Each DATA hands its prepared mail to ``GroupCommit.store`` and waits. The batch 
 the process has its writer turn, in one transaction, and only then are the waiting SMTP sessions
 answered. A refused mail (or one that hits an error) makes the batch be written again with each
 mail in a savepoint of its own, so that it alone is answered with its refusal (ADR 16); a failed
-commit answers the whole batch with a temporary failure. So no mail is answered 250 before its own rows are durable, and under load one
-commit (one fsync) covers several mails (ADR 5).
+commit answers the whole batch with a temporary failure. So no mail is answered 250 before its
+own rows are durable, and under load one commit (one fsync) covers several mails (ADR 5).
 """
 
 from __future__ import annotations
