@@ -183,22 +183,6 @@ def test_the_from_shortcut_agrees_on_every_corpus_mail_and_takes_most_of_them():
     assert simple > len(paths) / 2
 
 
-def _filename_the_general_way(part: Message) -> str:
-    """filename_of before its shortcut for parts whose headers cannot name a file."""
-    try:
-        name = part.get_filename() or ""
-    except Exception:
-        name = ""
-    if not name:
-        try:
-            name = str(part.get_param("name") or "")
-        except Exception:
-            name = ""
-    name = parsing._undo_surrogates(name)
-    name = parsing._decode_words(name) if "=?" in name else name
-    return parsing._CONTROL.sub(" ", name).strip()
-
-
 def test_file_names_are_read_as_before_for_every_part_of_every_corpus_mail():
     if not (CORPUS / "INDEX.tsv").exists():
         pytest.skip("the shared corpus is not next to this checkout")
@@ -206,7 +190,7 @@ def test_file_names_are_read_as_before_for_every_part_of_every_corpus_mail():
     for path in corpus_paths():
         for part in parsing.walk(parsing.parse((CORPUS / path).read_bytes())):
             name = parsing.filename_of(part)
-            assert name == _filename_the_general_way(part), path
+            assert name == parsing._named_in_parameters(part), path
             named += bool(name)
             skipped += part.get("content-disposition") is None and "name" not in str(part.get("content-type"))
     assert named > 100 and skipped > 100  # both ways were taken

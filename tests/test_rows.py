@@ -32,7 +32,7 @@ def _state(instance: models.Model) -> tuple[bool, str | None, set[str]]:
     return instance._state.adding, instance._state.db, set(instance._state.fields_cache)
 
 
-def test_a_new_message_is_the_instance_the_models_constructor_makes():
+def _conversation_and_message_values(subject: str) -> tuple[Conversation, dict[str, Any]]:
     pair = make_pair()
     conversation = Conversation.objects.create(seller=pair.seller, buyer=pair.buyer, order=pair.order)
     values = {
@@ -40,11 +40,16 @@ def test_a_new_message_is_the_instance_the_models_constructor_makes():
         "author": Message.Author.BUYER,
         "channel": Message.Channel.MAIL,
         "state": Message.State.RELAYED,
-        "subject": "在庫について",
+        "subject": subject,
         "text": "まだありますか。",
         "created_at": timezone.now(),
         "authentication": {"spf": "pass"},
     }
+    return conversation, values
+
+
+def test_a_new_message_is_the_instance_the_models_constructor_makes():
+    conversation, values = _conversation_and_message_values("在庫について")
     related = {"conversation": conversation, "sender_user": None, "parent": None}
 
     made = rows.new(Message, values, related)
@@ -130,18 +135,9 @@ def test_attach_caches_the_object_for_the_id_the_instance_holds_and_sets_the_id_
 def test_a_row_inserted_by_hand_reads_back_as_the_orm_saves_it():
     """JSON encoded and date-times adapted at their positions only (the insert plan), the rest as
     given: the row read back equals the one the ORM stores from the same instance."""
-    pair = make_pair()
-    conversation = Conversation.objects.create(seller=pair.seller, buyer=pair.buyer, order=pair.order)
-    values = {
-        "seller_id": pair.seller.pk,
-        "author": Message.Author.BUYER,
-        "channel": Message.Channel.MAIL,
-        "state": Message.State.RELAYED,
-        "subject": "2026-11-27 12:00 に届きますか",  # text that looks like a time stays text
-        "text": "{}",
-        "created_at": timezone.now(),
-        "authentication": {"spf": "pass", "dkim": [["example.jp", "pass"]]},
-    }
+    # A subject that looks like a time stays text; JSON with a list inside.
+    conversation, values = _conversation_and_message_values("2026-11-27 12:00 に届きますか")
+    values["authentication"] = {"spf": "pass", "dkim": [["example.jp", "pass"]]}
     by_hand = rows.save_new(
         rows.new(Message, {**values, "outbound_message_id": "<1@x>"}, {"conversation": conversation})
     )

@@ -3,7 +3,9 @@
 ``save_new(obj)`` inserts an unsaved model instance with one cached INSERT statement and marks it
 saved, exactly as ``obj.save()`` would for a new row of a model without signals or custom
 ``save()``. The gateway does this a few times per message, and the ORM's compilation cost more
-than SQLite did (ADR 4, ADR 5).
+than SQLite did (ADR 4, ADR 5). ``loaded``, ``new`` and ``attach`` build and link model instances
+exactly as ``from_db``, the model's constructor and its relation descriptors would, without
+their generic work (ADR 16).
 """
 
 from __future__ import annotations

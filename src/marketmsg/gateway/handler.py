@@ -71,6 +71,18 @@ def _known_relays(envelope: Envelope) -> dict[str, RelayAddress]:
     return envelope.marketmsg_relays  # type: ignore[attr-defined,no-any-return]
 
 
+def _parsed_if_small(raw: bytes) -> MailMessage | None:
+    """A small mail is parsed once, here, for the sender check and the pipeline both; a large one
+    is parsed by the pipeline alone (on PostgreSQL off the loop's thread)."""
+    if len(raw) > mailauth.INLINE_MAX_BYTES:
+        return None
+    try:
+        return parsing.parse(raw)
+    except Exception:  # the pipeline parses it again and answers whatever goes wrong there
+        log.exception("could not parse a mail of %d bytes before its sender check", len(raw))
+        return None
+
+
 class DatabaseSteps:
     """Runs the gateway's database work in short synchronous steps: on SQLite right on the event
     loop's thread, on PostgreSQL on a few threads of its own.
@@ -225,9 +237,7 @@ class RelayHandler:
         if not envelope.rcpt_tos:
             return replies.NO_VALID_RECIPIENTS
         raw = envelope.original_content or b""
-        # A small mail is parsed once, here, for the sender check and the pipeline both; a large one
-        # is parsed by the pipeline alone (on PostgreSQL off the loop's thread).
-        parsed = parsing.parse(raw) if len(raw) <= mailauth.INLINE_MAX_BYTES else None
+        parsed = _parsed_if_small(raw)
         verdict = await self._authenticate(raw, parsed, session, envelope)
         if verdict.refused:
             log.info("refused mail failing DMARC (%s, policy %s)", verdict.summary(), verdict.policy)

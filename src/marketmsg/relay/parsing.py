@@ -198,6 +198,11 @@ def filename_of(part: Message) -> str:
         # Neither header can name a file (the body parts of nearly every mail): the standard
         # library's parameter parsing of both headers is skipped.
         return ""
+    return _named_in_parameters(part)
+
+
+def _named_in_parameters(part: Message) -> str:
+    """The file name from Content-Disposition's filename, else Content-Type's name, decoded."""
     try:
         name = part.get_filename() or ""
     except Exception:
