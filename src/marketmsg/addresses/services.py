@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from marketmsg import rows
 from marketmsg.accounts.models import Buyer, SellerAccount, User
 from marketmsg.addresses.models import RelayAddress, SenderAddress, SenderAddressChange
-
-M = TypeVar("M", bound=models.Model)
 
 
 def new_local_part() -> str:
@@ -72,9 +70,9 @@ _CONVERSATION_PAIR_SQL = (
 def _parties(columns: tuple[Any, ...]) -> tuple[Buyer, SellerAccount]:
     """The Buyer (its user loaded) and the SellerAccount from the ten party columns."""
     buyer_id, user_id, is_mobile, email, name, role, seller_id, shop, notify, shop_created = columns
-    buyer = _loaded(Buyer, {"id": buyer_id, "user_id": user_id, "is_mobile": is_mobile})
-    rows.attach(buyer, user=_loaded(User, {"id": user_id, "email": email, "name": name, "role": role}))
-    seller = _loaded(
+    buyer = rows.loaded(Buyer, {"id": buyer_id, "user_id": user_id, "is_mobile": is_mobile})
+    rows.attach(buyer, user=rows.loaded(User, {"id": user_id, "email": email, "name": name, "role": role}))
+    seller = rows.loaded(
         SellerAccount,
         {"id": seller_id, "name": shop, "notification_emails": notify, "created_at": shop_created},
     )
@@ -102,7 +100,7 @@ def relay_pair_of_conversation(conversation_id: int) -> RelayPair:
 def _relay_loaded(columns: tuple[Any, ...], buyer: Buyer, seller: SellerAccount) -> RelayAddress:
     """A RelayAddress of this pair from the six relay columns, its buyer and seller attached."""
     rid, local, domain, side, active, created = columns
-    relay = _loaded(
+    relay = rows.loaded(
         RelayAddress,
         {
             "id": rid,
@@ -164,11 +162,6 @@ _ROUTE_SQL = (
     "ON o.buyer_id = r.buyer_id AND o.seller_id = r.seller_id AND o.side <> r.side "
     "WHERE r.local_part = %s AND r.is_active"
 )
-
-
-def _loaded(model: type[M], values: dict[str, Any]) -> M:
-    """A model instance as if the ORM had loaded these fields."""
-    return rows.loaded(model, values)
 
 
 def find_relay_address(address: str) -> RelayAddress | None:

@@ -49,6 +49,11 @@ def commit_batch(store: Callable[[Any], Any], items: list[Any]) -> list[Outcome]
     return _each_in_savepoint(store, items)
 
 
+def _as_failure(error: BaseException) -> DatabaseError:
+    """What the mails of a batch that was not stored are answered with (a temporary failure)."""
+    return error if isinstance(error, DatabaseError) else BatchAborted(repr(error))
+
+
 class _OneFailed(Exception):
     """Rolls the savepoint-free attempt back when one of its mails could not be stored."""
 
@@ -68,7 +73,7 @@ def _all_or_nothing(store: Callable[[Any], Any], items: list[Any]) -> list[Outco
         return None
     except Exception as error:  # BEGIN or COMMIT failed: nothing in the batch is stored
         log.warning("batch of %d mail(s) not stored: %s", len(items), error)
-        failure = error if isinstance(error, DatabaseError) else BatchAborted(str(error))
+        failure = _as_failure(error)
         return [(False, failure)] * len(items)
     return [(True, result) for result in results]
 
@@ -90,7 +95,7 @@ def _each_in_savepoint(store: Callable[[Any], Any], items: list[Any]) -> list[Ou
                 # transaction back without an error: none of the stored mails may say 250.
                 raise BatchAborted("a savepoint could not be rolled back; the batch was not stored")
     except Exception as error:  # BEGIN or COMMIT failed: nothing in the batch is stored
-        failure = error if isinstance(error, DatabaseError) else BatchAborted(str(error))
+        failure = _as_failure(error)
         log.warning("batch of %d mail(s) not stored: %s", len(items), error)
         # A refusal stands (it stored nothing and needed no commit); everything else failed.
         not_reached = len(items) - len(outcomes)
@@ -206,7 +211,7 @@ class GroupCommit:
                 taken = self._take()
                 outcomes = await self.run(commit_batch, self.store_one, [item for item, _ in taken])
         except BaseException as error:  # no turn (or shutdown): answer every waiting session
-            failure = error if isinstance(error, DatabaseError) else BatchAborted(repr(error))
+            failure = _as_failure(error)
             rest, self.pending = self.pending, []
             # Outcomes that exist are true: that batch was committed (or not) already.
             _settle(taken, outcomes or [(False, failure)] * len(taken))
@@ -222,7 +227,7 @@ class GroupCommit:
         try:
             outcomes = await self.run(commit_batch, self.store_one, [item for item, _ in taken])
         except BaseException as error:  # the thread pool is gone (shutdown): nothing was stored
-            failure = error if isinstance(error, DatabaseError) else BatchAborted(repr(error))
+            failure = _as_failure(error)
             _settle(taken, [(False, failure)] * len(taken))
             if not isinstance(error, Exception):
                 raise
