@@ -45,6 +45,7 @@ class Caught:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
+    mail_options: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -55,13 +56,15 @@ class SinkHandler:
     answers: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     greetings: int = 0  # EHLO commands seen: one per connection from our worker
+    hidden: set[str] = field(default_factory=set)  # extensions not offered, e.g. {"SMTPUTF8"}
 
     async def handle_EHLO(
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
     ) -> list[str]:
         self.greetings += 1
         session.host_name = hostname
-        return responses
+        offered = [line for line in responses if line[4:].split(" ")[0].upper() not in self.hidden]
+        return [*(f"250-{line[4:]}" for line in offered[:-1]), f"250 {offered[-1][4:]}"]
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -75,7 +78,12 @@ class SinkHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         with self.lock:
             self.messages.append(
-                Caught(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+                Caught(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    envelope.original_content,
+                    list(envelope.mail_options),
+                )
             )
         return "250 2.0.0 Queued"
 
@@ -84,7 +92,8 @@ class SinkHandler:
 def sink(settings) -> Iterator[SinkHandler]:  # type: ignore[no-untyped-def]
     handler = SinkHandler()
     port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    # Offers SMTPUTF8 and 8BITMIME like most mail servers; a test hides one with ``hidden``.
+    controller = Controller(handler, hostname="127.0.0.1", port=port, enable_SMTPUTF8=True)
     controller.start()
     settings.SMARTHOST = ("127.0.0.1", port)
     yield handler

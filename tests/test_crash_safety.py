@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import random
 import signal
 import smtplib
@@ -29,6 +30,7 @@ from tests.mail import compose, parse
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 MESSAGES = 300
+KILL_EVERY = 40  # accepted mails between two kills
 
 
 @pytest.fixture
@@ -72,7 +74,7 @@ class Service:
         self.process.wait()
         self.kills += 1
         # A supervised gateway process must not outlive its supervisor (it would keep the port).
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 120  # a bound that only ends a hung run
         while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not any(Path(f"/proc/{pid}").exists() for pid in children), "orphaned gateway processes"
@@ -217,34 +219,52 @@ def test_sigkill_of_gateway_and_worker_loses_no_accepted_message(tmp_path: Path,
 
     accepted: list[str] = []
     refused: list[str] = []
-    done = threading.Event()
+    # Kills are driven by events, never by how fast this machine is (a fast machine sent all the
+    # mail before the second kill): every KILL_EVERY accepted mails the client asks for the next
+    # kill, and it does not run more than KILL_EVERY // 2 mails ahead of a kill it asked for. So
+    # each kill lands while mail is in flight, and all of them happen on any machine.
+    kill_points = list(range(KILL_EVERY, int(MESSAGES * 0.9), KILL_EVERY))
+    asked: queue.Queue[bool] = queue.Queue()  # True: kill now; False: sending is over
+    killed = threading.Semaphore(0)
 
     def client() -> None:
         rng = random.Random(5)
-        for k in range(MESSAGES):
-            token = f"crash-{k:04d}"
-            ok = mail_about_order(gateway_port, rng.choice(relayed), emails, token)
-            (accepted if ok else refused).append(token)
-        done.set()
+        pending = 0  # kills asked for and not yet done
+        try:
+            for k in range(MESSAGES):
+                token = f"crash-{k:04d}"
+                ok = mail_about_order(gateway_port, rng.choice(relayed), emails, token)
+                (accepted if ok else refused).append(token)
+                if ok and len(accepted) in kill_points:
+                    asked.put(True)
+                    pending += 1
+                if pending and len(accepted) % KILL_EVERY == KILL_EVERY // 2:
+                    while pending:  # wait until every kill asked for has happened
+                        killed.acquire()
+                        pending -= 1
+        finally:
+            asked.put(False)
 
     sender_thread = threading.Thread(target=client)
     sender_thread.start()
     rng = random.Random(11)
     try:
         turn = 0
-        while not done.is_set():
-            time.sleep(rng.uniform(0.2, 0.8))
+        while asked.get():
+            time.sleep(rng.uniform(0.0, 0.3))  # somewhere within the next mails, not between two
             # In turn: the whole gateway (its supervisor), the worker, one gateway process.
             step = turn % 3
             turn += 1
             if step == 2:
                 gateway.kill_one_child()
-                continue
-            victim = (gateway, worker)[step]
-            victim.kill()
-            victim.start()
+            else:
+                victim = (gateway, worker)[step]
+                victim.kill()
+                victim.start()
+            killed.release()
         sender_thread.join()
-        deadline = time.monotonic() + 120
+        # Wait for the event (every accepted mail at the sink); the bound only ends a hung run.
+        deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
             delivered = Counter(parse(m.data)["Subject"].split()[0] for m in list(sink.messages))
             if set(accepted) <= set(delivered):
@@ -262,6 +282,7 @@ def test_sigkill_of_gateway_and_worker_loses_no_accepted_message(tmp_path: Path,
         f"{len(delivered)} delivered, {duplicates} duplicate(s); gateway killed {gateway.kills}x, "
         f"worker killed {worker.kills}x\n"
     )
+    assert turn == len(kill_points), f"{turn} of {len(kill_points)} kills happened"
     assert gateway.kills >= 2 and worker.kills >= 2
     assert not missing, f"accepted but never delivered: {sorted(missing)}"
     assert len(accepted) >= MESSAGES * 0.9

@@ -12,7 +12,7 @@ from marketmsg.delivery import verp, worker
 from marketmsg.delivery.models import Delivery
 from marketmsg.delivery.notices import clean_reason
 from tests.mail import compose, everything_readable, parse
-from tests.personas import make_buyer, make_pair
+from tests.personas import make_buyer, make_pair, make_seller
 from tests.test_relay_smtp import deliver_all
 
 pytestmark = pytest.mark.db
@@ -176,14 +176,21 @@ def test_mail_in_one_conversation_is_delivered_in_order(gateway, sink):
 
 
 def test_two_workers_never_claim_the_same_delivery(gateway, sink):
-    pair = make_pair()
-    for _ in range(5):
-        gateway.send(
-            "taro.yamada@example.jp", pair.seller_relay, compose("taro.yamada@example.jp", pair.seller_relay)
-        )
-    first = worker.claim("worker-a", limit=10)
+    """Five conversations, so that each delivery is free to be claimed (one conversation's later
+    mail waits behind its first): the second worker gets the rest, never one the first holds."""
+    seller = make_pair().seller
+    for n in range(5):
+        email = f"buyer{n}@example.jp"
+        pair = make_pair(seller, make_buyer(email))
+        assert gateway.send(email, pair.seller_relay, compose(email, pair.seller_relay))[0] == 250
+    first = worker.claim("worker-a", limit=2)
     second = worker.claim("worker-b", limit=10)
+    assert len(first) == 2 and len(second) == 3
     assert {d.pk for d in first}.isdisjoint({d.pk for d in second})
+    assert {d.pk for d in first} | {d.pk for d in second} == set(
+        Delivery.objects.values_list("pk", flat=True)
+    )
+    assert worker.claim("worker-c", limit=10) == []  # all leased
 
 
 def test_workers_claiming_at_the_same_moment_split_the_queue_without_overlap(gateway, sink):
@@ -250,3 +257,115 @@ def test_a_batch_of_deliveries_shares_one_smtp_connection(gateway, sink):
     assert worker.run_once("test-worker") == 2
     assert sink.greetings == 1
     assert len(sink.messages) == 3
+
+
+# --- One bad delivery never holds the others -------------------------------------------------------
+
+
+def international_seller_and_others(gateway) -> list[str]:  # type: ignore[no-untyped-def]
+    """A buyer writes first to a shop whose owner's address is 店長@shop.example, then three buyers
+    write to an ordinary shop: the international delivery heads the worker's batch."""
+    poisoned = make_pair(make_seller("店長の店", "店長@shop.example"), make_buyer("jiro@example.jp"))
+    assert (
+        gateway.send(
+            "jiro@example.jp", poisoned.seller_relay, compose("jiro@example.jp", poisoned.seller_relay)
+        )[0]
+        == 250
+    )
+    seller = make_seller()
+    tokens = []
+    for n in range(3):
+        email = f"good{n}@example.jp"
+        pair = make_pair(seller, make_buyer(email))
+        tokens.append(f"good-{n}")
+        mail = compose(email, pair.seller_relay, subject=f"good-{n} 注文 {pair.order.order_id}")
+        assert gateway.send(email, pair.seller_relay, mail)[0] == 250
+    return tokens
+
+
+def test_an_address_the_next_hop_cannot_take_fails_alone_with_a_notice_that_says_why(gateway, sink):
+    sink.hidden = {"SMTPUTF8"}
+    tokens = international_seller_and_others(gateway)
+    assert worker.run_once("test-worker", limit=10) == 4  # one batch, the bad delivery first
+    subjects = [parse(m.data)["Subject"] for m in sink.messages]
+    assert [s.split()[0] for s in subjects] == tokens
+    failed = Delivery.objects.get(recipient="店長@shop.example")
+    assert failed.state == Delivery.State.FAILED and "SMTPUTF8" in failed.last_reply
+    deliver_all()  # the failure notice goes to the buyer who wrote, and says why
+    notice = parse(sink.messages[-1].data)
+    assert sink.messages[-1].rcpt_tos == ["jiro@example.jp"]
+    text = everything_readable(sink.messages[-1].data)
+    assert "smtputf8" in text and "英数字以外" in text and "店長@shop.example" not in text
+    assert notice["Subject"].startswith("配信できませんでした")
+
+
+def test_an_international_address_is_sent_with_smtputf8_when_the_next_hop_offers_it(gateway, sink):
+    international_seller_and_others(gateway)
+    deliver_all()
+    caught = next(m for m in sink.messages if m.rcpt_tos == ["店長@shop.example"])
+    assert "SMTPUTF8" in caught.mail_options
+    assert Delivery.objects.filter(state=Delivery.State.DELIVERED).count() == 4
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        UnicodeEncodeError("ascii", "店長", 0, 1, "ordinal not in range(128)"),
+        RuntimeError("a bug"),
+        ValueError("odd data"),
+        LookupError("no such thing"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_any_exception_while_sending_one_delivery_retries_that_one_alone(gateway, sink, monkeypatch, error):
+    """The property behind the SMTPUTF8 case: whatever one delivery raises, anywhere in sending it,
+    the rest of its batch is delivered and it is deferred for a later try (never dropped)."""
+    import smtplib
+
+    tokens = international_seller_and_others(gateway)
+    real_rcpt = smtplib.SMTP.rcpt
+
+    def rcpt(self: smtplib.SMTP, recipient: str, options: tuple[str, ...] = ()) -> tuple[int, bytes]:
+        if recipient == "店長@shop.example":
+            raise error
+        return real_rcpt(self, recipient, options)
+
+    monkeypatch.setattr(smtplib.SMTP, "rcpt", rcpt)
+    assert worker.run_once("test-worker", limit=10) == 4
+    assert [parse(m.data)["Subject"].split()[0] for m in sink.messages] == tokens
+    bad = Delivery.objects.get(recipient="店長@shop.example")
+    assert bad.state == Delivery.State.DEFERRED and bad.attempts == 1 and bad.lease_owner == ""
+    assert type(error).__name__ in bad.last_reply
+
+
+def test_an_exception_outside_sending_also_stays_with_its_delivery(gateway, sink, monkeypatch):
+    tokens = international_seller_and_others(gateway)
+    real_deliver = worker.deliver
+
+    def deliver(delivery: Delivery, owner: str, session: object) -> object:
+        if delivery.recipient == "店長@shop.example":
+            raise KeyError("a bug outside sending")
+        return real_deliver(delivery, owner, session)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(worker, "deliver", deliver)
+    assert worker.run_once("test-worker", limit=10) == 4
+    assert [parse(m.data)["Subject"].split()[0] for m in sink.messages] == tokens
+    assert Delivery.objects.get(recipient="店長@shop.example").state == Delivery.State.DEFERRED
+
+
+def test_eight_bit_mail_is_declared_as_8bitmime_or_rendered_in_seven_bits(gateway, sink):
+    """A seller's short Japanese reply renders as 8-bit text: declared where the next hop offers
+    8BITMIME, encoded (and signed after encoding) where it does not."""
+    pair = make_pair()
+    body = "明日発送します。"
+    for n in range(2):
+        mail = compose("owner@sakura-books.example.jp", pair.buyer_relay, subject=f"m{n}", body=body)
+        assert gateway.send("owner@sakura-books.example.jp", pair.buyer_relay, mail)[0] == 250
+    assert worker.run_once("test-worker", limit=1) == 1
+    offered = sink.messages[-1]
+    assert not offered.data.isascii() and "BODY=8BITMIME" in offered.mail_options
+    sink.hidden = {"8BITMIME"}
+    deliver_all()
+    plain = sink.messages[-1]
+    assert plain.data.isascii() and not any(o.startswith("BODY=") for o in plain.mail_options)
+    assert body in everything_readable(plain.data)

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from marketmsg import rows
 from marketmsg.addresses.models import RelayAddress
+from marketmsg.conversations import services
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.orders.models import Order
 from tests.personas import make_pair, make_seller
@@ -110,11 +111,7 @@ def test_with_a_receiver_on_the_construction_signals_the_models_own_constructor_
 def test_the_head_of_a_conversations_record_chain_is_found_by_one_index_seek():
     """Every stored message reads it; a scan and sort of the whole conversation grew with it."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "EXPLAIN QUERY PLAN SELECT record_hash FROM conversations_message "
-            "WHERE conversation_id = %s ORDER BY id DESC LIMIT 1",
-            [1],
-        )
+        cursor.execute(f"EXPLAIN QUERY PLAN {services.CHAIN_HEAD_SQL}", [1])  # the query the code runs
         plan = " ".join(str(row[-1]) for row in cursor.fetchall())
     assert "message_record_chain" in plan and "TEMP B-TREE" not in plan, plan
 

@@ -265,16 +265,20 @@ def _attachment_name(stored: StoredFile) -> str:
     return _text(stored.filename[:255])
 
 
+# The head of a conversation's record chain: one seek of the index message_record_chain (a test
+# reads this query's plan).
+CHAIN_HEAD_SQL = (
+    "SELECT record_hash FROM conversations_message WHERE conversation_id = %s ORDER BY id DESC LIMIT 1"
+)
+
+
 def _sealed(message: Message, files: list[StoredFile]) -> str:
     """The message's link in its conversation's tamper-evident record (conversations.record)."""
     if connection.vendor == "postgresql":  # two writers to one conversation take turns here
         rows.fetchall(
             "SELECT id FROM conversations_conversation WHERE id = %s FOR UPDATE", [message.conversation_id]
         )
-    last = rows.fetchall(
-        "SELECT record_hash FROM conversations_message WHERE conversation_id = %s ORDER BY id DESC LIMIT 1",
-        [message.conversation_id],
-    )
+    last = rows.fetchall(CHAIN_HEAD_SQL, [message.conversation_id])
     content = record.Content.of(message, tuple((_attachment_name(f), f.size, f.sha256) for f in files))
     return record.seal(last[0][0] if last else "", content)
 

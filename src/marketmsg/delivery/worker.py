@@ -86,7 +86,7 @@ def next_attempt_delay(attempts: int) -> int | None:
 
 def deliver(delivery: Delivery, owner: str, session: SmtpSession) -> Outcome:
     try:
-        rendered = render_delivery(delivery)
+        rendered = render_delivery(delivery, eight_bit=session.offers("8bitmime"))
     except LeakDetected as error:
         # Never send it: a real address would reach the other party. An operator must look.
         log.error("delivery %s withheld: %s", delivery.pk, error)
@@ -158,7 +158,11 @@ def record(delivery_id: int, owner: str, result: SendResult, written_at: datetim
             },
         )
         if notify:
-            notify_failure(Delivery.objects.select_related("message").get(pk=delivery_id))
+            try:
+                with transaction.atomic():  # a notice that cannot be made must not undo the result
+                    notify_failure(Delivery.objects.select_related("message").get(pk=delivery_id))
+            except Exception:
+                log.exception("delivery %s failed; its failure notice could not be queued", delivery_id)
 
 
 def run_once(owner: str, limit: int = 20) -> int:
@@ -168,8 +172,25 @@ def run_once(owner: str, limit: int = 20) -> int:
         host, port = settings.SMARTHOST
         with SmtpSession(host, port, settings.SMTP_TIMEOUT_SECONDS) as session:
             for delivery in claimed:
-                deliver(delivery, owner, session)
+                deliver_alone(delivery, owner, session)
     return len(claimed)
+
+
+def deliver_alone(delivery: Delivery, owner: str, session: SmtpSession) -> None:
+    """One delivery of a batch: whatever goes wrong with it stays with it. An exception that
+    escaped once dropped the whole batch, which was claimed again every lease with the same bad
+    delivery first, and mail behind it stayed pending for ever."""
+    try:
+        deliver(delivery, owner, session)
+    except Exception as error:
+        log.exception("delivery %s failed unexpectedly; retried on the schedule", delivery.pk)
+        session.close()
+        try:
+            reason = f"internal error while delivering: {type(error).__name__}"
+            record(delivery.pk, owner, SendResult(Outcome.TEMPORARY, None, reason))
+        except Exception:  # the database itself is away: the lease expires and it is claimed again
+            log.exception("delivery %s: could not record the failure", delivery.pk)
+            close_old_connections()
 
 
 def run(stop: threading.Event, owner: str | None = None) -> None:

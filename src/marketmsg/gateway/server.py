@@ -157,6 +157,7 @@ class Gateway:
         self.address = "{}:{}".format(*listener.getsockname()[:2])
         self.sessions: set[GatewaySMTP] = set()
         self.accept_waiting = False
+        self.deferred_accepts = 0  # connections left for a less busy process first (tests read it)
         self.starting = 0  # accepted, session not yet open
         self.load = load
 
@@ -202,6 +203,7 @@ class Gateway:
         elif not self.accept_waiting:
             # Let an idler process take it first; accept here if none has after the wait.
             self.accept_waiting = True
+            self.deferred_accepts += 1
             self.loop.remove_reader(self.listener.fileno())
             self.loop.call_later(wait, self._accept_after_wait)
 

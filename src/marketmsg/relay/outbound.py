@@ -23,6 +23,8 @@ from marketmsg.relay.inbound import replacement_map
 MARKETPLACE_NAME = "マーケットプレイス / Marketplace"
 REFERENCES_KEPT = 20
 SMTP_POLICY = policy.SMTP.clone(max_line_length=998)
+# For a next hop without 8BITMIME (RFC 6152): every part that would be 8-bit is base64 instead.
+SEVEN_BIT_POLICY = SMTP_POLICY.clone(cte_type="7bit")
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,9 @@ class Rendered:
     envelope_from: str  # '' for the null sender of our own notices
 
 
-def render_delivery(delivery: Delivery) -> Rendered:
+def render_delivery(delivery: Delivery, eight_bit: bool = True) -> Rendered:
+    """The mail for one delivery, signed; with ``eight_bit`` False, 7-bit clean (for a next hop
+    that does not offer 8BITMIME: encoded before signing, so that the signature holds)."""
     message = delivery.message
     # Looked up by hand-written queries: the worker renders every delivery, and the ORM's query
     # building cost more than the database and the mail building together (ADR 4).
@@ -74,7 +78,7 @@ def render_delivery(delivery: Delivery) -> Rendered:
         files=_files(message),
         **_no_reply_footer(message),
     )
-    data = render.build(outbound).as_bytes(policy=SMTP_POLICY)
+    data = render.build(outbound).as_bytes(policy=SMTP_POLICY if eight_bit else SEVEN_BIT_POLICY)
     reals = [real for real in replacements if real != delivery.recipient.lower()]
     render.assert_no_leak(data, reals)
     is_notice = message.author == Message.Author.MARKETPLACE
