@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import html
+import quopri
+import re
+import unicodedata
 from email import message_from_bytes, policy
 from email.header import decode_header
 from email.message import EmailMessage
@@ -56,5 +60,37 @@ def everything_readable(data: bytes) -> str:
         if isinstance(payload, bytes):
             texts.append(payload.decode(part.get_content_charset() or "utf-8", "replace"))
             texts.append(payload.decode("utf-16-le", "ignore"))
+        if part.get_content_maintype() == "message" and str(
+            part.get("content-transfer-encoding")
+        ).lower() in (
+            "base64",
+            "quoted-printable",
+        ):  # a forwarded mail in an encoding: the parser read the encoded text; read the mail too
+            inner = part.get_payload()
+            encoded = inner[0].as_string() if isinstance(inner, list) else str(inner)
+            if "base64" in str(part.get("content-transfer-encoding")).lower():
+                texts.append(everything_readable(base64.b64decode(encoded.encode(), validate=False)))
+            else:
+                texts.append(everything_readable(quopri.decodestring(encoded.encode())))
     joined = "\n".join(texts)
-    return "\n".join([joined, html.unescape(joined), unquote(joined)]).lower()
+    return "\n".join([joined, html.unescape(joined), unquote(joined), as_a_reader_sees(joined)]).lower()
+
+
+# Written apart from marketmsg's relay.spelling, on purpose: characters no reader sees.
+_UNSEEN = {"\u00ad", "\u034f", "\u115f", "\u1160", "\u3164", "\uffa0", '"'}
+
+
+def as_a_reader_sees(text: str) -> str:
+    """Compatibility forms folded (full-width letters), invisible characters and markup removed,
+    references and %-escapes decoded: an address a person would still read, spelt plainly."""
+    text = unquote(html.unescape(text))
+    text = re.sub(r"</?[a-zA-Z][^<>]*>", "", text)
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(
+        c
+        for c in text
+        if c not in _UNSEEN
+        and unicodedata.category(c) != "Cf"
+        and (unicodedata.category(c) != "Cc" or c in "\n\r\t")
+        and not "\ufe00" <= c <= "\ufe0f"
+    )

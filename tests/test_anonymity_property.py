@@ -40,6 +40,28 @@ def case_variant(address: str, style: int) -> str:
     return [address, address.upper(), address.title()][style % 3]
 
 
+def full_width(text: str, whole: bool) -> str:
+    """Zenkaku: every ASCII character, or only the "@" and the dots, in its full-width form."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" and (whole or c in "@.") else c for c in text)
+
+
+def is_jis(char: str) -> bool:
+    try:
+        char.encode("iso-2022-jp")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# Characters no reader sees, put between the letters of an address.
+INVISIBLE = ["\u200b", "\u00ad", "\u2060", "\ufeff", "\u200d", "\u180e", "\u034f"]
+
+
+def with_invisible(text: str, style: int) -> str:
+    mark = INVISIBLE[style % len(INVISIBLE)]
+    return "".join(c + mark if i % 3 == 1 else c for i, c in enumerate(text))
+
+
 def entity_encode(text: str) -> str:
     return "".join(f"&#{ord(c)};" if i % 2 else f"&#x{ord(c):x};" for i, c in enumerate(text))
 
@@ -68,6 +90,15 @@ PLACES = [
     "attachment_text",
     "attachment_binary",
     "forwarded",
+    "forwarded_base64",
+    "text_fullwidth",
+    "text_fullwidth_at",
+    "subject_fullwidth",
+    "iso2022_fullwidth",
+    "text_invisible",
+    "html_tag_split",
+    "html_invisible",
+    "text_quoted_local",
 ]
 
 
@@ -81,6 +112,8 @@ def build_mail(secret: str, to: str, places: list[str], style: int) -> bytes:
         subject = Header(f"連絡先 {hidden}", "utf-8").encode(maxlinelen=10000)
     elif "subject_q" in places:
         subject = f"=?utf-8?q?{''.join(f'={b:02X}' for b in hidden.encode())}?="
+    if "subject_fullwidth" in places:
+        subject = Header(f"連絡先 {full_width(hidden, style != 1)}", "utf-8").encode(maxlinelen=10000)
     mail["Subject"] = subject
     for place, header in (
         ("reply_to", "Reply-To"),
@@ -97,11 +130,26 @@ def build_mail(secret: str, to: str, places: list[str], style: int) -> bytes:
         text += f"連絡先: {hidden}\n"
     if "text_quoted" in places:
         text += f"\n> On Mon, {hidden} wrote:\n> 質問です\n"
+    if "text_fullwidth" in places:
+        text += f"メール: {full_width(hidden, True)}\n"
+    if "text_fullwidth_at" in places:
+        text += f"メール: {full_width(hidden, False)}\n"
+    if "text_invisible" in places:
+        text += f"mail {with_invisible(hidden, style)} です\n"
+    if "text_quoted_local" in places:
+        local, _, domain = hidden.partition("@")
+        text += f'Original recipient: "{local}"@{domain}\n'
+
     mail.set_content(
         text, cte="quoted-printable" if "text_qp" in places else "base64" if "text_base64" in places else None
     )
     if "text_iso2022" in places:
         mail.set_content(f"ご連絡は {hidden} まで", charset="iso-2022-jp", cte="7bit")
+    if "iso2022_fullwidth" in places:
+        jis = "".join(
+            c if is_jis(c) else a for c, a in zip(full_width(hidden, style != 2), hidden, strict=True)
+        )
+        mail.set_content(f"ご連絡は {jis} まで", charset="iso-2022-jp", cte="7bit")
     html_parts = ["<p>こんにちは</p>"]
     if "html_text" in places:
         html_parts.append(f"<p>{hidden}</p>")
@@ -111,6 +159,11 @@ def build_mail(secret: str, to: str, places: list[str], style: int) -> bytes:
         html_parts.append(f'<a href="mailto:{hidden}">mail</a>')
     if "html_percent" in places:
         html_parts.append(f'<a href="mailto:{hidden.replace("@", "%40")}">mail</a>')
+    if "html_tag_split" in places:
+        local, _, domain = hidden.partition("@")
+        html_parts.append(f"<p><b>{local}</b>@<i>{domain}</i></p>")
+    if "html_invisible" in places:
+        html_parts.append(f"<p>{with_invisible(hidden, style + 1)} &shy;</p>")
     if "html_attr" in places:
         html_parts.append(f'<span title="{hidden}">x</span>')
     if "html_comment" in places:
@@ -146,6 +199,19 @@ def build_mail(secret: str, to: str, places: list[str], style: int) -> bytes:
         inner["Subject"] = Header(f"Fwd {hidden}", "utf-8").encode(maxlinelen=10000)
         inner.set_content(base64.b64encode(b"x").decode() + f"\nsigned {hidden}\n")
         mail.add_attachment(inner)
+    if "forwarded_base64" in places:  # message/rfc822 in base64, as some clients forward
+        inner = EmailMessage()
+        inner["From"] = Header(f"転送 <{hidden}>", "utf-8").encode(maxlinelen=10000)
+        inner["Subject"] = "Fwd"
+        inner.set_content(f"元のメッセージ {hidden}\n", cte="base64")
+        forwarded = EmailMessage()
+        forwarded["Content-Type"] = "message/rfc822"
+        forwarded["Content-Transfer-Encoding"] = "base64"
+        forwarded["Content-Disposition"] = "inline"
+        forwarded.set_payload(base64.encodebytes(inner.as_bytes()).decode())
+        if mail.get_content_type() != "multipart/mixed":
+            mail.make_mixed()
+        mail.attach(forwarded)
     return mail.as_bytes()
 
 
@@ -183,4 +249,6 @@ def test_hidden_sender_address_never_reaches_the_other_party(local, domain, plac
     rendered = render_delivery(delivery).data
     readable = everything_readable(rendered)
     assert secret.lower() not in readable, places
+    if "forwarded_base64" in places:  # opened and scrubbed, not carried as an encoded blob
+        assert "元のメッセージ" in readable, places
     assert delivery.recipient.lower() != secret.lower()

@@ -333,3 +333,53 @@ def test_stored_files_hide_real_addresses_in_names_and_contents_as_relayed_mail_
     assert OWNER not in download["Content-Disposition"] and OWNER.encode() not in b"".join(
         download.streaming_content
     )  # type: ignore[attr-defined]
+
+
+def many_parts_then(tail: dict[str, bytes], parts: int) -> bytes:
+    """A mail of ``parts`` small text parts, then the files of ``tail``."""
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = OWNER, "x@example.jp", "many parts"
+    mail.set_content("本文")
+    for n in range(parts):
+        mail.add_attachment(f"note {n}\n", filename=f"note{n}.txt")
+    for name, data in tail.items():
+        mail.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
+    return mail.as_bytes()
+
+
+@pytest.mark.db
+def test_a_mail_with_more_parts_than_are_checked_is_refused_whole(gateway):
+    """A file after part 500 once went through unchecked: now no rule stops short of the last part."""
+    pair = make_pair()
+    code, reply = gateway.send(OWNER, pair.buyer_relay, many_parts_then({"setup.exe": files.exe()}, 505))
+    assert code == 552 and "5.3.4 Too many MIME parts: at most 500" in reply, reply
+    assert not Message.objects.exists()
+
+
+@pytest.mark.db
+def test_a_forbidden_file_as_the_last_of_the_allowed_parts_is_found(gateway):
+    pair = make_pair()
+    code, reply = gateway.send(OWNER, pair.buyer_relay, many_parts_then({"setup.exe": files.exe()}, 490))
+    assert code == 550 and "setup.exe" in reply, reply
+    assert not Message.objects.exists()
+
+
+@pytest.mark.db
+def test_a_forbidden_file_inside_a_base64_forwarded_mail_is_found(gateway):
+    """A forwarded mail in base64 is opened and its files checked like any other (the renderer
+    relays what is inside it)."""
+    import base64
+
+    pair = make_pair()
+    inner = mail_with({"setup.exe": files.exe()})
+    outer = EmailMessage()
+    outer["From"], outer["To"], outer["Subject"] = OWNER, pair.buyer_relay, "Fwd"
+    outer.set_content("転送します")
+    forwarded = EmailMessage()
+    forwarded["Content-Type"] = "message/rfc822"
+    forwarded["Content-Transfer-Encoding"] = "base64"
+    forwarded.set_payload(base64.encodebytes(inner).decode())
+    outer.make_mixed()
+    outer.attach(forwarded)
+    code, reply = gateway.send(OWNER, pair.buyer_relay, outer.as_bytes())
+    assert code == 550 and "setup.exe" in reply, reply

@@ -369,3 +369,31 @@ def test_eight_bit_mail_is_declared_as_8bitmime_or_rendered_in_seven_bits(gatewa
     plain = sink.messages[-1]
     assert plain.data.isascii() and not any(o.startswith("BODY=") for o in plain.mail_options)
     assert body in everything_readable(plain.data)
+
+
+@pytest.mark.parametrize(
+    "diagnostic",
+    [
+        '550 5.1.1 "owner"@sakura-books.example.jp: mailbox unavailable',
+        "550 5.1.1 ｏｗｎｅｒ＠ｓａｋｕｒａ－ｂｏｏｋｓ．ｅｘａｍｐｌｅ．ｊｐ unknown",
+        "550 5.1.1 owner＠sakura-books.example.jp unknown",
+        "550 5.1.1 own\u200ber@sakura\u00ad-books.example.jp unknown",
+    ],
+)
+def test_a_bounce_naming_the_real_address_in_any_spelling_never_passes_it_on(gateway, sink, diagnostic):
+    """The failure notice to the buyer quotes the remote server's reason: the seller's real address
+    in it goes, quoted, full-width or with invisible characters inside."""
+    pair = make_pair()
+    mail = compose("taro.yamada@example.jp", pair.seller_relay)
+    assert gateway.send("taro.yamada@example.jp", pair.seller_relay, mail)[0] == 250
+    deliver_all()
+    return_path = sink.messages[0].mail_from
+    bounce = dsn(return_path).replace(
+        "Diagnostic-Code: smtp; 550 5.1.1 <taro.yamada@example.jp>: Recipient address rejected",
+        f"Diagnostic-Code: smtp; {diagnostic}",
+    )
+    assert gateway.send("", return_path, bounce.encode())[0] == 250
+    deliver_all()
+    assert sink.messages[-1].rcpt_tos == ["taro.yamada@example.jp"]
+    assert "owner@sakura-books.example.jp" not in everything_readable(sink.messages[-1].data)
+    assert "5.1.1" in everything_readable(sink.messages[-1].data)

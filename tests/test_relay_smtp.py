@@ -270,3 +270,43 @@ def test_inactive_relay_address_is_refused_at_rcpt(gateway):
     RelayAddress.objects.filter(local_part=pair.seller_relay.split("@")[0]).update(is_active=False)
     code, reply = gateway.send("taro.yamada@example.jp", pair.seller_relay, "x")
     assert code == 550 and reply.startswith("5.1.1")
+
+
+@pytest.mark.parametrize(
+    "subject", ["不在票が入っていました", "休暇中の配達について", "Vacation rental question"]
+)
+def test_a_person_whose_subject_sounds_like_an_auto_reply_is_delivered_every_time(gateway, sink, subject):
+    """Auto-replies are told by their headers (RFC 3834), never by the subject's words alone: a buyer
+    writing 「不在票が入っていました」 twice had the second mail taken for a loop and never delivered."""
+    pair = make_pair()
+    for n in range(2):
+        mail = compose("taro.yamada@example.jp", pair.seller_relay, subject=f"{subject} {n}")
+        assert gateway.send("taro.yamada@example.jp", pair.seller_relay, mail)[0] == 250
+    deliver_all()
+    assert list(Message.objects.values_list("is_auto", "state")) == [(False, "relayed")] * 2
+    assert [parse(m.data)["Subject"] for m in sink.messages] == [f"{subject} 0", f"{subject} 1"]
+
+
+@pytest.mark.parametrize("spellings", [lambda a: [a] * 25, lambda a: [a, a.upper(), a.title()]])
+def test_one_message_per_distinct_recipient_however_often_it_is_named(gateway, sink, spellings):
+    pair = make_pair()
+    other = make_pair(seller=make_seller("もみじ商店", "owner@momiji.example.jp"), buyer=pair.buyer)
+    named = [*spellings(pair.seller_relay), other.seller_relay, pair.seller_relay]
+    mail = compose("taro.yamada@example.jp", pair.seller_relay)
+    assert gateway.send("taro.yamada@example.jp", named, mail)[0] == 250
+    deliver_all()
+    assert Message.objects.count() == 2 and len(sink.messages) == 2
+    assert sorted(r for m in sink.messages for r in m.rcpt_tos) == [
+        "owner@momiji.example.jp",
+        "owner@sakura-books.example.jp",
+    ]
+
+
+def test_the_core_also_makes_one_message_per_distinct_recipient(db, sink):
+    """Whatever the edge (the gateway, Postfix's pipe, a test), the pipeline itself de-duplicates."""
+    from marketmsg.relay import inbound
+
+    pair = make_pair()
+    mail = compose("taro.yamada@example.jp", pair.seller_relay)
+    receipt = inbound.receive(mail, "taro.yamada@example.jp", [pair.seller_relay] * 25)
+    assert len(receipt.message_ids) == 1 and Message.objects.count() == 1

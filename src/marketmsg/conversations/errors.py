@@ -21,6 +21,7 @@ class Refusal(Enum):
     ATTACHMENT_TYPE_NOT_ALLOWED = "attachment_type_not_allowed"
     ATTACHMENT_NAME_DISAGREES = "attachment_name_disagrees"
     ATTACHMENT_UNREADABLE = "attachment_unreadable"
+    TOO_MANY_PARTS = "too_many_parts"
 
 
 class Refused(Exception):

@@ -9,16 +9,20 @@ from marketmsg.addresses import services as addresses
 from marketmsg.conversations import services
 from marketmsg.conversations.models import Message
 from marketmsg.delivery.models import Delivery
+from marketmsg.relay import spelling
 from marketmsg.relay.parsing import ADDRESS_RE
 
 log = logging.getLogger(__name__)
 
 _ANGLE_ADDRESS = re.compile(r"<[^<>@\s]*@[^<>\s]*>")
+_QUOTED_ADDRESS = re.compile(r'"[^"\r\n]{0,256}"@[A-Za-z0-9.-]+')
 
 
 def clean_reason(reply: str) -> str:
-    """A remote server's answer with every address in it removed: it may name the real mailbox."""
-    reply = _ANGLE_ADDRESS.sub("<…>", reply)
+    """A remote server's answer with every address in it removed: it may name the real mailbox,
+    in any spelling (full-width, with invisible characters, or a quoted local part)."""
+    reply = _ANGLE_ADDRESS.sub("<…>", spelling.plainly(reply))
+    reply = _QUOTED_ADDRESS.sub("…", reply)
     return ADDRESS_RE.sub("…", reply).strip()[:300]
 
 

@@ -218,6 +218,8 @@ class RelayHandler:
         return _counted(await self._data(session, envelope))
 
     async def _rcpt(self, envelope: Envelope, address: str) -> str:
+        if any(address.lower() == named.lower() for named in envelope.rcpt_tos):
+            return replies.DUPLICATE_RECIPIENT  # accepted once already: one copy (RFC 5321 3.3)
         if len(envelope.rcpt_tos) >= self.max_recipients:
             return replies.TOO_MANY_RECIPIENTS
         try:

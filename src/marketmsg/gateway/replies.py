@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from marketmsg.conversations.errors import Refusal
+from marketmsg.relay.parsing import MAX_PARTS
 
 
 def _reply(code: int, status: str, text: str) -> str:
@@ -20,6 +21,7 @@ OK_HELD = _reply(
 )
 OK_BOUNCE = _reply(250, "2.0.0", "Delivery report received")
 OK_RECIPIENT = _reply(250, "2.1.5", "Recipient OK")
+DUPLICATE_RECIPIENT = _reply(250, "2.1.5", "Recipient already named in this message; it gets one copy")
 
 UNKNOWN_RECIPIENT = _reply(
     550, "5.1.1", "No such relay address here. Check the address in the order or message you are answering"
@@ -129,7 +131,15 @@ _ATTACHMENT_REPLIES = {
     ),
 }
 
+TOO_MANY_PARTS = _reply(
+    552,
+    "5.3.4",
+    f"Too many MIME parts: at most {MAX_PARTS} per message, so that every file can be checked. "
+    "Send the files in several messages",
+)
+
 REFUSALS = {
+    Refusal.TOO_MANY_PARTS: TOO_MANY_PARTS,
     Refusal.SENDER_BLOCKED: SENDER_BLOCKED,
     Refusal.SENDER_NOT_BUYER: SENDER_NOT_BUYER,
     Refusal.NO_SENDER: NO_SENDER,

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from email.message import Message
 
 from marketmsg.relay import parsing
-
-_AUTO_SUBJECT = re.compile(
-    r"^\s*(out of (the )?office|auto(matic)?[ -]?reply|autoreply|vacation|abwesenheit|"
-    r"不在|自動返信|自動応答|休暇)",
-    re.IGNORECASE,
-)
 
 
 def is_auto_generated(message: Message, envelope_from: str) -> bool:
@@ -28,6 +21,7 @@ def is_auto_generated(message: Message, envelope_from: str) -> bool:
         return True
     if envelope_from in ("", "<>"):
         return True
-    if message.get_content_type() == "multipart/report":
-        return True
-    return bool(_AUTO_SUBJECT.match(parsing.header_text(message, "Subject")))
+    # Never from the subject's words: a person writes 「不在票が入っていました」 ("a missed-delivery
+    # slip was left") or "Vacation rental question", and taking that for an auto-reply suppressed
+    # the rest of their conversation without a word. Auto-responders say what they are in headers.
+    return message.get_content_type() == "multipart/report"

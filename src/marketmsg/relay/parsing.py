@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import binascii
 import email.policy
+import quopri
 import re
 from dataclasses import dataclass
 from email.feedparser import BytesFeedParser
@@ -244,15 +245,54 @@ def bodies(message: Message) -> Bodies:
     return Bodies(text=text, html=html, has_attachments=attached)
 
 
-def walk(message: Message, limit: int = 500) -> list[Message]:
-    """Parts in depth-first order, bounded so that hostile nesting cannot run away."""
+# The most MIME parts a mail may have. Every rule (files, guidelines, anonymity) reads every part,
+# so a mail with more is refused whole rather than checked in part (a file after part 500 once
+# went through unchecked).
+MAX_PARTS = 500
+
+
+def walk(message: Message, limit: int = MAX_PARTS) -> list[Message]:
+    """Parts in depth-first order, bounded so that hostile nesting cannot run away. A forwarded
+    mail in a transfer encoding is read as the mail it holds, like one the parser opened itself."""
     parts: list[Message] = []
     stack: list[Message] = [message]
     while stack and len(parts) < limit:
         part = stack.pop()
+        part = encoded_message(part) or part
         parts.append(part)
         if part.is_multipart():
             payload = part.get_payload()
             if isinstance(payload, list):
                 stack.extend(p for p in reversed(payload) if isinstance(p, Message))
     return parts
+
+
+def too_many_parts(message: Message) -> bool:
+    return len(walk(message, MAX_PARTS + 1)) > MAX_PARTS
+
+
+# A forwarded mail in a transfer encoding (RFC 2046 allows none, some clients use base64 anyway):
+# the parser reads the encoded text as if it were a mail, which must be decoded and read instead.
+ENCODED_MESSAGE_TYPES = ("message/rfc822", "message/global")
+
+
+def encoded_message(part: Message) -> Message | None:
+    """The mail inside a message/rfc822 part sent in base64 or quoted-printable; None for any other
+    part (a forwarded mail without encoding is opened by the parser itself)."""
+    encoding = str(part.get("content-transfer-encoding", "")).strip().lower()
+    if encoding not in ("base64", "quoted-printable") or part.get_content_type() not in ENCODED_MESSAGE_TYPES:
+        return None
+    payload = part.get_payload()
+    if isinstance(payload, list):  # what the parser made of the encoded text: write it out again
+        text = payload[0].as_string() if payload and isinstance(payload[0], Message) else ""
+    else:
+        text = str(payload)
+    raw = text.encode("ascii", "replace")
+    if encoding == "base64":
+        try:
+            data = binascii.a2b_base64(raw)
+        except binascii.Error:
+            return None
+    else:
+        data = quopri.decodestring(raw)
+    return parse(data) if data.strip() else None

@@ -134,6 +134,9 @@ def _rebuild(source: Message, replacements: Replacements, depth: int) -> EmailMe
     if depth > MAX_DEPTH:
         return _simple_body("[nested too deeply / 入れ子が深すぎるため省略]", "")
     ctype = source.get_content_type()
+    forwarded = parsing.encoded_message(source)  # a forwarded mail in base64: opened, not carried
+    if forwarded is not None:
+        return _attached_message(forwarded, replacements, depth)
     if source.is_multipart() and ctype.startswith("message/"):
         inner = source.get_payload()
         nested = inner[0] if isinstance(inner, list) and inner and isinstance(inner[0], Message) else None

@@ -13,6 +13,8 @@ from urllib.parse import unquote
 
 import nh3
 
+from marketmsg.relay import spelling
+
 Replacements = Mapping[str, str]
 
 _ALLOWED_TAGS = {
@@ -54,9 +56,8 @@ def _spans(haystack: str | bytes, needles: Sequence[tuple[str | bytes, str]]) ->
 
 
 def _needles(reals: tuple[str, ...], percent: bool, nul: bool = False) -> list[tuple[str, str]]:
-    """What to look for: each address; with ``percent`` also its ``%40`` spelling; with ``nul``
-    also its UTF-16 spelling read as 8-bit text (a NUL between letters), which a part that lies
-    about its charset carries through decoding unchanged."""
+    """What to look for in bytes: each address; with ``percent`` also its ``%40`` spelling; with
+    ``nul`` also its UTF-16 spelling read as 8-bit text (a NUL between letters)."""
     found = [(real, real) for real in reals]
     if percent:
         found += [(real.replace("@", "%40"), real) for real in reals if "@" in real]
@@ -66,21 +67,33 @@ def _needles(reals: tuple[str, ...], percent: bool, nul: bool = False) -> list[t
 
 
 def scrub_text(text: str, replacements: Replacements) -> str:
-    """Every real address in ``text`` (any case, also with its "@" spelt ``%40`` as URLs and
-    RFC 2231 parameters do) replaced by its relay address."""
-    if not replacements or ("@" not in text and "%40" not in text):
+    """Every real address in ``text`` replaced by its relay address, in whatever spelling a reader
+    would still recognise it (any case, full-width, with invisible characters or markup inside,
+    character references, ``%40``, a quoted local part: see ``relay.spelling``)."""
+    if not replacements or not spelling.may_hold_address(text):
         return text
-    folded = text.lower()
-    if len(folded) != len(text):  # a few characters change length when lower-cased: go case by case
-        folded = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
-    mapping = {k.lower(): v for k, v in replacements.items() if k}
-    spans = _spans(folded, _needles(_ordered(mapping), percent="%40" in folded, nul="\x00" in folded))
+    mapping = {spelling.fold_address(k): v for k, v in replacements.items() if k}
+    text = _replaced(text, spelling.folded(text), mapping, replacements)
+    if "<" in text:  # and read as markup: an address that tags split ("<b>taro</b>@…")
+        text = _replaced(text, spelling.folded(text, markup=True), mapping, replacements)
+    return text
+
+
+def _replaced(text: str, form: spelling.Folded, mapping: dict[str, str], replacements: Replacements) -> str:
+    spans = _spans(form.text, [(real, real) for real in _ordered(mapping)])
     if not spans:
         return text
     out, last = [], 0
     for start, end, real in spans:
-        out += [text[last:start], mapping[real]]
-        last = end
+        begin, stop = form.original_span(start, end)
+        if begin < last:  # two matches inside one character reference: the first one took it
+            continue
+        if begin > last and text[begin - 1] == '"' and '"' in text[begin:stop]:
+            begin -= 1  # the opening quote of a quoted local part goes with it
+        # Markup inside the address stays, so that "<b>taro</b>@…" keeps its tags balanced.
+        kept = "".join(spelling.TAG_RE.findall(text[begin:stop]))
+        out += [text[last:begin], mapping[real] + scrub_text(kept, replacements)]
+        last = stop
     out.append(text[last:])
     return "".join(out)
 
@@ -159,18 +172,21 @@ def sanitize_html(markup: str) -> str:
 
 
 def scrub_html(markup: str, replacements: Replacements) -> str:
-    """Sanitized HTML with real addresses replaced, including entity- and percent-encoded ones."""
+    """Sanitized HTML with real addresses replaced, including entity- and percent-encoded ones and
+    ones that markup splits (``<b>taro</b>@example.jp``): after each text node and attribute, the
+    whole document is read once more as a reader sees it, across its tags."""
     rewriter = _HtmlRewriter(replacements)
     rewriter.feed(sanitize_html(markup))
     rewriter.close()
-    return "".join(rewriter.out)
+    return scrub_text("".join(rewriter.out), replacements)
 
 
 def leaked(text: str, reals: list[str]) -> list[str]:
-    """The real addresses still present in ``text``, in any case, raw or HTML/percent-decoded."""
-    candidates = [text.lower()]
-    if "&" in text:
-        candidates.append(html.unescape(text).lower())
-    if "%" in text:
-        candidates.append(unquote(text).lower())
-    return [real for real in reals if real and any(real in c for c in candidates)]
+    """The real addresses still present in ``text``, in any spelling ``scrub_text`` replaces."""
+    if not spelling.may_hold_address(text):
+        return []
+    forms = [spelling.folded(text).text]
+    if "<" in text:
+        forms.append(spelling.folded(text, markup=True).text)
+    folded_reals = [(real, spelling.fold_address(real)) for real in reals if real]
+    return [real for real, form in folded_reals if any(form in f for f in forms)]
