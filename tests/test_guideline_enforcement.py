@@ -241,3 +241,91 @@ def test_a_finding_with_a_nul_character_is_stored_on_every_database():
     assert receipt.blocked_rules == ["external_link"]
     [message] = seller_messages()
     assert "\x00" not in message.guideline_findings[0]["text"]
+
+
+def mail_hiding(place: str, words: str, to: str) -> bytes:
+    """A seller's mail whose body is harmless and whose ``place`` carries ``words``."""
+    import base64
+    from email.message import EmailMessage
+
+    mail = EmailMessage()
+    mail["From"], mail["To"] = OWNER, to
+    mail["Subject"] = words if place == "subject" else "ご注文ありがとうございます"
+    mail.set_content("ご注文ありがとうございます。本日発送いたします。")
+    if place == "second_text":
+        mail.add_attachment(words, disposition="inline")
+    elif place == "enriched":
+        mail.add_attachment(words, subtype="enriched", disposition="inline")
+    elif place == "txt_file":
+        mail.add_attachment(words, filename="memo.txt")
+    elif place in ("forwarded", "forwarded_base64"):
+        inner = EmailMessage()
+        inner["From"], inner["Subject"] = OWNER, "前回の案内"
+        inner.set_content(words)
+        if place == "forwarded":
+            mail.add_attachment(inner)
+        else:
+            part = EmailMessage()
+            part["Content-Type"] = "message/rfc822"
+            part["Content-Transfer-Encoding"] = "base64"
+            part.set_payload(base64.encodebytes(inner.as_bytes()).decode())
+            mail.make_mixed()
+            mail.attach(part)
+    elif place == "html_logo":
+        mail.add_alternative(words, subtype="html")
+    return mail.as_bytes()
+
+
+PLACES = ["subject", "second_text", "enriched", "txt_file", "forwarded", "forwarded_base64"]
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("place", PLACES)
+@pytest.mark.parametrize(
+    ("words", "rule"),
+    [
+        ("次回使える10%オフクーポンを差し上げます", "promotion"),
+        ("詳しくは https://shop.example.org をご覧ください", "external_link"),
+        ("お電話は 03-1234-5678 まで", "contact_phone"),
+        ("当店サイト http://203.0.113.5/shop へどうぞ", "external_link"),
+    ],
+)
+def test_every_text_the_buyer_reads_is_checked(gateway, sink, place, words, rule):
+    pair = make_pair()
+    code, reply = gateway.send(OWNER, pair.buyer_relay, mail_hiding(place, words, pair.buyer_relay))
+    assert code == 550 and rule in reply, (place, reply)
+    [message] = seller_messages()
+    assert message.state == Message.State.BLOCKED and rule in message.guideline_rules.split()
+    assert deliver_all() == 0 and not sink.messages
+
+
+@pytest.mark.db
+@pytest.mark.parametrize(
+    ("html", "rules"),
+    [
+        ('<p>ありがとうございます</p><a href="https://marketplace.example/"><img src="cid:logo"></a>',
+         {"linked_image"}),
+        ('<p>ありがとうございます</p><img src="https://pixel.example.com/t.gif" width="1" height="1">',
+         {"remote_image"}),
+    ],
+)  # fmt: skip
+def test_images_are_screened_as_received_before_they_are_stripped(gateway, sink, html, rules):
+    """A logo linked to any site (the marketplace's own too) and a remote image are found in the
+    HTML the seller sent; the stored copy no longer has them, which is why they never fired."""
+    pair = make_pair()
+    code, reply = gateway.send(OWNER, pair.buyer_relay, mail_hiding("html_logo", html, pair.buyer_relay))
+    assert code == 550 and rules <= set(seller_messages()[0].guideline_rules.split()), reply
+
+
+@pytest.mark.parametrize(
+    "text", ["see http://203.0.113.5/shop", "visit 203.0.113.5 now", "http://[2001:db8::1]/x"]
+)
+def test_links_to_bare_ip_addresses_are_external_links(text):
+    assert guidelines.check(text, rules=screening.site_rules()).rules() == ["external_link"]
+
+
+@pytest.mark.parametrize(
+    "text", ["注文番号 503-1234567-1234567", "バージョン 1.2.3 です", "2026.12.06 に発送"]
+)
+def test_dotted_numbers_that_are_not_addresses_are_not_links(text):
+    assert guidelines.check(text, rules=screening.site_rules()).rules() == []

@@ -16,7 +16,7 @@ from marketmsg.conversations.models import Message
 from marketmsg.gateway.limits import Buckets, Limits, Rate, Settings
 from tests.conftest import Gateway, crlf
 from tests.mail import compose
-from tests.personas import make_buyer, make_pair
+from tests.personas import make_buyer, make_pair, make_seller
 from tests.test_relay_smtp import deliver_all
 
 pytestmark = [pytest.mark.db]
@@ -202,19 +202,22 @@ def test_an_over_long_line_is_refused_and_the_session_goes_on(limited):
 
 
 def test_a_client_that_says_nothing_is_disconnected(limited):
-    with socket.create_connection((limited.host, limited.port), timeout=5) as conn:
+    # The socket's own bound only ends a run whose gateway never closes; no timing is asserted.
+    with socket.create_connection((limited.host, limited.port), timeout=120) as conn:
         assert conn.recv(1000).startswith(b"220")
-        started = time.monotonic()
         assert conn.recv(1000) == b""  # closed by the gateway after its timeout (1 s here)
-        assert time.monotonic() - started < 4
 
 
 def test_too_many_recipients_in_one_message_get_452(limited):
     limits = limited.server.handler.limits
     limits.per_sender.rate = limits.per_relay.rate = Rate(0, 1.0)  # each RCPT counts as a message
     pair = make_pair()
+    shops = [make_pair(make_seller(f"Shop {n}", f"owner@shop{n}.example.jp"), pair.buyer) for n in range(24)]
     with limited.client() as smtp:
         smtp.ehlo("client.example")
         smtp.mail(pair.buyer.email)
-        codes = [smtp.rcpt(pair.seller_relay)[0] for _ in range(25)]
+        codes = [smtp.rcpt(relay)[0] for relay in [pair.seller_relay] + [p.seller_relay for p in shops]]
+        # Naming one already named again takes no place: it gets one copy (250, not 452).
+        again = smtp.rcpt(pair.seller_relay)
     assert codes[:20] == [250] * 20 and set(codes[20:]) == {452}
+    assert again[0] == 250 and b"already named" in again[1]

@@ -98,9 +98,17 @@ def check_draft(text: str, html: str = "", conversation: Conversation | None = N
 
 
 def screen(draft: Draft, conversation: Conversation | None) -> Screening:
-    """The decision for a seller's draft; ``conversation`` is None when it starts a new one."""
-    verdict = check_draft(draft.text, draft.html, conversation)
+    """The decision for a seller's draft; ``conversation`` is None when it starts a new one.
+
+    Every text the buyer will read is checked: the body, the HTML as received (its images and
+    links included, which the stored copy no longer has), the subject, further text parts, text
+    files and forwarded mail. Only the body's findings can be removed in place; elsewhere a rule
+    set to "remove" blocks, as there is no copy without the words to deliver."""
+    verdict = check_draft(draft.text, draft.received_html or draft.html, conversation)
     blocked = verdict.rules(guidelines.BLOCK)
+    elsewhere = _elsewhere(draft, conversation)
+    blocked += [f.rule for f in elsewhere if f.severity != guidelines.WARN and f.rule not in blocked]
+    verdict = guidelines.Verdict(verdict.findings + tuple(replace(f, start=-1, end=-1) for f in elsewhere))
     if declined(draft.buyer, draft.reason, conversation):
         blocked.append(OPTED_OUT)
     text, html = draft.text, draft.html
@@ -109,6 +117,15 @@ def screen(draft: Draft, conversation: Conversation | None) -> Screening:
         if html:  # the HTML's own positions: the same rules run over its source
             html = guidelines.redacted(html, guidelines.check(html, rules=site_rules()))
     return Screening(verdict=verdict, text=text, html=html, blocked_rules=tuple(blocked))
+
+
+def _elsewhere(draft: Draft, conversation: Conversation | None) -> tuple[guidelines.Finding, ...]:
+    """Findings in the texts besides the body (subject, other parts, files, forwarded mail)."""
+    found: list[guidelines.Finding] = []
+    for text in (draft.subject, *draft.other_texts):
+        if text.strip():
+            found += check_draft(text, "", conversation).findings
+    return tuple(found)
 
 
 def declined(buyer: Buyer, reason: str, conversation: Conversation | None) -> bool:

@@ -70,6 +70,11 @@ class Draft:
     customer_service: bool | None = None
     # Mail only: what SPF, DKIM and DMARC said about the sender (mailauth.inbound.Verdict).
     authentication: dict[str, Any] = field(default_factory=dict)
+    # Mail only: every other text the recipient will read (further text parts, text/enriched, a
+    # forwarded mail, .txt files), and the HTML as received (before images were stripped), so that
+    # the guidelines read all of it (screening).
+    other_texts: tuple[str, ...] = ()
+    received_html: str = ""
 
 
 def new_message_id() -> str:

@@ -181,6 +181,13 @@ def _trie(words: list[str]) -> str:
 SCHEME_URL = re.compile(
     r"(?<![a-z0-9])(?:h[tx]{2}ps?|ftp)://([a-z0-9][a-z0-9.-]*\.[a-z]{2,})(?:[:/?#][^\s<>\"']*)?"
 )
+# A host given by its address: IPv4 with a scheme, a port or a path, or alone as a dotted quad;
+# IPv6 in brackets after a scheme. No name, so no top-level domain for the domain pattern to see.
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+IP_URL = re.compile(
+    rf"(?<![\w.])(?:(?:h[tx]{{2}}ps?|ftp)://)?({_OCTET}(?:\.{_OCTET}){{3}})(?![\w.]|-\d)(?:[:/?#][^\s<>\"']*)?"
+    r"|(?<![a-z0-9])(?:h[tx]{2}ps?|ftp)://(\[[0-9a-f:.]+\])(?:[:/?#][^\s<>\"']*)?"
+)
 EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+")
 # Japanese numbers (03-1234-5678, 090-1234-5678, 0120-123-456, 09012345678) and international
 # ones (+81 90 1234 5678). An order ID (503-1234567-1234567) has other group sizes.
@@ -218,6 +225,11 @@ def check(text: str, html: str = "", rules: Rules | None = None) -> Verdict:
         if not any(s <= match.start() < e for s, e in links):
             links.append((match.start(), match.end()))
             if not _allowed(match.group(1), rules):
+                found("external_link", match.start(), match.end())
+    for match in IP_URL.finditer(normal) if "." in normal or "[" in normal else ():
+        if not any(s <= match.start() < e for s, e in links):
+            links.append((match.start(), match.end()))
+            if not _allowed(match.group(1) or match.group(2), rules):
                 found("external_link", match.start(), match.end())
     # Digits or a handle inside an address or a link are part of it (a relay address's hex can
     # hold ten digits in a row); the address or link is the finding, if any.

@@ -251,6 +251,25 @@ def bodies(message: Message) -> Bodies:
 MAX_PARTS = 500
 
 
+def other_texts(message: Message) -> list[str]:
+    """Every text a reader sees besides the first plain-text and HTML bodies (``bodies``): further
+    text parts of any subtype, text files, and the headers and texts of forwarded mail."""
+    texts: list[str] = []
+    first = {"text/plain": False, "text/html": False}
+    for part in walk(message):
+        if part is not message and part.get("subject") is not None:  # a forwarded mail's subject
+            texts.append(header_text(part, "Subject"))
+        ctype = part.get_content_type()
+        if part.is_multipart() or part.get_content_maintype() != "text":
+            continue
+        disposition = (part.get_content_disposition() or "").lower()
+        if ctype in first and not first[ctype] and disposition != "attachment":
+            first[ctype] = True  # the body that ``bodies`` gives
+            continue
+        texts.append(part_text(part))
+    return [text for text in texts if text.strip()]
+
+
 def walk(message: Message, limit: int = MAX_PARTS) -> list[Message]:
     """Parts in depth-first order, bounded so that hostile nesting cannot run away. A forwarded
     mail in a transfer encoding is read as the mail it holds, like one the parser opened itself."""
