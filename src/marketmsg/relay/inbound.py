@@ -212,8 +212,11 @@ def _draft(
         has_attachments=body.has_attachments,
         is_auto=is_auto,
         customer_service=customer_service,
-        other_texts=tuple(parsing.other_texts(mail)) if author == Message.Author.SELLER else (),
-        received_html=body.html if author == Message.Author.SELLER else "",
+        # Screened as the buyer will read them: with the real addresses already replaced.
+        other_texts=tuple(scrub.scrub_text(t, replacements) for t in parsing.other_texts(mail))
+        if author == Message.Author.SELLER
+        else (),
+        received_html=scrub.scrub_text(body.html, replacements) if author == Message.Author.SELLER else "",
         # Written now, outside the write transaction (ADR 7), scrubbed as the relayed mail will be.
         files=uploads.store(uploads.scrubbed(files, replacements)),
     )
