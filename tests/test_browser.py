@@ -21,6 +21,7 @@ from marketmsg.accounts.models import SellerUser, User
 from marketmsg.conversations import metrics, tally
 from marketmsg.conversations.models import Message, Template
 from marketmsg.conversations.services import Draft, post_message
+from marketmsg.delivery.models import Delivery
 from tests import files as test_files
 from tests.mail import compose, parse
 from tests.personas import PASSWORD, Pair, make_buyer, make_order, make_pair
@@ -309,6 +310,55 @@ def test_buyer_contacts_the_seller_who_marks_it_by_the_mailed_link(live_server, 
     page.screenshot(path=shots / "buyer-conversation-en.png", full_page=True)
     assert User.objects.get(email=TARO).buyer.conversations.filter(asin="B0THANKS01").exists()
     context.close()
+
+
+def test_each_writer_sees_what_became_of_their_mail(live_server, browser, shop, sink, shots):
+    """SPEC §3: next to every message its writer sees delivered, retrying (with the next try) or
+    failed, not only "sent": the seller in the Sent list and the conversation, the buyer on theirs."""
+    from marketmsg.conversations import compose
+
+    owner = User.objects.get(email=OWNER)
+    today, thanks, damaged = (shop[k].conversation for k in ("today", "thanks", "damaged"))  # type: ignore[attr-defined]
+    delivered = compose.seller_reply(owner, today, "本日発送しました。")
+    assert deliver_all() == 1
+    sink.answers[TARO] = "451 4.2.1 Mailbox busy, try again later"
+    retrying = compose.seller_reply(owner, thanks, "ご丁寧にありがとうございます。")
+    sink.answers["hanako@example.jp"] = "550 5.1.1 No such mailbox here"
+    failed = compose.seller_reply(owner, damaged, "写真を確認しました。")
+    deliver_all()
+    assert delivered and retrying and failed
+
+    base = live_server.url
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    sign_in(page, base, OWNER)
+    page.goto(f"{base}/messages/?box=sent")
+    # A list row shows the subject (the buyer's, answered): 配送について, お礼, 破損の写真.
+    expect(rows(page).filter(has_text="配送について")).to_contain_text("✔ 配信済み")
+    expect(rows(page).filter(has_text="お礼")).to_contain_text(re.compile(r"⏳ 再試行中 · 次回 \d\d-\d\d"))
+    expect(rows(page).filter(has_text="破損の写真")).to_contain_text("✖ 配信失敗")
+    page.screenshot(path=shots / "sent-delivery-states-ja.png", full_page=True)
+    page.goto(f"{base}/messages/{thanks.pk}/")
+    expect(page.locator(f"#m{retrying.pk} .state")).to_contain_text("再試行中")
+
+    # The buyer's own message while the seller's mailbox says "later", then once it has taken it.
+    sink.answers[OWNER] = "451 4.2.1 Mailbox busy, try again later"
+    mine = compose.buyer_reply(owner_of_buyer := User.objects.get(email=TARO), today, "了解しました。")
+    deliver_all()
+    buyer = browser.new_page(viewport={"width": 1100, "height": 900}, locale="ja-JP")
+    sign_in(buyer, base, owner_of_buyer.email)
+    buyer.goto(f"{base}/my/messages/{today.pk}/")
+    expect(buyer.locator(f"#m{mine.pk} .state")).to_contain_text("⏳ 再試行中")
+    expect(buyer.locator(f"#m{delivered.pk} .state")).to_have_count(
+        0
+    )  # the seller's: not the buyer's to track
+    sink.answers.pop(OWNER)
+    Delivery.objects.filter(message=mine).update(next_attempt_at=timezone.now())
+    assert deliver_all() == 1
+    buyer.select_option("header select[name=language]", "en")
+    expect(buyer.locator(f"#m{mine.pk} .state")).to_contain_text("✔ Delivered")
+    buyer.screenshot(path=shots / "buyer-delivery-state-en.png", full_page=True)
+    page.close()
+    buyer.close()
 
 
 def test_pages_fit_a_phone(live_server, browser, shop, shots):

@@ -397,3 +397,24 @@ def test_a_bounce_naming_the_real_address_in_any_spelling_never_passes_it_on(gat
     assert sink.messages[-1].rcpt_tos == ["taro.yamada@example.jp"]
     assert "owner@sakura-books.example.jp" not in everything_readable(sink.messages[-1].data)
     assert "5.1.1" in everything_readable(sink.messages[-1].data)
+
+
+def test_one_delivery_status_per_message_from_its_deliveries():
+    """delivery.status.summarize: reached by any mailbox is delivered; otherwise still being tried
+    (with the earliest next try) beats failed; held or cancelled deliveries say nothing."""
+    from datetime import UTC, datetime
+
+    from marketmsg.delivery.status import Kind, summarize
+
+    S = Delivery.State
+    soon, later = datetime(2026, 12, 6, 10, 0, tzinfo=UTC), datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    assert summarize([]).kind == Kind.NONE
+    assert summarize([(S.HELD, soon, 0)]).kind == Kind.NONE
+    assert summarize([(S.CANCELLED, None, 0)]).kind == Kind.NONE
+    assert summarize([(S.PENDING, soon, 0)]).kind == Kind.SENDING
+    retry = summarize([(S.DEFERRED, later, 2), (S.DEFERRED, soon, 1), (S.FAILED, None, 1)])
+    assert (retry.kind, retry.next_try) == (Kind.RETRYING, soon)
+    assert summarize([(S.PENDING, soon, 3)]).kind == Kind.RETRYING  # a lease ran out after a try
+    partly = summarize([(S.DELIVERED, None, 1), (S.BOUNCED, None, 1), (S.DEFERRED, soon, 1)])
+    assert (partly.kind, partly.delivered, partly.total) == (Kind.DELIVERED, 1, 3)
+    assert summarize([(S.FAILED, None, 1), (S.BOUNCED, None, 1)]).kind == Kind.FAILED

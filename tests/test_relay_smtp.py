@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from marketmsg.addresses import services as addresses
@@ -310,3 +312,53 @@ def test_the_core_also_makes_one_message_per_distinct_recipient(db, sink):
     mail = compose("taro.yamada@example.jp", pair.seller_relay)
     receipt = inbound.receive(mail, "taro.yamada@example.jp", [pair.seller_relay] * 25)
     assert len(receipt.message_ids) == 1 and Message.objects.count() == 1
+
+
+@pytest.mark.parametrize("encoding", ["8bit", "quoted-printable", "base64"])
+def test_a_seller_reply_quoting_the_buyer_never_passes_on_our_no_reply_link(gateway, sink, encoding):
+    """The relayed buyer mail carries the seller's signed "no reply needed" link (SPEC F4); a reply
+    that quotes it, in text and in HTML, reaches the buyer (mail and web) without it."""
+    from email.message import EmailMessage
+
+    pair = make_pair()
+    question = compose("taro.yamada@example.jp", pair.seller_relay, body="在庫はありますか？")
+    assert gateway.send("taro.yamada@example.jp", pair.seller_relay, question)[0] == 250
+    deliver_all()
+    relayed = parse(sink.messages[0].data)
+    text = relayed.get_body(("plain",)).get_content()
+    link = re.search(r"https?://\S+/no-reply/\S+/", text)
+    assert link is not None
+    token = link.group(0).rstrip("/").rpartition("/")[2]
+    quoted = "\n".join("> " + line for line in text.splitlines())
+    answer = EmailMessage()
+    answer["From"] = "owner@sakura-books.example.jp"
+    answer["To"] = pair.buyer_relay
+    answer["Subject"] = "Re: 注文について"
+    answer["In-Reply-To"] = relayed["Message-ID"]
+    answer.set_content(f"在庫がございます。\n\n{quoted}\n", cte=encoding)
+    answer.add_alternative(
+        f"<p>在庫がございます。</p><blockquote><p>在庫はありますか？</p><hr><p>"
+        f'<a href="{link.group(0)}">このメッセージを返信不要としてマークするには、こちらをクリックします</a>'
+        f"<br>{link.group(0)}</p></blockquote>",
+        subtype="html",
+        cte=encoding,
+    )
+    code, reply = gateway.send("owner@sakura-books.example.jp", pair.buyer_relay, answer.as_bytes())
+    assert code == 250, reply
+    deliver_all()
+    to_buyer = sink.messages[1]
+    readable = everything_readable(to_buyer.data)
+    assert "在庫がございます" in readable and "在庫はありますか" in readable  # the quote itself stays
+    assert token.lower() not in readable and "/no-reply/" not in readable
+    stored = Message.objects.get(author=Message.Author.SELLER)
+    assert "/no-reply/" not in stored.text + stored.html and "在庫はありますか" in stored.text
+
+
+def test_own_links_are_removed_whole_lines_in_text_and_whole_anchors_in_html():
+    from marketmsg.relay.ownlinks import without_own_links, without_own_links_html
+
+    url = "https://mm.example/no-reply/MTIz:1vAbCd:Zx-9_q/"
+    assert without_own_links(f"ok\n> click here: {url}\n> bye") == "ok\n> bye"
+    assert without_own_links(f"{url}") == ""
+    assert without_own_links("see /no-reply/ in the docs") == "see /no-reply/ in the docs"  # no token
+    assert without_own_links_html(f'<p>a<a href="{url}">mark</a>b {url}</p>') == "<p>ab </p>"

@@ -97,6 +97,27 @@ def test_blocking_withholds_held_mail_tells_the_sender_once_and_refuses_later_ma
     assert code == 550 and "blocked" in reply
 
 
+def test_withheld_mail_shows_to_the_seller_as_not_delivered_and_to_the_buyer_not_at_all(gateway, sink):
+    """A stranger's held mail that the owner then blocked never reached the buyer: the seller's
+    Sent list and conversation say so (as staff see it), and the buyer has no thread for it."""
+    pair = make_pair()
+    held = held_mail(gateway, pair, "stranger@elsewhere.example", 1)
+    buyer = Client()
+    assert buyer.login(username=pair.buyer.email, password=PASSWORD)
+    assert pair.order.order_id not in buyer.get("/my/messages/").content.decode()  # held: nothing yet
+    stranger = SenderAddress.objects.get(email="stranger@elsewhere.example")
+    client = owner_client()
+    client.post("/settings/senders/", {"action": "block", "sender": [stranger.pk]})
+    sent = client.get("/messages/?box=sent").content.decode()
+    for page in (sent, client.get(f"/messages/{held[0].conversation_id}/").content.decode()):
+        assert "⛔ 未配信（送信者をブロック）" in page
+        assert "✔ 送信済み" not in page and "✔ 配信済み" not in page
+    listing = buyer.get("/my/messages/").content.decode()
+    assert pair.order.order_id not in listing and "まだメッセージはありません" in listing
+    orders = buyer.get("/my/orders/").content.decode()
+    assert f"/my/messages/{held[0].conversation_id}/" not in orders
+
+
 @pytest.mark.django_db
 def test_the_owner_adds_and_moves_addresses_and_duplicates_are_refused():
     pair = make_pair()

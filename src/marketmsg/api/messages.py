@@ -41,6 +41,7 @@ from marketmsg.conversations import compose, screening
 from marketmsg.conversations.errors import FormProblem, GuidelinesProblem
 from marketmsg.conversations.listing import ListQuery, messages_for, row_facts
 from marketmsg.conversations.models import Attachment, Conversation, Message
+from marketmsg.delivery import status as delivery_status
 from marketmsg.orders.models import Order
 from marketmsg.web import thread
 
@@ -113,6 +114,11 @@ def attachment_out(attachment: Attachment) -> AttachmentOut:
     )
 
 
+def _delivery(message: Message) -> dict[str, Any]:
+    found = getattr(message, "delivery_status", None) or delivery_status.of_messages([message.pk])[message.pk]
+    return {"delivery": found.kind.value, "next_attempt_at": found.next_try}
+
+
 def message_out(message: Message) -> MessageOut:
     return MessageOut(
         id=message.pk,
@@ -128,6 +134,7 @@ def message_out(message: Message) -> MessageOut:
         blocked_rules=message.guideline_rules.split() if message.state == Message.State.BLOCKED else [],
         attachments=[attachment_out(a) for a in sorted(message.attachments.all(), key=lambda a: a.pk)],
         created_at=message.created_at,
+        **_delivery(message),
     )
 
 
@@ -202,6 +209,7 @@ def list_messages(request: HttpRequest, params: Query[ListParams]) -> MessagePag
     more = len(page) > params.limit
     page = page[: params.limit]
     facts = row_facts(page)
+    delivery_status.attach(page)
     items = [
         ListedMessageOut(
             id=m.pk,
@@ -216,6 +224,7 @@ def list_messages(request: HttpRequest, params: Query[ListParams]) -> MessagePag
             no_reply_needed=m.marked_no_reply_at is not None,
             has_attachments=m.has_attachments,
             created_at=m.created_at,
+            **_delivery(m),
         )
         for m in page
     ]

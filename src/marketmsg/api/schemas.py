@@ -64,6 +64,9 @@ class MessageOut(Schema):
     blocked_rules: list[str]
     attachments: list[AttachmentOut]
     created_at: datetime
+    # What became of the mail (delivered / sending / retrying / failed; '' when no mail was sent).
+    delivery: str = ""
+    next_attempt_at: datetime | None = None
 
 
 class ListedMessageOut(Schema):
@@ -81,6 +84,9 @@ class ListedMessageOut(Schema):
     no_reply_needed: bool
     has_attachments: bool
     created_at: datetime
+    # What became of the mail (delivered / sending / retrying / failed; '' when no mail was sent).
+    delivery: str = ""
+    next_attempt_at: datetime | None = None
 
 
 class MessagePage(Schema):

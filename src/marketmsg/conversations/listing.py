@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from marketmsg.accounts.models import SellerAccount
 from marketmsg.addresses.models import RelayAddress
 from marketmsg.conversations.models import Conversation, Message
-from marketmsg.delivery.models import Delivery
 from marketmsg.orders.models import ORDER_ID_RE, Order, OrderItem
 
 PAGE_SIZES = (10, 25, 50, 100)
@@ -138,11 +137,6 @@ def messages_for(seller: SellerAccount, query: ListQuery, now: datetime | None =
         messages = messages.filter(created_at__gte=since)
     if until is not None:
         messages = messages.filter(created_at__lt=until)
-    if query.box == "sent":
-        failed = Delivery.objects.filter(
-            message=OuterRef("pk"), state__in=[Delivery.State.FAILED, Delivery.State.BOUNCED]
-        )
-        messages = messages.annotate(delivery_failed=Exists(failed))
     # Only what a list row shows (bodies can be long and are never listed), from the message table
     # alone: joining the conversation, order, buyer and user here cost PostgreSQL more time to plan
     # than to run. ``row_facts`` fetches those for the rows of one page.

@@ -10,6 +10,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core import signing
 
+from marketmsg.relay import ownlinks
+
 SALT = "marketmsg.no-reply-needed"
 
 
@@ -38,4 +40,4 @@ def message_id_from(token: str) -> int:
 
 
 def url_for(message_id: int) -> str:
-    return f"{settings.PUBLIC_URL}/no-reply/{token_for(message_id)}/"
+    return f"{settings.PUBLIC_URL}{ownlinks.PATH}{token_for(message_id)}/"

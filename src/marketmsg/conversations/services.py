@@ -29,6 +29,7 @@ from marketmsg.conversations.screening import Screening
 from marketmsg.conversations.uploads import StoredFile
 from marketmsg.delivery.models import Delivery
 from marketmsg.orders.models import Order
+from marketmsg.relay import ownlinks
 
 Author = Message.Author
 State = Message.State
@@ -308,6 +309,8 @@ def post_message(draft: Draft) -> Message:
         text, html, decision = draft.text, draft.html, {}
         if screening is not None:
             text, html, decision = screening.text, screening.html, screening.recorded()
+        # A quoted relayed mail carries the seller's own "no reply needed" link: it stops here.
+        text, html = ownlinks.without_own_links(text), ownlinks.without_own_links_html(html)
         now = timezone.now()
         message = rows.new(
             Message,

@@ -13,7 +13,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.utils import format_datetime
 
-from marketmsg.relay import images, parsing
+from marketmsg.relay import images, ownlinks, parsing
 from marketmsg.relay.scrub import Replacements, scrub_bytes, scrub_html, scrub_text
 
 MAX_DEPTH = 20
@@ -162,7 +162,10 @@ def _leaf(source: Message, replacements: Replacements) -> EmailMessage:
     filename = one_line(scrub_text(parsing.filename_of(source), replacements))
     if maintype == "text" and subtype in ("plain", "html") and disposition != "attachment":
         text = parsing.part_text(source)
-        body = scrub_html(text, replacements) if subtype == "html" else scrub_text(text, replacements)
+        if subtype == "html":
+            body = scrub_html(ownlinks.without_own_links_html(text), replacements)
+        else:
+            body = scrub_text(ownlinks.without_own_links(text), replacements)
         part.set_content(body, subtype=subtype, charset="utf-8")
         return part
     if maintype == "text":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages as notices
 from django.core.paginator import Paginator
-from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -12,7 +11,7 @@ from django.utils.translation import gettext as _
 from marketmsg.accounts.models import SellerAccount
 from marketmsg.conversations import compose
 from marketmsg.conversations.listing import ASIN_RE
-from marketmsg.conversations.models import Conversation, Message
+from marketmsg.conversations.models import Message
 from marketmsg.orders.models import Order, OrderItem
 from marketmsg.web import access, thread
 from marketmsg.web.access import buyer_only
@@ -31,9 +30,9 @@ def orders(request: HttpRequest) -> HttpResponse:
     )
     page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     talks = dict(
-        Conversation.objects.filter(buyer=buyer, order__in=list(page.object_list)).values_list(
-            "order_id", "id"
-        )
+        thread.buyer_conversations(buyer)
+        .filter(order__in=list(page.object_list))
+        .values_list("order_id", "id")
     )
     for order in page:
         order.conversation_id = talks.get(order.pk)  # type: ignore[attr-defined]
@@ -108,13 +107,7 @@ def ask_about_product(request: HttpRequest) -> HttpResponse:
 
 @buyer_only
 def conversations(request: HttpRequest) -> HttpResponse:
-    rows = (
-        Conversation.objects.filter(buyer=access.buyer_of(request))
-        .exclude(messages__isnull=True)
-        .annotate(latest=Max("messages__created_at"))
-        .select_related("seller", "order")
-        .order_by("-latest", "-id")
-    )
+    rows = thread.buyer_conversations(access.buyer_of(request))
     page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "web/buyer_conversations.html", {"page": page})
 

@@ -26,6 +26,7 @@ from marketmsg.conversations.listing import (
 )
 from marketmsg.conversations.models import Message, Template
 from marketmsg.conversations.services import existing_conversation
+from marketmsg.delivery import status as delivery_status
 from marketmsg.orders import report
 from marketmsg.orders.models import Order
 from marketmsg.web import access, guideline_views, thread
@@ -73,6 +74,8 @@ class Row:
 
 def _rows(messages: list[Message]) -> list[Row]:
     facts = row_facts(messages)
+    if any(m.author == Message.Author.SELLER for m in messages):  # the Sent box says what became of each
+        delivery_status.attach(messages)
     base = reverse("seller-messages")
     rows = []
     for m in messages:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils.html import strip_tags
 
+from marketmsg.accounts.models import Buyer
 from marketmsg.addresses import services as addresses
 from marketmsg.conversations.errors import FormProblem
 from marketmsg.conversations.models import Conversation, Message
-from marketmsg.delivery.models import Delivery
+from marketmsg.delivery import status as delivery_status
 from marketmsg.orders.models import OrderItem
 from marketmsg.web.guideline_views import marked_body
 
@@ -18,8 +19,24 @@ Author = Message.Author
 
 
 # What a buyer sees of a conversation: their own messages and what the seller's were actually sent
-# (not held or blocked ones). Pages and downloads both ask this.
+# (not held, blocked or withheld ones). Pages and downloads both ask this.
 SHOWN_TO_BUYER = Q(author=Author.BUYER) | Q(author=Author.SELLER, state=Message.State.RELAYED)
+# ...and on the buyer's pages also customer service's answers (never the automatic notices).
+ON_BUYER_PAGES = SHOWN_TO_BUYER | Q(author=Author.MARKETPLACE, is_auto=False)
+
+
+def buyer_conversations(buyer: Buyer) -> QuerySet[Conversation]:
+    """The buyer's conversations that hold something for them, latest first. A conversation that a
+    stranger's held or withheld mail started holds nothing the buyer may see: it is not listed."""
+    visible = Message.objects.filter(ON_BUYER_PAGES, conversation=OuterRef("pk"))
+    latest = visible.order_by("-created_at").values("created_at")[:1]
+    return (
+        Conversation.objects.filter(buyer=buyer)
+        .filter(Exists(visible))
+        .annotate(latest=Subquery(latest))
+        .select_related("seller", "order")
+        .order_by("-latest", "-id")
+    )
 
 
 def shown_to_buyer(message: Message) -> bool:
@@ -36,20 +53,15 @@ def visible_messages(conversation: Conversation, reader: str, limit: int | None 
     """Oldest first. Automatic marketplace notices are never listed; a buyer sees only what was
     actually sent to them, and customer service's answers to them (SPEC F9, F11)."""
     if reader == Author.BUYER:
-        found = conversation.messages.filter(SHOWN_TO_BUYER | Q(author=Author.MARKETPLACE, is_auto=False))
+        found = conversation.messages.filter(ON_BUYER_PAGES)
     else:
         found = conversation.messages.exclude(author=Author.MARKETPLACE)
-    failed = Delivery.objects.filter(
-        message=OuterRef("pk"), state__in=[Delivery.State.FAILED, Delivery.State.BOUNCED]
-    )
     newest_first = (
-        found.annotate(delivery_failed=Exists(failed))
-        .select_related("sender_user")
-        .prefetch_related("attachments")
-        .order_by("-created_at", "-id")
+        found.select_related("sender_user").prefetch_related("attachments").order_by("-created_at", "-id")
     )
     shown = list(newest_first if limit is None else newest_first[: limit + 1])
     shown.reverse()
+    delivery_status.attach(shown)
     return shown
 
 

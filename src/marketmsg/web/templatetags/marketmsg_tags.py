@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import template
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language
@@ -10,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from marketmsg.conversations import screening
 from marketmsg.conversations.models import Message
+from marketmsg.delivery import status
 
 register = template.Library()
 
@@ -21,27 +23,60 @@ _BADGES = {
     "replied": ("ok", "✔", _("Replied")),
     "held": ("warn", "⏸", _("Held")),
     "blocked": ("bad", "⛔", _("Blocked")),
-    "failed": ("bad", "✖", _("Delivery failed")),
+    "withheld": ("bad", "⛔", _("Not delivered (sender blocked)")),
     "suppressed": ("quiet", "🤖", _("Auto-reply suppressed")),
+    "customer_service": ("quiet", "🎧", _("To marketplace customer service")),
+    # What became of the mail (delivery.status), for the one who wrote it.
+    "delivered": ("ok", "✔", _("Delivered")),
+    "sending": ("quiet", "📤", _("Sending")),
+    "retrying": ("warn", "⏳", _("Retrying")),
+    "failed": ("bad", "✖", _("Delivery failed")),
     "sent": ("ok", "✔", _("Sent")),
 }
 
+# A message in one of these states was never sent: the state says why.
+_NOT_SENT = {
+    Message.State.HELD: "held",
+    Message.State.BLOCKED: "blocked",
+    Message.State.WITHHELD: "withheld",
+    Message.State.SUPPRESSED: "suppressed",
+    Message.State.CUSTOMER_SERVICE: "customer_service",
+}
 
-def state_of(message: Message) -> str:
-    if message.author == Message.Author.BUYER:
+
+def state_of(message: Message, reader: str = Message.Author.SELLER) -> str:
+    """The badge of a message for ``reader``: a buyer message read by the seller says whether it
+    awaits an answer; a message read by its own writer says what became of it."""
+    if message.author == Message.Author.BUYER and reader == Message.Author.SELLER:
         if message.marked_no_reply_at is not None:
             return "no_reply_needed"
         if message.needs_reply:
             return "needs_reply"
         return "auto" if message.is_auto else "replied"
-    if message.state in (Message.State.HELD, Message.State.BLOCKED, Message.State.SUPPRESSED):
-        return str(message.state)
-    return "failed" if getattr(message, "delivery_failed", False) else "sent"
+    if message.state in _NOT_SENT:
+        return _NOT_SENT[Message.State(message.state)]
+    found: status.DeliveryStatus | None = getattr(message, "delivery_status", None)
+    if found is None or found.kind == status.Kind.NONE:
+        return "sent"  # stored and shown on the web; no mail of its own to report on
+    return str(found.kind.value)
 
 
 @register.simple_tag
-def state_badge(message: Message) -> SafeString:
-    css, icon, label = _BADGES[state_of(message)]
+def state_badge(message: Message, reader: str = Message.Author.SELLER) -> SafeString:
+    kind = state_of(message, reader)
+    css, icon, label = _BADGES[kind]
+    detail = ""
+    found = getattr(message, "delivery_status", None)
+    if kind == "retrying" and found is not None and found.next_try is not None:
+        at = timezone.localtime(found.next_try).strftime("%m-%d %H:%M")
+        detail = str(_("next try %(at)s")) % {"at": at}
+    elif kind == "delivered" and found is not None and found.delivered < found.total:
+        detail = str(_("%(delivered)d of %(total)d addresses")) % {
+            "delivered": found.delivered,
+            "total": found.total,
+        }
+    if detail:
+        return format_html('<span class="state {}">{} {} · {}</span>', css, icon, label, detail)
     return format_html('<span class="state {}">{} {}</span>', css, icon, label)
 
 
