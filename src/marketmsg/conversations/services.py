@@ -186,8 +186,10 @@ def _decide(draft: Draft, conversation: Conversation, state: str) -> tuple[str, 
     message) and the communication guidelines (a seller's); and the guidelines' decision."""
     if state == State.RELAYED and _loops(conversation, draft):
         state = State.SUPPRESSED
-    if draft.author == Author.BUYER and state == State.RELAYED and not draft.is_auto:
-        if draft.customer_service is None:
+    if draft.author == Author.BUYER and state == State.RELAYED:
+        # Decided by the order for a person's message; given (True) for mail to customer service's
+        # own address, which an auto-reply to its answer also reaches and must not leave.
+        if draft.customer_service is None and not draft.is_auto:
             draft.customer_service = routing.decide(
                 conversation.order_id, draft.topic, draft.subject, draft.text
             )
@@ -370,14 +372,16 @@ def post_message(draft: Draft) -> Message:
                     next_attempt_at=now,
                     created_at=now,
                 )
-        if state == State.CUSTOMER_SERVICE and draft.channel == Message.Channel.MAIL:
+        if state == State.CUSTOMER_SERVICE and draft.channel == Message.Channel.MAIL and not draft.is_auto:
             _tell_buyer_customer_service_answers(conversation, message)
     return message
 
 
 def _tell_buyer_customer_service_answers(conversation: Conversation, message: Message) -> None:
     """A buyer who wrote by mail learns at once that the marketplace, not the seller, answers
-    (on the web the page says so)."""
+    (on the web the page says so); once customer service has answered, the buyer knows."""
+    if conversation.messages.filter(author=Author.MARKETPLACE, is_auto=False).exists():
+        return
     text = (
         "お問い合わせありがとうございます。このご注文はマーケットプレイスの配送センターから出荷されたため、"
         "お問い合わせはマーケットプレイスのカスタマーサービスが承り、担当者からご連絡いたします。"

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 
 from marketmsg import rows
+from marketmsg.addresses import customer_service
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import RelayAddress, SenderAddress
 from marketmsg.conversations import routing, screening, services, uploads
@@ -47,6 +48,8 @@ def check_recipient(address: str, envelope_from: str) -> tuple[RecipientCheck, R
         return RecipientCheck.BOUNCE, None
     if address.rpartition("@")[2].lower() not in addresses.relay_domains():
         return RecipientCheck.NOT_OUR_DOMAIN, None
+    if customer_service.conversation_id_of(address) is not None:
+        return RecipientCheck.OK, None  # the buyer is checked at DATA, with the From header
     relay = addresses.find_relay_address(address)
     if relay is None:
         return RecipientCheck.UNKNOWN, None
@@ -112,10 +115,15 @@ def prepare(
         if delivery_id is not None:
             prepared.bounced_deliveries.append(delivery_id)
             continue
-        relay = (known or {}).get(recipient) or addresses.find_relay_address(recipient)
+        answering = _customer_service_conversation(recipient)
+        relay: RelayAddress | None
+        if answering is not None:
+            relay = addresses.relay_pair(answering.buyer, answering.seller).seller_address
+        else:
+            relay = (known or {}).get(recipient) or addresses.find_relay_address(recipient)
         if relay is None:  # deactivated between RCPT and DATA
             raise Refused(Refusal.UNKNOWN_RECIPIENT, "deactivated between RCPT and DATA")
-        prepared.drafts.append(_draft(prepared.mail, raw, envelope_from, relay, files))
+        prepared.drafts.append(_draft(prepared.mail, raw, envelope_from, relay, files, answering))
         prepared.drafts[-1].authentication = authentication or {}
     _screen_together(prepared.drafts)
     return prepared
@@ -172,9 +180,27 @@ def store(prepared: Prepared) -> Receipt:
     return receipt
 
 
+def _customer_service_conversation(recipient: str) -> Conversation | None:
+    """The conversation whose customer-service address ``recipient`` is, if it is one."""
+    conversation_id = customer_service.conversation_id_of(recipient)
+    if conversation_id is None:
+        return None
+    found = Conversation.objects.select_related("buyer", "seller").filter(pk=conversation_id).first()
+    if found is None:  # signed by us, yet gone: cannot happen while nothing is deleted
+        raise Refused(Refusal.UNKNOWN_RECIPIENT, "customer-service conversation not found")
+    return found
+
+
 def _draft(
-    mail: MailMessage, raw: bytes, envelope_from: str, relay: RelayAddress, files: list[NewFile]
+    mail: MailMessage,
+    raw: bytes,
+    envelope_from: str,
+    relay: RelayAddress,
+    files: list[NewFile],
+    answering: Conversation | None = None,
 ) -> services.Draft:
+    """``answering``: the mail came to customer service's address in that conversation, so it is
+    the buyer writing to the marketplace, threaded there, and never the seller's to read."""
     seller, buyer = relay.seller, relay.buyer
     sender = parsing.from_address(mail) or envelope_from.lower()
     if not sender:
@@ -190,7 +216,11 @@ def _draft(
     place = thread(mail, relay, subject)
     is_auto = is_auto_generated(mail, envelope_from)
     customer_service = None
-    if author == Message.Author.BUYER and not is_auto:  # decided here, outside the write transaction
+    if answering is not None:
+        in_it = place.conversation is not None and place.conversation.pk == answering.pk
+        place = Place(conversation=answering, parent=place.parent if in_it else None)
+        customer_service = True
+    elif author == Message.Author.BUYER and not is_auto:  # decided here, outside the write transaction
         order_id = (
             place.order.pk if place.order else (place.conversation.order_id if place.conversation else None)
         )

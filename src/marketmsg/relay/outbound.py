@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils.html import escape
 
 from marketmsg import rows
+from marketmsg.addresses import customer_service
 from marketmsg.addresses import services as addresses
 from marketmsg.conversations import noreply_link
 from marketmsg.conversations.models import Message, RawMime
@@ -51,9 +52,13 @@ def render_delivery(delivery: Delivery, eight_bit: bool = True) -> Rendered:
     elif message.author == Message.Author.SELLER:
         from_name, from_address = seller.name, pair.seller_address.address
         reader = Message.Author.BUYER
-    else:
+    elif message.is_auto:  # our own notices: nobody reads answers to them
         from_name, from_address = MARKETPLACE_NAME, f"no-reply@{settings.RELAY_DOMAIN}"
         reader = Message.Author.MARKETPLACE
+    else:  # customer service's answer: the buyer's reply reaches the queue (SPEC F9)
+        from_name = customer_service.NAME
+        from_address = customer_service.address_for(message.conversation_id, pair.seller_address.domain)
+        reader = Message.Author.BUYER
     in_reply_to, references = _thread_headers(message, reader)
     raw = None
     if _relays_raw(message):
@@ -81,7 +86,7 @@ def render_delivery(delivery: Delivery, eight_bit: bool = True) -> Rendered:
     data = render.build(outbound).as_bytes(policy=SMTP_POLICY if eight_bit else SEVEN_BIT_POLICY)
     reals = [real for real in replacements if real != delivery.recipient.lower()]
     render.assert_no_leak(data, reals)
-    is_notice = message.author == Message.Author.MARKETPLACE
+    is_notice = message.author == Message.Author.MARKETPLACE and message.is_auto
     data = signing.sign(data)  # after the leak check: the signature holds no address
     return Rendered(data=data, envelope_from="" if is_notice else verp.return_path(delivery.pk))
 
