@@ -3,7 +3,8 @@
 MIME trees with odd and unknown charsets, broken and missing boundaries, deep nesting, huge
 headers, NULs, bare CR and LF, RFC 2047 encoded words that lie about their charset or do not
 decode, RFC 2231 parameters in pieces, forwarded messages and delivery reports. ``secret`` (the
-sender's real address) is hidden in some of the places, so the same mail also tests anonymity.
+sender's real address) is hidden in some of the places, in every spelling a reader still recognises
+(``spelt``), so the same mail also tests anonymity.
 """
 
 from __future__ import annotations
@@ -16,6 +17,36 @@ from hypothesis import strategies as st
 CHARSETS = ["utf-8", "iso-2022-jp", "shift_jis", "euc-jp", "iso-8859-1", "utf-7", "x-no-such", "", "utf-16"]
 ENCODINGS = ["7bit", "8bit", "base64", "quoted-printable", "binary", "x-uuencode", "garbage"]
 TEXTS = ["ご注文の件です。", "Hello\tworld", "丸文字①②③ ㈱ ～", "=?", "\x00\x01\x7f", "a" * 500, "", "é à ü"]
+
+
+# Characters nobody sees, that a sender may put inside an address (zero-width space, soft hyphen,
+# word joiner, BOM, zero-width joiner, combining grapheme joiner).
+INVISIBLE = ["\u200b", "\u00ad", "\u2060", "\ufeff", "\u200d", "\u034f"]
+SPELLINGS = ["plain", "fullwidth", "fullwidth_at", "invisible", "quoted", "tags", "reference", "percent"]
+
+
+@st.composite
+def spelt(draw: st.DrawFn, secret: str) -> str:
+    """``secret`` as a reader would still read it: full-width wholly or at the @, with an invisible
+    character inside, with a quoted local part, split by tags, as character references, or %40."""
+    local, _, domain = secret.partition("@")
+    style = draw(st.sampled_from(SPELLINGS))
+    if style == "fullwidth":
+        return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in secret)
+    if style == "fullwidth_at":
+        return f"{local}＠{domain}"
+    if style == "invisible":
+        at = draw(st.integers(1, max(1, len(secret) - 1)))
+        return secret[:at] + draw(st.sampled_from(INVISIBLE)) + secret[at:]
+    if style == "quoted":
+        return f'"{local}"@{domain}'
+    if style == "tags":
+        return f"<b>{local}</b>@{domain}"
+    if style == "reference":
+        return "".join(f"&#{ord(c)};" for c in local) + "@" + domain
+    if style == "percent":
+        return secret.replace("@", "%40")
+    return secret
 
 
 def _encode_body(text: str, charset: str, encoding: str) -> bytes:
@@ -54,6 +85,7 @@ def header_value(draw: st.DrawFn, secret: str) -> str:
                 encoded_word(secret),
                 st.just(f"<{secret}>"),
                 st.just(secret.upper()),
+                spelt(secret),
                 st.text(max_size=40),
             ),
             min_size=1,
@@ -105,7 +137,10 @@ def mime_part(draw: st.DrawFn, secret: str, depth: int = 0) -> bytes:
         ]
         headers.append(f"Content-Type: {ctype}; charset={charset}")
         headers.append(f"Content-Transfer-Encoding: {encoding}")
-        text = draw(st.sampled_from([*TEXTS, f"連絡先 {secret}", f'<a href="mailto:{secret}">x</a>']))
+        hidden = draw(spelt(secret))
+        text = draw(
+            st.sampled_from([*TEXTS, f"連絡先 {hidden}", f'<a href="mailto:{secret}">x</a>', f"> {hidden}"])
+        )
         if kind == "html":
             text = f"<html><body><p>{text}</p><!-- {secret} --><img alt='{secret}'></body></html>"
         body = _encode_body(text, charset, encoding)
