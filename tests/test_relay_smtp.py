@@ -16,6 +16,8 @@ from tests.mail import compose, everything_readable, parse
 from tests.personas import make_buyer, make_pair, make_seller
 
 pytestmark = pytest.mark.db
+TARO = "taro.yamada@example.jp"
+OWNER = "owner@sakura-books.example.jp"
 
 
 def deliver_all() -> int:
@@ -362,3 +364,34 @@ def test_own_links_are_removed_whole_lines_in_text_and_whole_anchors_in_html():
     assert without_own_links(f"{url}") == ""
     assert without_own_links("see /no-reply/ in the docs") == "see /no-reply/ in the docs"  # no token
     assert without_own_links_html(f'<p>a<a href="{url}">mark</a>b {url}</p>') == "<p>ab </p>"
+
+
+def test_thread_headers_name_only_mail_the_reader_received(gateway, sink):
+    """A stranger's held mail, a blocked reply and a notice to somebody else never reached the
+    seller: a later buyer mail relayed to the seller names none of them in In-Reply-To/References."""
+    pair = make_pair()
+    first = compose(
+        TARO, pair.seller_relay, subject=f"注文 {pair.order.order_id}", message_id="<t1@example.jp>"
+    )
+    assert gateway.send(TARO, pair.seller_relay, first)[0] == 250
+    stranger = compose(
+        "someone@elsewhere.example", pair.buyer_relay, subject=f"注文 {pair.order.order_id}",
+        message_id="<held@elsewhere.example>", In_Reply_To="<t1@example.jp>",
+    )  # fmt: skip
+    code, reply = gateway.send("someone@elsewhere.example", pair.buyer_relay, stranger)
+    assert code == 250 and "held" in reply
+    blocked = compose(
+        OWNER, pair.buyer_relay, subject=f"注文 {pair.order.order_id}",
+        body="詳しくは https://shop.example.net へ", message_id="<blocked@sakura-books.example.jp>",
+    )  # fmt: skip
+    assert gateway.send(OWNER, pair.buyer_relay, blocked)[0] >= 500
+    later = compose(
+        TARO, pair.seller_relay, subject=f"注文 {pair.order.order_id}", message_id="<t2@example.jp>"
+    )
+    assert gateway.send(TARO, pair.seller_relay, later)[0] == 250
+    deliver_all()
+    to_seller = [parse(m.data) for m in sink.messages if m.rcpt_tos == [OWNER]]
+    assert len(to_seller) == 2
+    named = f"{to_seller[1]['In-Reply-To']} {to_seller[1]['References']}"
+    assert "elsewhere.example" not in named and "sakura-books" not in named
+    assert to_seller[0]["Message-ID"] in named  # the first buyer mail, as the seller knows it

@@ -133,15 +133,25 @@ def _thread_headers(message: Message, reader: str) -> tuple[str, tuple[str, ...]
 
     A message the reader wrote by mail is known by the reader's own Message-ID; any other by ours.
     """
+    # Only messages the reader's mail client can know: what was relayed between the two parties,
+    # and for the buyer also what they sent to customer service and its answers. Never a held,
+    # blocked or withheld message, nor a notice to somebody else (a stranger's held mail named in
+    # the seller's References told of mail the seller never got, by the stranger's own ID).
     earlier = rows.fetchall(
         "SELECT id, author, channel, incoming_message_id, outbound_message_id "
-        "FROM conversations_message WHERE conversation_id = %s AND created_at <= %s "
-        "AND id <> %s AND state <> %s ORDER BY created_at DESC, id DESC LIMIT %s",
+        "FROM conversations_message WHERE conversation_id = %s AND created_at <= %s AND id <> %s "
+        "AND ((author <> %s AND state = %s) OR (%s AND ((author = %s AND state = %s) OR "
+        "(author = %s AND NOT is_auto)))) ORDER BY created_at DESC, id DESC LIMIT %s",
         [
             message.conversation_id,
             message.created_at,
             message.pk,
-            Message.State.BLOCKED.value,
+            Message.Author.MARKETPLACE.value,
+            Message.State.RELAYED.value,
+            reader == Message.Author.BUYER,
+            Message.Author.BUYER.value,
+            Message.State.CUSTOMER_SERVICE.value,
+            Message.Author.MARKETPLACE.value,
             REFERENCES_KEPT,
         ],
     )
