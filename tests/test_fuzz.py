@@ -9,6 +9,7 @@ CI runs a small number of examples; ``make fuzz`` runs many
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import resource
@@ -154,6 +155,40 @@ def test_what_the_fuzzer_found_stays_fixed():
     # UTF-16 text inside a part that claims another charset decodes with a NUL between letters.
     spelt = "連絡先 " + "\x00".join("taro.yamada@example.jp")
     assert "y\x00a\x00m" not in scrub_text(spelt, relay)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"\xcf <b>TARO.YAMADA</b>@example.jp \xff\xfe tail",  # text with stray bytes, split by tags
+        "連絡先 taro\u034f.yamada＠example.jp \x1b$B".encode(),  # invisible character, full-width @
+        '"taro.yamada"@example.jp'.encode("utf-16"),  # UTF-16 with its byte-order mark, quoted
+    ],
+)
+def test_a_text_file_sent_as_a_binary_type_is_scrubbed_as_text_not_withheld(pair, payload):
+    """Found by the fuzzer once it spelt addresses as readers still read them: text in a part of a
+    binary type (a .bin, a PDF that is really text) kept an address in those spellings, so the leak
+    check withheld the whole mail (52 of 3,000). Such a file is now read as text and scrubbed."""
+    from marketmsg.relay.outbound import render_delivery
+
+    boundary = "b1"
+    raw = (
+        (
+            f"From: <{pair.buyer.email}>\r\nTo: {pair.seller_relay}\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+            f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n--{boundary}\r\n'
+            "Content-Type: text/plain; charset=utf-8\r\n\r\nsee the file\r\n"
+            # A nameless part of a type the header garbles: carried on as opaque data.
+            f"--{boundary}\r\nContent-Type: x/??\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        ).encode()
+        + base64.encodebytes(payload)
+        + f"--{boundary}--\r\n".encode()
+    )
+    receipt = atomic_receive(raw, pair.buyer.email, pair.seller_relay)
+    [delivery] = Delivery.objects.filter(message_id__in=receipt.message_ids)
+    rendered = render_delivery(delivery).data  # LeakDetected would mean withheld
+    assert pair.buyer.email not in everything_readable(rendered)
+    assert pair.buyer_relay in everything_readable(rendered)
 
 
 @pytest.mark.django_db

@@ -7,6 +7,7 @@ stands for its owner towards the recipient.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping, Sequence
 from html.parser import HTMLParser
 from urllib.parse import unquote
@@ -98,12 +99,41 @@ def _replaced(text: str, form: spelling.Folded, mapping: dict[str, str], replace
     return "".join(out)
 
 
+# A file is read as text when at most one byte in a hundred is not UTF-8 text (a stray control
+# byte or an undecodable one); images, PDFs and archives fail this within their first few KB.
+_STRAY = re.compile("[\udc80-\udcff\x00-\x08\x0e-\x1f]")
+_SNIFF = 4096
+
+
+def as_text(data: bytes) -> tuple[str, str] | None:
+    """(text, codec) when the bytes of a file are text a person would read (UTF-8, or UTF-16 with
+    its byte-order mark), decoded so that encoding it back gives the same bytes; None for binary."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            return None
+    allowed = max(16, len(data) // 100)
+    if len(_STRAY.findall(data[:_SNIFF].decode("utf-8", "surrogateescape"))) > allowed:
+        return None
+    text = data.decode("utf-8", "surrogateescape")
+    return (text, "utf-8") if len(_STRAY.findall(text)) <= allowed else None
+
+
 def scrub_bytes(data: bytes, replacements: Replacements) -> bytes:
-    """Byte-level replacement for binary parts (ASCII and UTF-16 spellings, any ASCII case)."""
+    """Replacement in a file: in every spelling ``scrub_text`` knows when the file is text (a .txt
+    sent as a binary type, text with stray bytes), and byte by byte in any case (ASCII and UTF-16
+    spellings, ``%40``) in any file."""
     mapping = {k.lower(): v for k, v in replacements.items() if k}
-    reals = [r for r in _ordered(mapping) if r.isascii()]
-    if not reals or not data:
+    if not mapping or not data:
         return data
+    found = as_text(data)
+    if found is not None:
+        text, codec = found
+        cleaned = scrub_text(text, replacements)
+        if cleaned != text:
+            data = cleaned.encode(codec, "surrogateescape")
+    reals = [r for r in _ordered(mapping) if r.isascii()]
     for codec in ("ascii", "utf-16-le", "utf-16-be"):
         lowered = data.lower()
         needles = _needles(tuple(reals), percent="%40".encode(codec) in lowered)
