@@ -146,6 +146,9 @@ def test_what_the_fuzzer_found_stays_fixed():
     from marketmsg.relay.scrub import scrub_bytes, scrub_text
 
     assert parsing.decode_bytes(b"abc", "utf-8\x00") == "abc"
+    # ...and in a part's charset parameter, where the standard library's own decoding raised.
+    part = parsing.parse(b"Content-Type: text/plain; charset=\x00utf-8\r\n\r\n\xe3\x81\x82=41\r\n")
+    assert parsing.part_text(part).startswith("あ")
     mail = b"Subject: =?utf-8\x00?B?5L2P5omA?=\r\n\r\nbody\r\n"
     assert parsing.header_text(parsing.parse(mail), "Subject") != ""
     relay = {"taro.yamada@example.jp": "0123456789abcdef@marketplace.example"}

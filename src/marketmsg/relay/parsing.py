@@ -62,8 +62,15 @@ def payload_bytes(part: Message) -> bytes | None:
     decoded in one step: the standard library first splits the part into lines and joins them
     again, which for a 10 MB file held three copies of it at once. Whatever the one-step decode
     does not take (bad padding, other encodings) is left to the standard library."""
-    payload = part.get_payload()
-    if isinstance(payload, str) and str(part.get("content-transfer-encoding", "")).lower() == "base64":
+    try:
+        payload = part.get_payload()
+    except ValueError:
+        # The standard library looks the charset up to read 8-bit text, and a charset name with a
+        # NUL in it raises (found by the fuzzer): read it without that name.
+        part.del_param("charset")
+        payload = part.get_payload()
+    encoding = str(part.get("content-transfer-encoding", "")).lower()
+    if isinstance(payload, str) and encoding == "base64":
         try:
             return binascii.a2b_base64(payload.encode("ascii", "surrogateescape"))
         except (binascii.Error, UnicodeError):

@@ -99,20 +99,27 @@ def _replaced(text: str, form: spelling.Folded, mapping: dict[str, str], replace
     return "".join(out)
 
 
-# A file is read as text when at most one byte in a hundred is not UTF-8 text (a stray control
-# byte or an undecodable one); images, PDFs and archives fail this within their first few KB.
-_STRAY = re.compile("[\udc80-\udcff\x00-\x08\x0e-\x1f]")
+# A file is read as text when at most one byte in a hundred is not UTF-8 text (an undecodable byte
+# or a NUL); images, PDFs and archives fail this within their first few KB. (Control characters do
+# not count: text broken by a mail client carries them, and binary data fails on the rest.)
+_STRAY = re.compile("[\udc80-\udcff\x00]")
 _SNIFF = 4096
+# Below this size every file is also read as text, whatever its bytes: cheap, and the final leak
+# check reads every part as text too (mixtures of text and junk, broken containers carried whole).
+_ALWAYS_READ = 65536
 
 
 def as_text(data: bytes) -> tuple[str, str] | None:
     """(text, codec) when the bytes of a file are text a person would read (UTF-8, or UTF-16 with
-    its byte-order mark), decoded so that encoding it back gives the same bytes; None for binary."""
+    its byte-order mark), or a small file of any kind, decoded so that encoding it back gives the
+    same bytes; None for a larger binary file."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
             return data.decode("utf-16"), "utf-16"
         except UnicodeDecodeError:
             return None
+    if len(data) <= _ALWAYS_READ:
+        return data.decode("utf-8", "surrogateescape"), "utf-8"
     allowed = max(16, len(data) // 100)
     if len(_STRAY.findall(data[:_SNIFF].decode("utf-8", "surrogateescape"))) > allowed:
         return None
