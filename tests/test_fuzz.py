@@ -195,6 +195,24 @@ def test_a_text_file_sent_as_a_binary_type_is_scrubbed_as_text_not_withheld(pair
 
 
 @pytest.mark.django_db
+def test_a_forwarded_header_the_standard_library_cannot_fold_still_renders(pair):
+    """Found by the fuzzer: a forwarded mail's From whose name starts with a dot before a long word
+    made the standard library's folding raise, so the delivery failed on every try."""
+    from marketmsg.relay.outbound import render_delivery
+
+    inner = "From: ." + "x" * 900 + f" <{pair.buyer.email}>\r\nSubject: fw\r\n\r\nbody\r\n"
+    raw = (
+        f"From: <{pair.buyer.email}>\r\nTo: {pair.seller_relay}\r\nSubject: fw\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: message/rfc822\r\n\r\n" + inner
+    ).encode()
+    receipt = atomic_receive(raw, pair.buyer.email, pair.seller_relay)
+    [delivery] = Delivery.objects.filter(message_id__in=receipt.message_ids)
+    rendered = render_delivery(delivery).data
+    assert pair.buyer_relay in everything_readable(rendered)
+    assert pair.buyer.email not in everything_readable(rendered)
+
+
+@pytest.mark.django_db
 def test_a_subject_with_a_unicode_line_break_is_relayed_on_one_line(pair):
     """Found by the fuzzer: NEL (U+0085) in a subject made rendering raise, so the delivery would
     have been retried for days and never sent."""

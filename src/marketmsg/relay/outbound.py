@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email import policy
 from typing import Any
 
 from django.conf import settings
@@ -23,7 +22,7 @@ from marketmsg.relay.inbound import replacement_map
 
 MARKETPLACE_NAME = "マーケットプレイス / Marketplace"
 REFERENCES_KEPT = 20
-SMTP_POLICY = policy.SMTP.clone(max_line_length=998)
+SMTP_POLICY = render.SMTP_POLICY
 # For a next hop without 8BITMIME (RFC 6152): every part that would be 8-bit is base64 instead.
 SEVEN_BIT_POLICY = SMTP_POLICY.clone(cte_type="7bit")
 

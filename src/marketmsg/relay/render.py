@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.utils import format_datetime
@@ -17,6 +18,7 @@ from marketmsg.relay import images, ownlinks, parsing
 from marketmsg.relay.scrub import Replacements, scrub_bytes, scrub_html, scrub_text
 
 MAX_DEPTH = 20
+SMTP_POLICY = policy.SMTP.clone(max_line_length=998)
 _CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 
 
@@ -194,10 +196,25 @@ def _attached_message(nested: Message | None, replacements: Replacements, depth:
         for name in ("From", "To", "Cc", "Date", "Subject"):
             value = parsing.header_text(nested, name)
             if value:
-                inner[name] = one_line(scrub_text(value, replacements))
+                _set_forwarded_header(inner, name, one_line(scrub_text(value, replacements)))
     part = EmailMessage()
     part.set_content(inner)
     return part
+
+
+def _set_forwarded_header(inner: EmailMessage, name: str, value: str) -> None:
+    """A forwarded mail's visible header, as it came, if the standard library can write it out;
+    else only the addresses in it, else nothing. (Its folding raises on some names, such as one
+    that starts with a dot before a long word: the delivery would have failed on every try.)"""
+    for candidate in (value, ", ".join(parsing.ADDRESS_RE.findall(value))):
+        if not candidate:
+            continue
+        try:
+            inner[name] = candidate
+            inner[name].fold(policy=SMTP_POLICY)
+            return
+        except Exception:
+            del inner[name]
 
 
 def assert_no_leak(rendered: bytes, reals: list[str]) -> None:
