@@ -158,6 +158,8 @@ def test_what_the_fuzzer_found_stays_fixed():
     # UTF-16 text inside a part that claims another charset decodes with a NUL between letters.
     spelt = "連絡先 " + "\x00".join("taro.yamada@example.jp")
     assert "y\x00a\x00m" not in scrub_text(spelt, relay)
+    # A tag with a NUL in it is still a tag to a browser: the address it splits is still read.
+    assert "taro" not in scrub_text("<b>taro.yamada</b\x00>@example.jp", relay)
 
 
 @pytest.mark.django_db

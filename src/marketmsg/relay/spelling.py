@@ -27,7 +27,9 @@ _INVISIBLE_CHARS = (
     "\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
     '\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e0fff"'
 )
-_TAG = r"</?[A-Za-z][A-Za-z0-9]{0,15}(?:\s[^<>]{0,500})?/?>"
+# A tag as a browser reads one: a letter after "<" or "</", then anything up to ">" (a NUL or other
+# odd character inside still makes a tag, which the reader does not see; found by the fuzzer).
+_TAG = r"</?[A-Za-z][^<>]{0,500}>"
 TAG_RE = re.compile(_TAG)
 _TOKEN = re.compile(
     r"(?P<ref>&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?)"
