@@ -528,6 +528,17 @@ def test_staff_open_a_claim_read_the_record_remove_a_file_and_answer_customer_se
     page.close()
     deliver_all()
     assert any(m.rcpt_tos == [second.buyer.email] for m in sink.messages)
+    # The buyer reads the answer as customer service's, not the seller's.
+    buyer = browser.new_page(viewport={"width": 1100, "height": 900}, locale="ja-JP")
+    sign_in(buyer, base, second.buyer.email)
+    buyer.goto(f"{base}/my/messages/{queued.conversation_id}/")
+    answer = buyer.locator(".bubble.marketplace")
+    expect(answer).to_contain_text("マーケットプレイス カスタマーサービス")
+    expect(answer).to_contain_text("電源ボタンを3秒押してください。")
+    expect(answer).not_to_contain_text(second.seller.name)
+    expect(buyer.locator(f"#m{queued.pk} .state")).to_contain_text("カスタマーサービスへ")
+    buyer.screenshot(path=shots / "buyer-customer-service-answer-ja.png", full_page=True)
+    buyer.close()
 
 
 def test_no_page_breaks_the_content_security_policy_and_its_scripts_still_work(live_server, browser, shop):

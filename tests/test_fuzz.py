@@ -169,6 +169,7 @@ def test_what_the_fuzzer_found_stays_fixed():
         b"\xcf <b>TARO.YAMADA</b>@example.jp \xff\xfe tail",  # text with stray bytes, split by tags
         "連絡先 taro\u034f.yamada＠example.jp \x1b$B".encode(),  # invisible character, full-width @
         '"taro.yamada"@example.jp'.encode("utf-16"),  # UTF-16 with its byte-order mark, quoted
+        "連絡先 taro.yamada＠example.jp".encode("cp932"),  # Shift_JIS, read as the leak check reads it
     ],
 )
 def test_a_text_file_sent_as_a_binary_type_is_scrubbed_as_text_not_withheld(pair, payload):

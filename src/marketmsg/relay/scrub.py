@@ -110,14 +110,23 @@ _ALWAYS_READ = 65536
 
 
 def as_text(data: bytes) -> tuple[str, str] | None:
-    """(text, codec) when the bytes of a file are text a person would read (UTF-8, or UTF-16 with
-    its byte-order mark), or a small file of any kind, decoded so that encoding it back gives the
-    same bytes; None for a larger binary file."""
+    """(text, codec) when the bytes of a file are text a person would read (UTF-8, Shift_JIS, or
+    UTF-16 with its byte-order mark), or a small file of any kind, decoded so that encoding it back
+    gives the same bytes; None for a larger binary file."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
             return data.decode("utf-16"), "utf-16"
         except UnicodeDecodeError:
             return None
+    # As the final leak check reads a file it has no charset for (parsing.decode_bytes): UTF-8, else
+    # Shift_JIS (cp932) when the bytes are exactly that, else UTF-8 with the stray bytes kept.
+    for codec in ("utf-8", "cp932"):
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        if text.encode(codec) == data:  # cp932 has a few characters with two byte forms
+            return text, codec
     if len(data) <= _ALWAYS_READ:
         return data.decode("utf-8", "surrogateescape"), "utf-8"
     allowed = max(16, len(data) // 100)
