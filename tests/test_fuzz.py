@@ -158,6 +158,9 @@ def test_what_the_fuzzer_found_stays_fixed():
     # UTF-16 text inside a part that claims another charset decodes with a NUL between letters.
     spelt = "連絡先 " + "\x00".join("taro.yamada@example.jp")
     assert "y\x00a\x00m" not in scrub_text(spelt, relay)
+    # A file in UTF-16 without its byte-order mark, the address in character references.
+    utf16 = scrub_bytes("&#116;&#97;&#114;&#111;.yamada@example.jp".encode("utf-16-le"), relay)
+    assert utf16.decode("utf-16-le") == "0123456789abcdef@marketplace.example"
     # A tag with a NUL in it is still a tag to a browser: the address it splits is still read.
     assert "taro" not in scrub_text("<b>taro.yamada</b\x00>@example.jp", relay)
 
@@ -195,6 +198,23 @@ def test_a_text_file_sent_as_a_binary_type_is_scrubbed_as_text_not_withheld(pair
     rendered = render_delivery(delivery).data  # LeakDetected would mean withheld
     assert pair.buyer.email not in everything_readable(rendered)
     assert pair.buyer_relay in everything_readable(rendered)
+
+
+@pytest.mark.django_db
+def test_utf16_text_under_a_wrong_charset_is_relayed_without_its_nuls(pair):
+    """Found by the fuzzer: a text part declared UTF-8 that holds UTF-16 (a NUL beside each letter)
+    kept an address spelt in character references, which the leak check read as UTF-16."""
+    from marketmsg.relay.outbound import render_delivery
+
+    body = "連絡先 &#116;&#97;&#114;&#111;.yamada@example.jp".encode("utf-16-le")
+    raw = (
+        f"From: <{pair.buyer.email}>\r\nTo: {pair.seller_relay}\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    ).encode() + base64.encodebytes(body)
+    receipt = atomic_receive(raw, pair.buyer.email, pair.seller_relay)
+    [delivery] = Delivery.objects.filter(message_id__in=receipt.message_ids)
+    rendered = render_delivery(delivery).data  # LeakDetected would mean withheld
+    assert pair.buyer.email not in everything_readable(rendered)
 
 
 @pytest.mark.django_db

@@ -163,7 +163,9 @@ def _leaf(source: Message, replacements: Replacements) -> EmailMessage:
     disposition = (source.get_content_disposition() or "").lower()
     filename = one_line(scrub_text(parsing.filename_of(source), replacements))
     if maintype == "text" and subtype in ("plain", "html") and disposition != "attachment":
-        text = parsing.part_text(source)
+        # NULs are text in UTF-16 under a wrong charset: a reader sees them as nothing, and kept
+        # they would make the relayed text read as UTF-16 again (where a spelling could hide).
+        text = parsing.part_text(source).replace("\x00", "")
         if subtype == "html":
             body = scrub_html(ownlinks.without_own_links_html(text), replacements)
         else:

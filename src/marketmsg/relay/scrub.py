@@ -118,6 +118,17 @@ def as_text(data: bytes) -> tuple[str, str] | None:
             return data.decode("utf-16"), "utf-16"
         except UnicodeDecodeError:
             return None
+    if data.count(0) * 3 > len(data):  # a NUL beside most letters: UTF-16 without its mark
+        readings = []
+        for codec in ("utf-16-le", "utf-16-be"):
+            try:
+                text = data.decode(codec)
+            except UnicodeDecodeError:
+                continue
+            readings.append((len(text.encode("ascii", "ignore")), codec, text))  # the one with letters
+        if readings:
+            _, codec, text = max(readings)
+            return text, codec
     # As the final leak check reads a file it has no charset for (parsing.decode_bytes): UTF-8, else
     # Shift_JIS (cp932) when the bytes are exactly that, else UTF-8 with the stray bytes kept.
     for codec in ("utf-8", "cp932"):
