@@ -161,6 +161,8 @@ def test_what_the_fuzzer_found_stays_fixed():
     # A file in UTF-16 without its byte-order mark, the address in character references.
     utf16 = scrub_bytes("&#116;&#97;&#114;&#111;.yamada@example.jp".encode("utf-16-le"), relay)
     assert utf16.decode("utf-16-le") == "0123456789abcdef@marketplace.example"
+    # A C1 control character (U+0080) inside an address is as unseen as a C0 one.
+    assert "yamada" not in scrub_text("t\x80aro.yamada@example.jp", relay)
     # A tag with a NUL in it is still a tag to a browser: the address it splits is still read.
     assert "taro" not in scrub_text("<b>taro.yamada</b\x00>@example.jp", relay)
 
@@ -173,6 +175,7 @@ def test_what_the_fuzzer_found_stays_fixed():
         "連絡先 taro\u034f.yamada＠example.jp \x1b$B".encode(),  # invisible character, full-width @
         '"taro.yamada"@example.jp'.encode("utf-16"),  # UTF-16 with its byte-order mark, quoted
         "連絡先 taro.yamada＠example.jp".encode("cp932"),  # Shift_JIS, read as the leak check reads it
+        "Reply-To: T\x80ARO.YAMADA@EXAMPLE.JP \x81".encode() + b"\x80",  # read as UTF-8 and as cp932
     ],
 )
 def test_a_text_file_sent_as_a_binary_type_is_scrubbed_as_text_not_withheld(pair, payload):

@@ -109,42 +109,40 @@ _SNIFF = 4096
 _ALWAYS_READ = 65536
 
 
-def as_text(data: bytes) -> tuple[str, str] | None:
-    """(text, codec) when the bytes of a file are text a person would read (UTF-8, Shift_JIS, or
-    UTF-16 with its byte-order mark), or a small file of any kind, decoded so that encoding it back
-    gives the same bytes; None for a larger binary file."""
+def readings(data: bytes) -> list[str]:
+    """The codecs a person (or the final leak check, parsing.decode_bytes) may read a file's bytes
+    in, each able to give the same bytes back, to be scrubbed in each one after the other: UTF-16
+    when it has its byte-order mark or a NUL beside most letters; UTF-8 (a small file always, its
+    stray bytes kept; a larger one when it is text); Shift_JIS (cp932) when the bytes are exactly
+    that. None for a larger binary file (an image, a PDF, an archive), which the byte-level
+    replacement alone covers."""
+    found = []
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        try:
-            return data.decode("utf-16"), "utf-16"
-        except UnicodeDecodeError:
-            return None
-    if data.count(0) * 3 > len(data):  # a NUL beside most letters: UTF-16 without its mark
-        readings = []
-        for codec in ("utf-16-le", "utf-16-be"):
-            try:
-                text = data.decode(codec)
-            except UnicodeDecodeError:
-                continue
-            readings.append((len(text.encode("ascii", "ignore")), codec, text))  # the one with letters
-        if readings:
-            _, codec, text = max(readings)
-            return text, codec
-    # As the final leak check reads a file it has no charset for (parsing.decode_bytes): UTF-8, else
-    # Shift_JIS (cp932) when the bytes are exactly that, else UTF-8 with the stray bytes kept.
-    for codec in ("utf-8", "cp932"):
-        try:
-            text = data.decode(codec)
-        except UnicodeDecodeError:
-            continue
-        if text.encode(codec) == data:  # cp932 has a few characters with two byte forms
-            return text, codec
-    if len(data) <= _ALWAYS_READ:
-        return data.decode("utf-8", "surrogateescape"), "utf-8"
+        found.append("utf-16")
+    elif data.count(0) * 3 > len(data):  # the byte order that reads as letters
+        found.append(max(("utf-16-le", "utf-16-be"), key=lambda c: len(_letters(data.decode(c, "ignore")))))
+    if len(data) <= _ALWAYS_READ or _mostly_utf8(data):
+        found.append("utf-8")
+    try:
+        if data.decode("cp932").encode("cp932") == data:  # a few characters have two byte forms
+            found.append("cp932")
+    except UnicodeError:
+        pass
+    return found
+
+
+def _letters(text: str) -> bytes:
+    return text.encode("ascii", "ignore")
+
+
+def _mostly_utf8(data: bytes) -> bool:
     allowed = max(16, len(data) // 100)
     if len(_STRAY.findall(data[:_SNIFF].decode("utf-8", "surrogateescape"))) > allowed:
-        return None
-    text = data.decode("utf-8", "surrogateescape")
-    return (text, "utf-8") if len(_STRAY.findall(text)) <= allowed else None
+        return False  # images, PDFs and archives stop here
+    return len(_STRAY.findall(data.decode("utf-8", "surrogateescape"))) <= allowed
+
+
+_ERRORS = {"utf-8": "surrogateescape", "cp932": "strict"}
 
 
 def scrub_bytes(data: bytes, replacements: Replacements) -> bytes:
@@ -154,12 +152,15 @@ def scrub_bytes(data: bytes, replacements: Replacements) -> bytes:
     mapping = {k.lower(): v for k, v in replacements.items() if k}
     if not mapping or not data:
         return data
-    found = as_text(data)
-    if found is not None:
-        text, codec = found
+    for codec in readings(data):
+        errors = _ERRORS.get(codec, "strict")
+        try:
+            text = data.decode(codec, errors)
+        except UnicodeError:  # a first reading's replacement made the bytes unreadable in this one
+            continue
         cleaned = scrub_text(text, replacements)
         if cleaned != text:
-            data = cleaned.encode(codec, "surrogateescape")
+            data = cleaned.encode(codec, errors)
     reals = [r for r in _ordered(mapping) if r.isascii()]
     for codec in ("ascii", "utf-16-le", "utf-16-be"):
         lowered = data.lower()

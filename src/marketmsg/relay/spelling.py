@@ -21,10 +21,11 @@ from dataclasses import dataclass
 
 # Characters a reader does not see: format characters (zero-width space and joiners, soft hyphen,
 # bidirectional marks, word joiner, BOM, tag characters), control characters other than line
-# breaks, variation selectors, the combining grapheme joiner and the Hangul fillers. A double
-# quote is dropped too, so that a quoted local part ("taro"@…) reads as the address it is.
+# breaks (C1 too, U+0080-U+009F: found by the fuzzer), variation selectors, the combining grapheme
+# joiner and the Hangul fillers. A double quote is dropped too, so that a quoted local part
+# ("taro"@…) reads as the address it is.
 _INVISIBLE_CHARS = (
-    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
+    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
     '\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e0fff"'
 )
 # A tag as a browser reads one: a letter after "<" or "</", then anything up to ">" (a NUL or other
