@@ -35,6 +35,11 @@ def test_a_buyer_answers_customer_service_by_mail_and_it_reaches_the_queue_not_t
     assert gateway.send(TARO, pair.seller_relay, question)[0] == 250
     item = Message.objects.get(author=Message.Author.BUYER)
     assert item.state == Message.State.CUSTOMER_SERVICE
+    deliver_all()  # the buyer is told at once that customer service will answer, by a mail that
+    [told] = [parse(m.data) for m in sink.messages]  # a reply to reaches customer service too
+    assert customer_service.conversation_id_of(told["From"].addresses[0].addr_spec) == item.conversation_id
+    assert told["Auto-Submitted"] == "auto-replied" and sink.messages[0].mail_from == "<>"  # null sender
+    sink.messages.clear()
     staff = User.objects.create_user("cs@marketplace.example", PASSWORD, name="窓口", role=User.Role.STAFF)
     answer_as_marketplace(item, "電源ボタンを3秒押してください。", staff)
     deliver_all()

@@ -51,10 +51,10 @@ def render_delivery(delivery: Delivery, eight_bit: bool = True) -> Rendered:
     elif message.author == Message.Author.SELLER:
         from_name, from_address = seller.name, pair.seller_address.address
         reader = Message.Author.BUYER
-    elif message.is_auto:  # our own notices: nobody reads answers to them
+    elif message.is_auto and not _about_customer_service(message):  # nobody reads answers to these
         from_name, from_address = MARKETPLACE_NAME, f"no-reply@{settings.RELAY_DOMAIN}"
         reader = Message.Author.MARKETPLACE
-    else:  # customer service's answer: the buyer's reply reaches the queue (SPEC F9)
+    else:  # customer service's answer or notice: the buyer's reply reaches the queue (SPEC F9)
         from_name = customer_service.NAME
         from_address = customer_service.address_for(message.conversation_id, pair.seller_address.domain)
         reader = Message.Author.BUYER
@@ -88,6 +88,15 @@ def render_delivery(delivery: Delivery, eight_bit: bool = True) -> Rendered:
     is_notice = message.author == Message.Author.MARKETPLACE and message.is_auto
     data = signing.sign(data)  # after the leak check: the signature holds no address
     return Rendered(data=data, envelope_from="" if is_notice else verp.return_path(delivery.pk))
+
+
+def _about_customer_service(message: Message) -> bool:
+    """A notice about a buyer's message that customer service will answer ("customer service will
+    answer you"): the buyer may well reply to it, and the reply belongs in the queue."""
+    if message.parent_id is None:
+        return False
+    found = rows.fetchall("SELECT state FROM conversations_message WHERE id = %s", [message.parent_id])
+    return bool(found) and found[0][0] == Message.State.CUSTOMER_SERVICE.value
 
 
 def _relays_raw(message: Message) -> bool:
