@@ -395,3 +395,13 @@ def test_thread_headers_name_only_mail_the_reader_received(gateway, sink):
     named = f"{to_seller[1]['In-Reply-To']} {to_seller[1]['References']}"
     assert "elsewhere.example" not in named and "sakura-books" not in named
     assert to_seller[0]["Message-ID"] in named  # the first buyer mail, as the seller knows it
+
+
+def test_a_buyer_writing_to_their_own_relay_address_is_refused_and_never_named_to_the_seller(gateway):
+    """The buyer's own relay address (how the seller sees them) is not the seller's: held as an
+    unknown sender, the mail would have put the buyer's real address in the seller's sender list."""
+    pair = make_pair()
+    code, reply = gateway.send(TARO, pair.buyer_relay, compose(TARO, pair.buyer_relay))
+    assert code == 550 and "your own relay address" in reply
+    assert not SenderAddress.objects.filter(email=TARO).exists()
+    assert not Message.objects.exists()

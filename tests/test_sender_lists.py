@@ -112,6 +112,8 @@ def test_withheld_mail_shows_to_the_seller_as_not_delivered_and_to_the_buyer_not
     for page in (sent, client.get(f"/messages/{held[0].conversation_id}/").content.decode()):
         assert "⛔ 未配信（送信者をブロック）" in page
         assert "✔ 送信済み" not in page and "✔ 配信済み" not in page
+    conversation_page = client.get(f"/messages/{held[0].conversation_id}/").content.decode()
+    assert "(stranger@elsewhere.example)" in conversation_page  # who wrote it, as staff see it
     listing = buyer.get("/my/messages/").content.decode()
     assert pair.order.order_id not in listing and "まだメッセージはありません" in listing
     orders = buyer.get("/my/orders/").content.decode()

@@ -13,6 +13,8 @@ from marketmsg.policy.guidelines import Finding
 class Refusal(Enum):
     SENDER_BLOCKED = "sender_blocked"
     SENDER_NOT_BUYER = "sender_not_buyer"
+    # The buyer wrote to their own relay address (how the seller sees them), not the seller's.
+    SENDER_IS_THE_BUYER = "sender_is_the_buyer"
     NO_SENDER = "no_sender"
     LOOP = "loop"
     UNKNOWN_RECIPIENT = "unknown_recipient"

@@ -141,6 +141,10 @@ def authorize(draft: Draft) -> str:
     if draft.author == Author.SELLER and draft.channel == Message.Channel.MAIL:
         if not draft.sender_email:
             raise Refused(Refusal.NO_SENDER)
+        if draft.sender_email.lower() == draft.buyer.email.lower():
+            # Held as an unknown sender, it would put the buyer's real address in the seller's
+            # sender list and on the seller's pages.
+            raise Refused(Refusal.SENDER_IS_THE_BUYER)
         state = addresses.sender_state(draft.seller, draft.sender_email)
         if state == SenderAddress.State.BLOCKED:
             raise Refused(Refusal.SENDER_BLOCKED)

@@ -37,6 +37,12 @@ SENDER_NOT_BUYER = _reply(
     "5.7.1",
     "Only the buyer this relay address belongs to may write to it; send from your registered address",
 )
+SENDER_IS_THE_BUYER = _reply(
+    550,
+    "5.7.1",
+    "This is your own relay address as the seller sees you; to write to the seller, reply to the "
+    "seller's mail or send to the seller's relay address",
+)
 NO_SENDER = _reply(550, "5.1.7", "The message has no usable sender address (From header)")
 MAIL_LOOP = _reply(
     550, "5.4.6", "Mail loop: this message comes from a relay address and cannot be relayed again"
@@ -142,6 +148,7 @@ REFUSALS = {
     Refusal.TOO_MANY_PARTS: TOO_MANY_PARTS,
     Refusal.SENDER_BLOCKED: SENDER_BLOCKED,
     Refusal.SENDER_NOT_BUYER: SENDER_NOT_BUYER,
+    Refusal.SENDER_IS_THE_BUYER: SENDER_IS_THE_BUYER,
     Refusal.NO_SENDER: NO_SENDER,
     Refusal.LOOP: MAIL_LOOP,
     Refusal.UNKNOWN_RECIPIENT: UNKNOWN_RECIPIENT,
