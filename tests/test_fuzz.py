@@ -251,3 +251,22 @@ def test_a_subject_with_a_unicode_line_break_is_relayed_on_one_line(pair):
     rendered = render_delivery(delivery).data
     subject = [line for line in rendered.split(b"\r\n") if line.startswith(b"Subject:")]
     assert len(subject) == 1
+
+
+def test_the_leak_check_reads_a_file_as_the_scrubber_does():
+    """A large binary file is checked byte by byte (ASCII and UTF-16 in any case, %40), as
+    scrub_bytes replaces; only text, or a small file, is read as text too. Folding a 5 MB photo as
+    text took the check seconds per delivery."""
+    import os
+
+    from marketmsg.relay.scrub import leaked_in_file, scrub_bytes
+
+    real = ["taro.yamada@example.jp"]
+    noise = bytes(range(256)) * 400  # 100 KB of binary: no reading as text
+    for planted in (b"TARO.YAMADA%40EXAMPLE.JP", "taro.yamada@example.jp".encode("utf-16-be")):
+        data = noise + planted + noise
+        assert leaked_in_file(data, real) == real
+        assert leaked_in_file(scrub_bytes(data, {real[0]: "x@marketplace.example"}), real) == []
+    small = os.urandom(1000) + "ｔａｒｏ.yamada@example.jp".encode() + os.urandom(1000)
+    assert leaked_in_file(small, real) == real  # a small file is read as text too
+    assert leaked_in_file(scrub_bytes(small, {real[0]: "x@marketplace.example"}), real) == []

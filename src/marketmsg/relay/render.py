@@ -221,7 +221,7 @@ def _set_forwarded_header(inner: EmailMessage, name: str, value: str) -> None:
 
 def assert_no_leak(rendered: bytes, reals: list[str]) -> None:
     """Last line of defence: look at every header and decoded part for a real address."""
-    from marketmsg.relay.scrub import leaked
+    from marketmsg.relay.scrub import leaked, leaked_in_file
 
     found = leaked(rendered.decode("utf-8", errors="replace"), reals)
     message = parsing.parse(rendered)
@@ -231,7 +231,9 @@ def assert_no_leak(rendered: bytes, reals: list[str]) -> None:
         if part.is_multipart():
             continue
         payload = parsing.payload_bytes(part)
-        if payload is not None:
+        if payload is not None and part.get_content_maintype() != "text":
+            found += leaked_in_file(payload, reals)  # read as scrub_bytes reads files
+        elif payload is not None:
             found += leaked(parsing.decode_bytes(payload, part.get_content_charset() or "utf-8"), reals)
             found += leaked(payload.decode("utf-16-le", errors="ignore"), reals)
         found += leaked(parsing.filename_of(part), reals)
