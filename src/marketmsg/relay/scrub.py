@@ -245,8 +245,11 @@ def leaked_in_file(data: bytes, reals: list[str]) -> list[str]:
     binary file is not folded as text: that cost seconds per delivery for a 5 MB photo, and no
     reader reads spellings inside image data."""
     found = []
-    for codec in readings(data):
+    codecs = readings(data)
+    for codec in codecs:
         found += leaked(data.decode(codec, _ERRORS.get(codec, "replace")), reals)
+    if codecs:  # text, or small: also as UTF-16 text pieces inside other bytes (then withheld)
+        found += leaked(data.decode("utf-16-le", errors="ignore"), reals)
     lowered = data.lower()
     ascii_reals = [r for r in reals if r and r.isascii()]
     for codec in ("ascii", "utf-16-le", "utf-16-be"):
