@@ -111,8 +111,9 @@ EXPECTED: dict[str, Rule] = {
 }
 # fmt: on
 # Served by other code with checks of their own: the API (tests/test_api.py, test_api_schema.py),
-# Django's admin (staff flag), the language switch (any visitor) and static files.
-NOT_PAGES = ("api/v1/", "admin/", "i18n/")
+# the operator API (operator credentials only: tests/test_operator_api.py), Django's admin (staff
+# flag: tests/test_operator_admin.py), the language switch (any visitor) and static files.
+NOT_PAGES = ("api/v1/", "api/operator/v1/", "admin/", "i18n/")
 
 
 def project_url_names() -> set[str]:

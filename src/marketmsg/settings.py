@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,36 @@ NO_REPLY_LINK_MAX_AGE = _duration(_env("NO_REPLY_LINK_MAX_AGE", "30d"))
 AT_RISK_HOURS = float(_env("AT_RISK_HOURS", "6"))
 # API requests per token and minute (SPEC F12); over it the API answers 429 with Retry-After.
 API_RATE_LIMIT = int(_env("API_RATE_LIMIT", "120"))
+# Requests a minute per operator credential (the marketplace's machine-to-machine API).
+OPERATOR_RATE_LIMIT = int(_env("OPERATOR_RATE_LIMIT", "600"))
+# What the marketplace's order and product IDs look like (regular expressions, no capturing
+# groups): Amazon's 3-7-7 order numbers and ASINs unless the operator says otherwise.
+
+
+def _id_pattern(name: str, default: str) -> str:
+    """A pattern that compiles and has no capturing groups (they would change what findall gives)."""
+    pattern = _env(name, default)
+    try:
+        groups = re.compile(pattern).groups
+    except re.error as error:
+        raise ValueError(f"MARKETMSG_{name} is not a regular expression: {error}") from None
+    if groups:
+        raise ValueError(f"MARKETMSG_{name}: write (?:…) instead of a capturing group (…)")
+    return pattern
+
+
+ORDER_ID_PATTERN = _id_pattern("ORDER_ID_PATTERN", r"\d{3}-\d{7}-\d{7}")  # orders.identifiers
+PRODUCT_ID_PATTERN = _id_pattern("PRODUCT_ID_PATTERN", r"[A-Z0-9]{10}")
+# Webhooks (marketmsg → marketplace): how long a subscription may fail before it is disabled, the
+# back-off between attempts, and how long one attempt may take.
+WEBHOOK_DISABLE_AFTER = _duration(_env("WEBHOOK_DISABLE_AFTER", "3d"))
+WEBHOOK_RETRY_SCHEDULE = [
+    _duration(step.strip())
+    for step in _env("WEBHOOK_RETRY_SCHEDULE", "5s,30s,2m,10m,30m,1h").split(",")
+    if step.strip()
+]
+WEBHOOK_TIMEOUT_SECONDS = float(_env("WEBHOOK_TIMEOUT_SECONDS", "10"))
+WEBHOOK_POLL_SECONDS = float(_env("WEBHOOK_POLL_SECONDS", "1"))
 # The communication guidelines (SPEC F10): an operator's own rules file replaces the built-in one.
 GUIDELINES_FILE = _env("GUIDELINES_FILE")
 # Sender authentication (SPEC F1). Inbound mail is checked for SPF, DKIM and DMARC over DNS
@@ -155,6 +186,8 @@ INSTALLED_APPS = [
     "marketmsg.staff",
     "marketmsg.web",
     "marketmsg.api",
+    "marketmsg.integration",
+    "marketmsg.webhooks",
 ]
 # The API docs' Swagger UI comes with django-ninja. Its templates and static files are added by
 # path instead of as an app: as an app, every process (gateway, worker) would import it and

@@ -23,7 +23,12 @@ class UserManager(BaseUserManager["User"]):
 
 
 class User(AbstractBaseUser, PermissionsMixin):
-    """Anyone who signs in: a buyer, a seller user (owner or staff of a shop) or marketplace staff."""
+    """Anyone who signs in: a buyer, a seller user (owner or staff of a shop) or marketplace staff.
+
+    One address is one person: a shopkeeper who also shops has one User with both a Buyer and a
+    SellerUser (ADR 18). ``role`` is only where they land after signing in; what they may open
+    follows the profiles they have (web.access).
+    """
 
     class Role(models.TextChoices):
         BUYER = "buyer", _("Buyer")
@@ -40,6 +45,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(default=timezone.now)
     # Times on every page are shown in this zone (stored in UTC); Japanese sellers are the default.
     time_zone = models.CharField(max_length=64, default="Asia/Tokyo")
+    # The pages' language when the browser has not chosen one (the language switch sets a cookie).
+    language = models.CharField(
+        max_length=2, choices=[("ja", "日本語"), ("en", "English")], default="ja", db_default="ja"
+    )
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -55,6 +64,8 @@ class Buyer(models.Model):
     """A shopper. Their real address is the e-mail they sign in with."""
 
     user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="buyer")
+    # The marketplace's own stable ID for this shopper (operator API, import); None when seeded.
+    external_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
     # A mobile-carrier address gets relay addresses on the mobile relay domain.
     is_mobile = models.BooleanField(default=False)
     # Opted out of messages a seller starts unprompted (SPEC F10); answers and order problems still come.
@@ -76,6 +87,8 @@ class SellerAccount(models.Model):
     """A shop. Its people are SellerUser rows; exactly one of them is the account owner."""
 
     name = models.CharField(max_length=200, help_text="Shop name shown to buyers.")
+    # The marketplace's own stable ID for this shop (operator API, import); None when seeded.
+    external_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
     # Comma-separated addresses that receive buyer mail; empty means the owner's address.
     notification_emails = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)

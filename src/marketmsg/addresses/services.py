@@ -13,6 +13,7 @@ from django.utils import timezone
 from marketmsg import rows
 from marketmsg.accounts.models import Buyer, SellerAccount, User
 from marketmsg.addresses.models import RelayAddress, SenderAddress, SenderAddressChange
+from marketmsg.webhooks import events
 
 
 def new_local_part() -> str:
@@ -215,7 +216,8 @@ def set_sender_state(
 
 def record_unknown_sender(account: SellerAccount, email: str) -> None:
     if sender_state(account, email) is None:
-        set_sender_state(account, email, SenderAddress.State.UNKNOWN, note="held mail")
+        sender = set_sender_state(account, email, SenderAddress.State.UNKNOWN, note="held mail")
+        events.sender_pending(account.pk, sender.pk)
 
 
 def seller_real_addresses(account: SellerAccount) -> set[str]:

@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer
 
 from marketmsg.accounts.models import SellerAccount, SellerUser, User
+from marketmsg.accounts.profiles import is_seller_user
 from marketmsg.api import limits
 from marketmsg.api.models import ApiToken, digest
 from marketmsg.api.problems import Problem
@@ -20,7 +21,7 @@ class TokenAuth(HttpBearer):
             .filter(token_digest=digest(token), revoked_at__isnull=True, user__is_active=True)
             .first()
         )
-        if found is None or found.user.role != User.Role.SELLER:
+        if found is None or not is_seller_user(found.user):
             return None
         limits.take_turn(found)  # counts the request and records when the token was last used
         return found

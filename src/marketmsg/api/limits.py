@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Model
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
@@ -26,25 +26,29 @@ KEY_HEADER = "Idempotency-Key"
 MAX_KEY = 200
 
 
-def take_turn(token: ApiToken) -> None:
-    """Count one request; Problem 429 (with Retry-After) when the token is over its limit."""
+def take_turn(token: Model, limit: int | None = None) -> None:
+    """Count one request of ``token`` (a seller's ApiToken or an operator credential: any row with
+    window_start, window_count and last_used_at); Problem 429 with Retry-After when it is over its
+    ``limit`` a minute (MARKETMSG_API_RATE_LIMIT unless given)."""
+    limit = settings.API_RATE_LIMIT if limit is None else limit
     now = timezone.now()
     window = now.replace(second=0, microsecond=0)
+    rows = type(token)._default_manager.filter(pk=token.pk)
     with transaction.atomic():
-        counted = ApiToken.objects.filter(pk=token.pk, window_start=window).update(
+        counted = rows.filter(window_start=window).update(
             window_count=F("window_count") + 1, last_used_at=now
         )
         if not counted:
-            ApiToken.objects.filter(pk=token.pk).update(window_start=window, window_count=1, last_used_at=now)
+            rows.update(window_start=window, window_count=1, last_used_at=now)
             return
-        count = ApiToken.objects.filter(pk=token.pk).values_list("window_count", flat=True)[0]
-    if count > settings.API_RATE_LIMIT:
+        count = rows.values_list("window_count", flat=True)[0]
+    if count > limit:
         retry_after = 60 - now.second
         raise Problem(
             429,
             "rate_limited",
             "Too many requests",
-            f"This token may make {settings.API_RATE_LIMIT} requests a minute. Try again in {retry_after} s.",
+            f"This key may make {limit} requests a minute. Try again in {retry_after} s.",
             headers={"Retry-After": str(retry_after)},
         )
 

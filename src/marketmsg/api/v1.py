@@ -56,6 +56,52 @@ class MarketmsgAPI(NinjaAPI):
         return schema
 
 
+def handle_errors(api: NinjaAPI, unauthenticated: str) -> None:
+    """Every error of ``api`` as problem+json; ``unauthenticated`` tells how to sign a request."""
+
+    @api.exception_handler(Problem)
+    def _problem(request: HttpRequest, error: Problem) -> HttpResponse:
+        return error.response(request.path)
+
+    @api.exception_handler(Http404)
+    def _not_found(request: HttpRequest, error: Http404) -> HttpResponse:
+        return not_found("resource").response(request.path)
+
+    @api.exception_handler(AuthenticationError)
+    def _unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
+        problem = Problem(
+            401,
+            "unauthenticated",
+            "Not authenticated",
+            unauthenticated,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+        return problem.response(request.path)
+
+    @api.exception_handler(HttpError)
+    def _http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+        if error.status_code == 400:  # the framework could not parse the body
+            problem = Problem(422, "invalid_json", "Invalid JSON", "The request body is not valid JSON.")
+        else:
+            problem = Problem(error.status_code, "http_error", "Request not handled", str(error))
+        return problem.response(request.path)
+
+    @api.exception_handler(ValidationError)
+    def _invalid(request: HttpRequest, error: ValidationError) -> HttpResponse:
+        errors = [
+            {
+                "field": ".".join(
+                    str(p) for p in e.get("loc", ()) if p not in ("body", "payload", "query", "params")
+                ),
+                "message": e.get("msg", ""),
+            }
+            for e in error.errors
+        ]
+        fields = ", ".join(e["field"] for e in errors if e["field"]) or "the request"
+        problem = Problem(422, "invalid_request", "Invalid request", f"Check {fields}.", errors=errors)
+        return problem.response(request.path)
+
+
 api = MarketmsgAPI(
     renderer=ReadableJSON(),
     title="marketmsg API",
@@ -71,50 +117,6 @@ api = MarketmsgAPI(
 )
 api.add_router("", messages.router)
 api.add_router("", shop.router)
-
-
-@api.exception_handler(Problem)
-def _problem(request: HttpRequest, error: Problem) -> HttpResponse:
-    return error.response(request.path)
-
-
-@api.exception_handler(Http404)
-def _not_found(request: HttpRequest, error: Http404) -> HttpResponse:
-    return not_found("resource").response(request.path)
-
-
-@api.exception_handler(AuthenticationError)
-def _unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
-    problem = Problem(
-        401,
-        "unauthenticated",
-        "Not authenticated",
-        "Send a valid token as 'Authorization: Bearer <token>'. Create one under Settings › API tokens.",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
-    return problem.response(request.path)
-
-
-@api.exception_handler(HttpError)
-def _http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
-    if error.status_code == 400:  # the framework could not parse the body
-        problem = Problem(422, "invalid_json", "Invalid JSON", "The request body is not valid JSON.")
-    else:
-        problem = Problem(error.status_code, "http_error", "Request not handled", str(error))
-    return problem.response(request.path)
-
-
-@api.exception_handler(ValidationError)
-def _invalid(request: HttpRequest, error: ValidationError) -> HttpResponse:
-    errors = [
-        {
-            "field": ".".join(
-                str(p) for p in e.get("loc", ()) if p not in ("body", "payload", "query", "params")
-            ),
-            "message": e.get("msg", ""),
-        }
-        for e in error.errors
-    ]
-    fields = ", ".join(e["field"] for e in errors if e["field"]) or "the request"
-    problem = Problem(422, "invalid_request", "Invalid request", f"Check {fields}.", errors=errors)
-    return problem.response(request.path)
+handle_errors(
+    api, "Send a valid token as 'Authorization: Bearer <token>'. Create one under Settings › API tokens."
+)

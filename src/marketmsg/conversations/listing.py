@@ -8,7 +8,6 @@ or bodies (SPEC F2). Marketplace notices are never listed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -21,11 +20,11 @@ from django.utils.translation import gettext as _
 from marketmsg.accounts.models import SellerAccount
 from marketmsg.addresses.models import RelayAddress
 from marketmsg.conversations.models import Conversation, Message
-from marketmsg.orders.models import ORDER_ID_RE, Order, OrderItem
+from marketmsg.orders import identifiers
+from marketmsg.orders.models import Order, OrderItem
 
 PAGE_SIZES = (10, 25, 50, 100)
 PERIODS = ("", "today", "7", "30", "90", "custom")
-ASIN_RE = re.compile(r"[A-Z0-9]{10}")
 
 Box = Literal["received", "sent"]
 
@@ -189,11 +188,11 @@ def row_facts(messages: list[Message]) -> dict[int, ConversationFacts]:
 
 def _search(seller: SellerAccount, text: str, author: str) -> Q:
     """Order ID, ASIN or e-mail address; anything else matches nothing (subjects are not searched)."""
-    if ORDER_ID_RE.fullmatch(text):
+    if identifiers.is_order_id(text):
         order = Order.objects.filter(order_id=text, seller=seller).values_list("id", flat=True)
         return _in_conversations(seller, "order_id", order)
-    if ASIN_RE.fullmatch(text.upper()):
-        asin = text.upper()
+    asin = identifiers.product_id(text)
+    if asin is not None:
         orders = OrderItem.objects.filter(asin=asin, order__seller=seller).values_list("order_id", flat=True)
         asked = Conversation.objects.filter(seller=seller, order__isnull=True, asin=asin)  # before purchase
         return _in_conversations(seller, "order_id", orders) | Q(

@@ -17,7 +17,7 @@ class Conversation(models.Model):
     seller = models.ForeignKey(SellerAccount, on_delete=models.PROTECT, related_name="conversations")
     buyer = models.ForeignKey(Buyer, on_delete=models.PROTECT, related_name="conversations")
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT)
-    asin = models.CharField(max_length=10, blank=True, default="")
+    asin = models.CharField(max_length=40, blank=True, default="")  # a product ID
     created_at = models.DateTimeField(default=timezone.now)
     # No "last message at" column: lists sort messages by the (conversation, created_at) index, and
     # keeping such a column current cost every stored mail an update of two random pages (ADR 5).

@@ -30,6 +30,7 @@ from marketmsg.conversations.uploads import StoredFile
 from marketmsg.delivery.models import Delivery
 from marketmsg.orders.models import Order
 from marketmsg.relay import ownlinks
+from marketmsg.webhooks import events
 
 Author = Message.Author
 State = Message.State
@@ -242,10 +243,11 @@ def release_held(seller: SellerAccount, sender_email: str) -> int:
             Message.objects.select_for_update()
             .filter(seller=seller, state=State.HELD, sender_email=sender_email.lower())
             .order_by("created_at", "id")
-            .values_list("id", "conversation_id")
+            .values_list("id", "conversation_id", "author", "channel")
         )
-        for message_id, conversation_id in held:
+        for message_id, conversation_id, author, channel in held:
             Message.objects.filter(pk=message_id).update(state=State.RELAYED)
+            events.message_event(message_id, conversation_id, seller.pk, author, State.RELAYED, channel)
             # The worker takes deliveries by (next_attempt_at, id): same time, so in this order.
             Delivery.objects.filter(message_id=message_id, state=Delivery.State.HELD).update(
                 state=Delivery.State.PENDING, next_attempt_at=now
@@ -361,6 +363,15 @@ def post_message(draft: Draft) -> Message:
                 removed_reason="",
             )
         _count_response_time(message, draft)
+        events.message_event(
+            message.pk,
+            conversation.pk,
+            conversation.seller_id,
+            draft.author,
+            state,
+            draft.channel,
+            message.guideline_rules,
+        )
         transaction.on_commit(lambda: _counted(message))
         delivery_state = {
             State.RELAYED.value: Delivery.State.PENDING,

@@ -25,6 +25,7 @@ from marketmsg.delivery.notices import notify_failure
 from marketmsg.delivery.sending import Outcome, SendResult, SmtpSession
 from marketmsg.relay.outbound import render_delivery
 from marketmsg.relay.render import LeakDetected
+from marketmsg.webhooks import events
 
 log = logging.getLogger(__name__)
 OPEN = [Delivery.State.PENDING, Delivery.State.DEFERRED]
@@ -157,6 +158,8 @@ def record(delivery_id: int, owner: str, result: SendResult, written_at: datetim
                 "code": result.code,
             },
         )
+        if state == Delivery.State.FAILED:
+            events.delivery_failed(delivery_id, message_id)
         if notify:
             try:
                 with transaction.atomic():  # a notice that cannot be made must not undo the result

@@ -1,8 +1,6 @@
-"""Orders and their items."""
+"""Orders, their items, and the marketplace's products."""
 
 from __future__ import annotations
-
-import re
 
 from django.db import models
 from django.utils import timezone
@@ -10,19 +8,35 @@ from django.utils.translation import gettext_lazy as _
 
 from marketmsg.accounts.models import Buyer, SellerAccount
 
-ORDER_ID_RE = re.compile(r"(?<!\d)(\d{3}-\d{7}-\d{7})(?!\d)")
-
 
 class Order(models.Model):
     class Fulfillment(models.TextChoices):
         MFN = "MFN", _("Merchant fulfilled")
         FBA = "FBA", _("Fulfilled by marketplace")
 
-    order_id = models.CharField(max_length=19, unique=True)
+    class Status(models.TextChoices):
+        PLACED = "placed", _("Placed")
+        SHIPPED = "shipped", _("Shipped")
+        DELIVERED = "delivered", _("Delivered")
+        CANCELLED = "cancelled", _("Cancelled")
+        RETURNED = "returned", _("Returned")
+
+    # The marketplace's own order ID: what buyers see and the key of every import and upsert. Its
+    # format is a setting (orders.identifiers).
+    order_id = models.CharField(max_length=64, unique=True)
     seller = models.ForeignKey(SellerAccount, on_delete=models.PROTECT, related_name="orders")
     buyer = models.ForeignKey(Buyer, on_delete=models.PROTECT, related_name="orders")
     fulfillment = models.CharField(max_length=3, choices=Fulfillment.choices, default=Fulfillment.MFN)
     ordered_at = models.DateTimeField(default=timezone.now, db_index=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PLACED, db_default=Status.PLACED
+    )
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    returned_at = models.DateTimeField(null=True, blank=True)
+    tracking_carrier = models.CharField(max_length=100, blank=True, default="", db_default="")
+    tracking_number = models.CharField(max_length=100, blank=True, default="", db_default="")
 
     class Meta:
         indexes = [models.Index(fields=["seller", "-ordered_at"])]
@@ -33,9 +47,22 @@ class Order(models.Model):
 
 class OrderItem(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
-    asin = models.CharField(max_length=10, db_index=True)
+    # The product ID (an ASIN by default; the column keeps its first name).
+    asin = models.CharField(max_length=40, db_index=True)
     title = models.CharField(max_length=300)
     quantity = models.PositiveIntegerField(default=1)
 
     def __str__(self) -> str:
         return f"{self.asin} × {self.quantity}"
+
+
+class Product(models.Model):
+    """A product the marketplace told us about (operator API, import): its ID and current title.
+    An order item keeps the title it was bought under."""
+
+    product_id = models.CharField(max_length=40, unique=True)
+    title = models.CharField(max_length=300)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.product_id} {self.title}"

@@ -21,6 +21,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from marketmsg.orders import identifiers
+
 RULES_FILE = Path(__file__).with_name("guidelines.json")
 BLOCK, REMOVE, WARN = "block", "remove", "warn"
 # What a removed contact detail becomes in the delivered message.
@@ -233,10 +235,13 @@ def check(text: str, html: str = "", rules: Rules | None = None) -> Verdict:
                 found("external_link", match.start(), match.end())
     # Digits or a handle inside an address or a link are part of it (a relay address's hex can
     # hold ten digits in a row); the address or link is the finding, if any.
+    # An order ID is no phone number, whatever the marketplace's order IDs look like.
     taken = emails + links
+    numbers = taken + identifiers.order_id_spans(normal) if any(c.isdigit() for c in normal) else taken
     for match in PHONE.finditer(normal):
-        if not _inside(match.start(), taken):
-            found("contact_phone", match.start(), match.end())
+        if _inside(match.start(), numbers):
+            continue
+        found("contact_phone", match.start(), match.end())
     for match in rules.sns.finditer(normal):
         if not _inside(match.start(), taken):
             found("contact_sns", match.start(), match.end())

@@ -25,7 +25,8 @@ from marketmsg.conversations.models import Conversation, Message
 from marketmsg.conversations.uploads import NewFile
 from marketmsg.delivery import bounces as delivery_bounces
 from marketmsg.delivery import verp
-from marketmsg.orders.models import ORDER_ID_RE, Order
+from marketmsg.orders import identifiers
+from marketmsg.orders.models import Order
 from marketmsg.policy import attachments as attachment_rules
 from marketmsg.relay import attachments, parsing, scrub
 from marketmsg.relay.autoreply import is_auto_generated
@@ -278,7 +279,7 @@ def thread(mail: MailMessage, relay: RelayAddress, subject: str) -> Place:
         found = _parent_in_pair(relay.seller_id, relay.buyer_id, refs)
         if found is not None:
             return Place(conversation=found[0], parent=found[1])
-    for order_id in ORDER_ID_RE.findall(subject):
+    for order_id in identifiers.order_ids_in(subject):
         order = _order_of_pair(order_id, relay.seller_id, relay.buyer_id)
         if order is not None:
             existing = services.existing_conversation(relay.seller_id, relay.buyer_id, order.pk, "")

@@ -3,16 +3,13 @@ real address (buyer, seller user or sender address), or a seller's name or ID.""
 
 from __future__ import annotations
 
-import re
-
 from django.db.models import Count, Q, QuerySet
 
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import SenderAddress
 from marketmsg.conversations.models import Conversation
+from marketmsg.orders import identifiers
 
-ORDER_ID = re.compile(r"^\d{3}-\d{7}-\d{7}$")
-ASIN = re.compile(r"^[A-Z0-9]{10}$")
 LIMIT = 100
 
 
@@ -21,10 +18,10 @@ def find(query: str) -> tuple[str, QuerySet[Conversation]]:
     text = query.strip()
     found = Conversation.objects.none()
     kind = "seller"
-    if ORDER_ID.match(text):
+    asin = identifiers.product_id(text)
+    if identifiers.is_order_id(text):
         kind, found = "order", Conversation.objects.filter(order__order_id=text)
-    elif ASIN.match(text.upper()):
-        asin = text.upper()
+    elif asin is not None:
         kind = "asin"
         found = Conversation.objects.filter(Q(asin=asin) | Q(order__items__asin=asin))
     elif "@" in text:

@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 
 from marketmsg.accounts.models import Buyer, SellerAccount, SellerUser, User
+from marketmsg.accounts.profiles import is_buyer, is_seller_user
 from marketmsg.conversations.models import Conversation
 from marketmsg.orders.models import Order
 
@@ -24,12 +25,12 @@ def user_of(request: HttpRequest) -> User:
     return user
 
 
-def for_role(role: str) -> Callable[[View], View]:
+def _only(allowed: Callable[[object], bool]) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @login_required
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            if user_of(request).role != role:
+            if not allowed(request.user):
                 raise Http404("This page belongs to another kind of user.")
             return view(request, *args, **kwargs)
 
@@ -38,8 +39,12 @@ def for_role(role: str) -> Callable[[View], View]:
     return decorate
 
 
-seller_only = for_role(User.Role.SELLER)
-buyer_only = for_role(User.Role.BUYER)
+def for_role(role: str) -> Callable[[View], View]:
+    return _only(lambda user: isinstance(user, User) and user.role == role)
+
+
+seller_only = _only(is_seller_user)
+buyer_only = _only(is_buyer)
 
 
 def seller_account(request: HttpRequest) -> SellerAccount:
@@ -88,7 +93,6 @@ def buyer_order(request: HttpRequest, order_id: str) -> Order:
 
 def works_for(request: HttpRequest, seller_id: int) -> bool:
     """Whether the signed-in user is a user of that shop (any other user, or nobody: no)."""
-    user = request.user
-    if not isinstance(user, User) or user.role != User.Role.SELLER:
+    if not is_seller_user(request.user):
         return False
     return seller_account(request).pk == seller_id

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from marketmsg.accounts.models import User
+from marketmsg.accounts.profiles import is_buyer
 from marketmsg.web.access import user_of
 
 # The zones a Japanese marketplace's sellers and buyers most often live in, then all the others.
@@ -21,11 +21,7 @@ COMMON_ZONES = ("Asia/Tokyo", "UTC", "Asia/Seoul", "Asia/Shanghai", "America/Los
 def settings_page(request: HttpRequest) -> HttpResponse:
     user = user_of(request)
     error = ""
-    if (
-        request.method == "POST"
-        and request.POST.get("form") == "seller_messages"
-        and user.role == User.Role.BUYER
-    ):
+    if request.method == "POST" and request.POST.get("form") == "seller_messages" and is_buyer(user):
         buyer = user.buyer
         buyer.declines_unprompted = not request.POST.get("unprompted")
         buyer.save(update_fields=["declines_unprompted"])

@@ -10,8 +10,8 @@ from django.utils.translation import gettext as _
 
 from marketmsg.accounts.models import SellerAccount
 from marketmsg.conversations import compose
-from marketmsg.conversations.listing import ASIN_RE
 from marketmsg.conversations.models import Message
+from marketmsg.orders import identifiers
 from marketmsg.orders.models import Order, OrderItem
 from marketmsg.web import access, thread
 from marketmsg.web.access import buyer_only
@@ -64,10 +64,11 @@ def contact_seller(request: HttpRequest, order_id: str) -> HttpResponse:
 @buyer_only
 def ask_about_product(request: HttpRequest) -> HttpResponse:
     """Before purchase: pick an ASIN and one of the sellers offering it, and ask."""
-    asin = request.GET.get("asin", request.POST.get("asin", "")).strip().upper()[:10]
+    typed = request.GET.get("asin", request.POST.get("asin", "")).strip()[:40]
+    asin = identifiers.product_id(typed) or typed
     problem: compose.FormProblem | None = None
     sellers: list[SellerAccount] = []
-    if asin and not ASIN_RE.fullmatch(asin):
+    if asin and not identifiers.is_product_id(asin):
         problem = compose.FormProblem("asin", _("An ASIN has 10 letters and digits, like B0C1X2Y3Z4."))
     elif asin:
         offering = OrderItem.objects.filter(asin=asin).values("order__seller_id").distinct()[:50]

@@ -19,6 +19,7 @@ from marketmsg.staff.access import Grounds
 from marketmsg.staff.models import Claim
 from marketmsg.web.access import user_of
 from marketmsg.web.staff_views import staff_only
+from marketmsg.webhooks import events
 
 Action = audit.Action
 
@@ -37,6 +38,7 @@ def claims(request: HttpRequest) -> HttpResponse:
             return redirect("staff-claims")
         with transaction.atomic():
             claim = Claim.objects.create(order=order, opened_by=user_of(request))
+            events.claim_opened(claim.pk, order.pk, order.seller_id)
             audit.record(user_of(request), Action.OPEN_CLAIM, claim=claim, detail=order.order_id)
         return redirect("staff-claim", claim_id=claim.pk)
     shown = Claim.objects.select_related("order__seller", "order__buyer__user", "opened_by").order_by(

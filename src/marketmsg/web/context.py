@@ -6,7 +6,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from marketmsg.accounts.models import SellerUser, User
+from marketmsg.accounts.models import SellerUser
+from marketmsg.accounts.profiles import is_seller_user
 from marketmsg.addresses import senders
 from marketmsg.web import access
 
@@ -16,7 +17,7 @@ def pending_senders(request: HttpRequest) -> dict[str, Any]:
     message-center page can show the warning banner (SPEC F8). One small query per page; the shop
     is the one the request already read (access.seller_account)."""
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or getattr(user, "role", "") != User.Role.SELLER:
+    if user is None or not user.is_authenticated or not is_seller_user(user):
         return {}
     try:
         account = access.seller_account(request)

@@ -17,8 +17,8 @@ def _may_see(request: HttpRequest, message: Message) -> bool:
     conversation = message.conversation
     if user.role == User.Role.STAFF:
         return False  # staff open files through /staff/files/, with grounds and an audit entry
-    if user.role == User.Role.BUYER:
-        return conversation.buyer.user_id == user.pk and shown_to_buyer(message)
+    if conversation.buyer.user_id == user.pk and shown_to_buyer(message):
+        return True  # their own conversation as a buyer (a shopkeeper may be one too)
     return works_for(request, conversation.seller_id)
 
 

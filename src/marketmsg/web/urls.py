@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from marketmsg.api.v1 import api
+from marketmsg.integration.api import api as operator_api
 from marketmsg.web import (
     account_views,
     buyer_views,
@@ -36,6 +37,7 @@ urlpatterns = [
     path("account/tokens/", token_views.tokens, name="api-tokens"),
     path("account/tokens/<int:token_id>/revoke/", token_views.revoke, name="api-token-revoke"),
     path("api/v1/", api.urls),
+    path("api/operator/v1/", operator_api.urls),
     # seller
     path("messages/", seller_views.message_list, name="seller-messages"),
     path("messages/<int:conversation_id>/", seller_views.conversation, name="seller-conversation"),

@@ -1,0 +1,216 @@
+"""``marketmsg import FILE``: the marketplace's records from a file, through the same upserts as
+the operator API.
+
+JSON Lines: one record per line with its kind, ``{"type": "order", "order_id": …}`` (``seller``,
+``buyer``, ``product``, ``order``). CSV: orders, one row per item (see ``CSV_COLUMNS``); rows of
+one order follow each other. Records are written in batches; each batch and the position after it
+commit together (ImportRun), so an interrupted import started again goes on after the last batch
+that was written. A bad record is refused with its line number and the import goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from marketmsg.integration.models import ImportRun
+from marketmsg.integration.records import KINDS, Problem
+from marketmsg.integration.upsert import REFUSED, Upserter
+
+BATCH = 2000
+CSV_COLUMNS = (
+    "order_id",
+    "seller",
+    "buyer",
+    "ordered_at",
+    "status",
+    "fulfillment",
+    "product_id",
+    "title",
+    "quantity",
+    "shipped_at",
+    "delivered_at",
+    "cancelled_at",
+    "returned_at",
+    "tracking_carrier",
+    "tracking_number",
+)
+_REQUIRED_CSV = {"order_id", "seller", "buyer", "ordered_at", "product_id", "title"}
+
+
+@dataclass
+class Refusal:
+    line: int
+    kind: str
+    key: str
+    problems: list[Problem]
+
+    def __str__(self) -> str:
+        what = f"{self.kind} {self.key}".strip() if self.key else self.kind
+        reasons = "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in self.problems)
+        return f"line {self.line}: {what}: {reasons}"
+
+
+@dataclass
+class Summary:
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, result) → records
+    refusals: int = 0
+    lines: int = 0
+    skipped_lines: int = 0  # done by an earlier, interrupted run
+    already_done: bool = False
+
+    def of(self, kind: str) -> dict[str, int]:
+        return {r: self.counts[(kind, r)] for r in ("created", "updated", "unchanged", "refused")}
+
+    def records(self, kind: str | None = None) -> int:
+        return sum(n for (k, _), n in self.counts.items() if kind is None or k == kind)
+
+
+# One record read from the file: (line where it starts, line after it, kind, raw record) or a refusal.
+Item = tuple[int, int, str, Any] | Refusal
+
+
+def fingerprint(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as data:
+        for block in iter(lambda: data.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _json_lines(data: io.TextIOBase) -> Iterator[Item]:
+    for number, line in enumerate(data, start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as error:
+            yield Refusal(
+                number, "record", "", [Problem("", f"not JSON ({error.msg} at column {error.colno}).")]
+            )
+            continue
+        kind = raw.get("type") if isinstance(raw, dict) else None
+        if kind not in KINDS:
+            yield Refusal(
+                number, "record", "", [Problem("type", f"must be one of {', '.join(KINDS)} (got {kind!r}).")]
+            )
+            continue
+        yield number, number + 1, kind, raw
+
+
+def _csv_orders(data: io.TextIOBase) -> Iterator[Item]:
+    reader = csv.DictReader(data)
+    missing = _REQUIRED_CSV - set(reader.fieldnames or ())
+    if missing:
+        yield Refusal(1, "header", "", [Problem("", f"the CSV header lacks {', '.join(sorted(missing))}.")])
+        return
+    current: dict[str, Any] | None = None
+    start = 2
+    for row in reader:
+        number = reader.line_num
+        item = {"product_id": row.get("product_id", ""), "title": row.get("title", "")}
+        quantity = (row.get("quantity") or "1").strip()
+        item["quantity"] = int(quantity) if quantity.isdigit() else quantity
+        if current is not None and current["order_id"] == row.get("order_id"):
+            current["items"].append(item)
+            continue
+        if current is not None:
+            yield start, number, "order", current
+        start = number
+        current = {
+            name: value
+            for name, value in row.items()
+            if name in CSV_COLUMNS
+            and name not in ("product_id", "title", "quantity")
+            and value not in (None, "")
+        }
+        carrier, tracking = current.pop("tracking_carrier", ""), current.pop("tracking_number", "")
+        if carrier or tracking:
+            current["tracking"] = {"carrier": carrier, "number": tracking}
+        current.setdefault("order_id", "")
+        current["items"] = [item]
+    if current is not None:
+        yield start, reader.line_num + 1, "order", current
+
+
+def read(path: Path, data: io.TextIOBase) -> Iterator[Item]:
+    return _csv_orders(data) if path.suffix.lower() == ".csv" else _json_lines(data)
+
+
+Progress = Callable[[int, Summary], None]  # (bytes read, summary so far)
+
+
+def run(
+    path: Path,
+    on_refusal: Callable[[Refusal], None],
+    progress: Progress = lambda done, summary: None,
+    again: bool = False,
+    batch_size: int = BATCH,
+) -> Summary:
+    """Import ``path``; returns what happened. A file imported whole before is not read again
+    unless ``again`` (importing twice changes nothing anyway: every upsert is idempotent)."""
+    summary = Summary()
+    marker = fingerprint(path)
+    import_run, _ = ImportRun.objects.get_or_create(fingerprint=marker, defaults={"source": str(path)[:500]})
+    if import_run.finished_at is not None and not again:
+        summary.already_done, summary.lines = True, import_run.lines_done
+        return summary
+    if again:
+        ImportRun.objects.filter(pk=import_run.pk).update(lines_done=0, finished_at=None)
+        import_run.lines_done = 0
+    summary.skipped_lines = import_run.lines_done
+    upserter = Upserter()
+    pending: list[tuple[int, int, str, Any]] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        kind = pending[0][2]
+        with transaction.atomic():
+            outcomes = upserter.apply(kind, [raw for _, _, _, raw in pending])
+            results = Counter(o.result for o in outcomes)
+            ImportRun.objects.filter(pk=import_run.pk).update(
+                lines_done=pending[-1][1] - 1,
+                **{name: F(name) + results[name] for name in ("created", "updated", "unchanged", "refused")},
+            )
+        for (line, _, _, _), outcome in zip(pending, outcomes, strict=True):
+            summary.counts[(kind, outcome.result)] += 1
+            if outcome.result == REFUSED:
+                _refused(Refusal(line, kind, outcome.key, outcome.problems))
+        pending.clear()
+
+    def _refused(refusal: Refusal) -> None:
+        summary.refusals += 1
+        on_refusal(refusal)
+
+    with path.open("rb") as binary:
+        data = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+        for item in read(path, data):
+            if isinstance(item, Refusal):
+                if item.line > import_run.lines_done:
+                    summary.counts[(item.kind, REFUSED)] += 1
+                    _refused(item)
+                continue
+            start, _, kind, _ = item
+            if start <= import_run.lines_done:
+                continue  # written by an earlier run
+            if pending and (pending[0][2] != kind or len(pending) >= batch_size):
+                flush()
+                progress(binary.tell(), summary)
+            pending.append(item)
+            summary.lines = start
+        flush()
+        progress(binary.tell(), summary)
+    ImportRun.objects.filter(pk=import_run.pk).update(finished_at=timezone.now())
+    return summary
