@@ -147,6 +147,8 @@ WEBHOOK_RETRY_SCHEDULE = [
 ]
 WEBHOOK_TIMEOUT_SECONDS = float(_env("WEBHOOK_TIMEOUT_SECONDS", "10"))
 WEBHOOK_POLL_SECONDS = float(_env("WEBHOOK_POLL_SECONDS", "1"))
+# A delivery being sent is leased this long; a sender killed mid-send leaves it to another after.
+WEBHOOK_LEASE_SECONDS = _duration(_env("WEBHOOK_LEASE_SECONDS", "2m"))
 # The communication guidelines (SPEC F10): an operator's own rules file replaces the built-in one.
 GUIDELINES_FILE = _env("GUIDELINES_FILE")
 # Sender authentication (SPEC F1). Inbound mail is checked for SPF, DKIM and DMARC over DNS

@@ -22,11 +22,11 @@ from django.utils import timezone
 
 from marketmsg.accounts.models import Buyer, SellerAccount, SellerUser, User
 from marketmsg.addresses.models import RelayAddress, SenderAddress, SenderAddressChange
+from marketmsg.bulk import FastSQLiteWrites, insert, next_id, reset_sequences
 from marketmsg.conversations import record, tally
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.delivery.models import Delivery
 from marketmsg.demo import personas
-from marketmsg.demo.bulk import FastSQLiteWrites, insert, next_id, reset_sequences
 from marketmsg.orders.models import Order, OrderItem
 
 CHUNK = 20_000

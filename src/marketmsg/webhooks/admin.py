@@ -14,6 +14,7 @@ from marketmsg.webhooks.models import EVENT_TYPES, Event, Subscription, WebhookA
 
 
 class SubscriptionForm(forms.ModelForm):  # type: ignore[type-arg]
+    url = forms.URLField(max_length=2000, assume_scheme="https")
     event_list = forms.MultipleChoiceField(
         label="Events (none ticked: every event)",
         choices=[(name, f"{name} — {meaning}") for name, meaning in EVENT_TYPES.items()],

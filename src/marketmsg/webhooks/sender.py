@@ -31,7 +31,6 @@ from marketmsg.webhooks.models import Event, Subscription, WebhookAttempt, Webho
 log = logging.getLogger(__name__)
 FAN_OUT_BATCH = 500
 SEND_BATCH = 20
-LEASE = timedelta(minutes=2)
 AT_RISK_EVERY = 60.0  # seconds between looks for answers about to be late
 
 
@@ -88,7 +87,7 @@ def _lease(owner: str, now: datetime) -> list[WebhookDelivery]:
         got = rows.execute(
             "UPDATE webhooks_webhookdelivery SET lease_owner = %s, lease_until = %s "
             "WHERE id = %s AND state = 'pending' AND (lease_until IS NULL OR lease_until < %s)",
-            [owner, rows.db_value(now + LEASE), delivery_id, at],
+            [owner, rows.db_value(now + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)), delivery_id, at],
         )
         if got:
             taken.append(delivery_id)
