@@ -1,20 +1,26 @@
 """Seeding a consistent marketplace in bulk: for demos, tests and benchmarks.
 
-Rows get explicit primary keys so that related rows are built without reading anything back, and
-are generated in chunks and written with bulk inserts (COPY on PostgreSQL), so that a million
-orders need neither millions of model instances nor their memory. Orders are streamed to an
-``on_order`` callback (the JSON writer) instead of being kept.
+The marketplace itself (sellers with their people, buyers, orders) is written as the records an
+operator would send and goes in through ``marketmsg import`` (integration.importer): the demo's
+seeder is one more client of that door, not a door of its own. What an operator does not send is
+added after it: the shared demo password, a staff member, relay addresses up front (so that the
+description can list them) and a stored message history, written with bulk inserts (COPY on
+PostgreSQL) and explicit primary keys. Orders are streamed to an ``on_order`` callback (the JSON
+writer) instead of being kept.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import secrets
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -27,6 +33,7 @@ from marketmsg.conversations import record, tally
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.delivery.models import Delivery
 from marketmsg.demo import personas
+from marketmsg.integration import importer
 from marketmsg.orders.models import Order, OrderItem
 
 CHUNK = 20_000
@@ -57,6 +64,28 @@ class _Order:
     number: str
 
 
+def _write(out: TextIO, record: dict[str, Any]) -> None:
+    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _refused(refusal: Any) -> None:
+    raise RuntimeError(f"the seeder wrote a record the importer refuses: {refusal}")
+
+
+USER_FIELDS = (
+    "id",
+    "email",
+    "name",
+    "role",
+    "password",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+    "date_joined",
+    "time_zone",
+)
+
+
 def _asin(rng: random.Random) -> str:
     return "B0" + "".join(rng.choice(ASIN_CHARS) for _ in range(8))
 
@@ -80,10 +109,15 @@ def seed(
     """Create the marketplace; orders go to ``on_order`` if given, else into the result."""
     started = time.monotonic()
     result = SeedResult(password=password)
-    with FastSQLiteWrites():
+    with FastSQLiteWrites(), tempfile.TemporaryDirectory(prefix="seed-") as spool:
         seeder = _Seeder(random.Random(rng_seed), result, progress, password)
-        seeder.people(sellers, buyers, mobile_share)
-        seeder.orders(orders, on_order or result.orders.append, busy_seller_orders)
+        records = Path(spool) / "marketplace.jsonl"
+        with records.open("w", encoding="utf-8") as out:
+            seeder.people(sellers, buyers, mobile_share, out)
+            seeder.order_records(orders, out, busy_seller_orders)
+        seeder.planned_records = sellers + buyers + orders
+        seeder.import_file(records)
+        seeder.orders(on_order or result.orders.append)
         seeder.history(messages)
         if messages:
             progress("response-time tally", 0, 1)
@@ -117,6 +151,11 @@ class _Seeder:
         self.first_user = next_id(User)
         # Seeding into a database that already has people: keep the new addresses unique.
         self.tag = "" if self.first_user == 1 else f"-{rng.randrange(10**6)}x{self.first_user}"
+        self.seller_keys: list[str] = []  # the marketplace's IDs (external_id) of the records
+        self.buyer_keys: list[str] = []
+        # Orders as written to the import file: (seller index, buyer index, time, number, fulfilment, ASINs).
+        self.planned: list[tuple[int, int, datetime, str, str, list[str]]] = []
+        self.planned_records = 0
         self.seller_ids: list[int] = []
         self.owner_of: dict[int, str] = {}
         self.buyer_ids: list[int] = []
@@ -128,159 +167,167 @@ class _Seeder:
     def _count(self, label: str, total: int) -> Callable[[int], None]:
         return lambda done: self.progress(label, done, total)
 
-    # --- people ----------------------------------------------------------------------------------
-    def people(self, sellers: int, buyers: int, mobile_share: float) -> None:
-        rng, now = self.rng, self.now
-        user_id, account_id, buyer_id = self.first_user, next_id(SellerAccount), next_id(Buyer)
-        sender_id = next_id(SenderAddress)
-        users: list[tuple[Any, ...]] = []
-        accounts: list[tuple[Any, ...]] = []
-        members: list[tuple[Any, ...]] = []
-        senders: list[tuple[Any, ...]] = []
+    # --- people and orders: written as the marketplace's records, then imported -------------------
+    def people(self, sellers: int, buyers: int, mobile_share: float, out: TextIO) -> None:
+        """Seller and buyer records for the import file (``marketmsg import`` reads the same)."""
+        rng = self.rng
         for i in range(sellers):
-            aid = account_id + i
             name = f"{rng.choice(personas.SHOPS)} {i + 1}"
-            accounts.append((aid, name, "", now))
             domain = f"shop{i + 1}{self.tag}.example.com"
             emails = [f"owner@{domain}"] + [f"cs{j}@{domain}" for j in range(1, rng.randint(0, 2) + 1)]
             family, kanji = rng.choice(personas.FAMILY)
-            for j, email in enumerate(emails):
-                uid = user_id + len(users)
-                users.append(self._user(uid, email, f"{kanji} ({family}) {name}", User.Role.SELLER))
-                members.append((aid, uid, j == 0))
-                senders.append(
-                    (sender_id + len(senders), aid, email, SenderAddress.State.APPROVED, False, now, now)
-                )
-            self.seller_ids.append(aid)
-            self.owner_of[aid] = emails[0]
+            users = [
+                {"email": email, "name": f"{kanji} ({family}) {name}", "owner": j == 0}
+                for j, email in enumerate(emails)
+            ]
+            key = f"seed{self.tag}-S{i + 1}"
+            _write(out, {"type": "seller", "external_id": key, "name": name, "users": users})
+            self.seller_keys.append(key)
             self.result.sellers.append(
-                {"id": aid, "name": name, "owner_email": emails[0], "user_emails": emails}
+                {"key": key, "name": name, "owner_email": emails[0], "user_emails": emails}
             )
-        buyer_rows: list[tuple[Any, ...]] = []
         for i in range(buyers):
             (family, fkanji), (given, gkanji) = rng.choice(personas.FAMILY), rng.choice(personas.GIVEN)
             mobile = rng.random() < mobile_share
             domain = rng.choice(MOBILE_DOMAINS if mobile else PC_DOMAINS)
             email = f"{given}.{family.lower()}.{i + 1}{self.tag}@{domain}"
-            uid = user_id + len(users)
-            users.append(self._user(uid, email, f"{fkanji} {gkanji}", User.Role.BUYER))
-            bid = buyer_id + i
-            buyer_rows.append((bid, uid, mobile))
-            self.buyer_ids.append(bid)
-            self.buyer_email[bid] = email
-            self.buyer_mobile[bid] = mobile
-            self.result.buyers.append({"id": bid, "name": users[-1][2], "email": email, "mobile": mobile})
+            key = f"seed{self.tag}-B{i + 1}"
+            name = f"{fkanji} {gkanji}"
+            _write(
+                out, {"type": "buyer", "external_id": key, "email": email, "name": name, "is_mobile": mobile}
+            )
+            self.buyer_keys.append(key)
+            self.result.buyers.append({"key": key, "name": name, "email": email, "mobile": mobile})
+        self.counts.update(sellers=sellers, buyers=buyers)
+
+    def order_records(self, count: int, out: TextIO, busy: int = 0) -> None:
+        """``busy`` of the orders go to the first seller: a big shop, as benchmarks need one."""
+        rng, now = self.rng, self.now
+        first = next_id(Order)
+        for i in range(count):
+            seller = 0 if i < busy else rng.randrange(len(self.seller_keys))
+            buyer = rng.randrange(len(self.buyer_keys))
+            number = (
+                f"{rng.randint(249, 503):03d}-{(first + i) % 10_000_000:07d}-{rng.randint(0, 9_999_999):07d}"
+            )
+            ordered_at = now - timedelta(seconds=rng.randint(0, 120 * 86400))
+            fulfillment = "FBA" if rng.random() < 0.3 else "MFN"
+            items = [
+                {
+                    "product_id": _asin(rng),
+                    "title": rng.choice(personas.PRODUCTS),
+                    "quantity": rng.randint(1, 3),
+                }
+                for _ in range(rng.choice((1, 1, 1, 2, 3)))
+            ]
+            _write(
+                out,
+                {
+                    "type": "order",
+                    "order_id": number,
+                    "seller": self.seller_keys[seller],
+                    "buyer": self.buyer_keys[buyer],
+                    "ordered_at": ordered_at.isoformat(),
+                    "status": "delivered" if ordered_at < now - timedelta(days=7) else "shipped",
+                    "fulfillment": fulfillment,
+                    "items": items,
+                },
+            )
+            self.planned.append(
+                (seller, buyer, ordered_at, number, fulfillment, [str(x["product_id"]) for x in items])
+            )
+            if i % CHUNK == 0:
+                self.progress("orders planned", i, count)
+
+    def import_file(self, path: Path) -> None:
+        """Everything through the importer, as an operator's first day would be."""
+
+        def imported(done: int, summary: Any) -> None:
+            self.progress("imported (marketmsg import)", summary.records(), self.planned_records)
+
+        summary = importer.run(path, on_refusal=_refused, progress=imported, again=True)
+        self.progress("imported (marketmsg import)", summary.records(), self.planned_records)
+        seller_ids = dict(
+            SellerAccount.objects.filter(external_id__in=self.seller_keys).values_list("external_id", "id")
+        )
+        buyer_ids = dict(
+            Buyer.objects.filter(external_id__in=self.buyer_keys).values_list("external_id", "id")
+        )
+        self.seller_ids = [seller_ids[key] for key in self.seller_keys]
+        self.buyer_ids = [buyer_ids[key] for key in self.buyer_keys]
+        for seller, key in zip(self.result.sellers, self.seller_keys, strict=True):
+            seller["id"] = seller_ids[key]
+            self.owner_of[seller_ids[key]] = seller["owner_email"]
+        for buyer, key in zip(self.result.buyers, self.buyer_keys, strict=True):
+            bid = buyer["id"] = buyer_ids[key]
+            self.buyer_email[bid], self.buyer_mobile[bid] = buyer["email"], buyer["mobile"]
+        emails = [e for s in self.result.sellers for e in s["user_emails"]] + [
+            b["email"] for b in self.result.buyers
+        ]
+        for start in range(0, len(emails), CHUNK):  # the demo's shared password (the import sets none)
+            User.objects.filter(email__in=emails[start : start + CHUNK]).update(password=self.password_hash)
         staff_email = f"staff{self.tag}@{settings.RELAY_DOMAIN}"
-        users.append(
-            self._user(user_id + len(users), staff_email, "サポート担当 Support", User.Role.STAFF, True)
+        insert(
+            User,
+            USER_FIELDS,
+            [self._user(next_id(User), staff_email, "サポート担当 Support", User.Role.STAFF, True)],
         )
         self.result.staff.append({"email": staff_email})
-
-        user_fields = (
-            "id",
-            "email",
-            "name",
-            "role",
-            "password",
-            "is_active",
-            "is_staff",
-            "is_superuser",
-            "date_joined",
-            "time_zone",
-        )
-        insert(User, user_fields, users, self._count("users", len(users)))
-        insert(
-            SellerAccount,
-            ("id", "name", "notification_emails", "created_at"),
-            accounts,
-            self._count("seller accounts", len(accounts)),
-        )
-        insert(
-            SellerUser, ("account", "user", "is_owner"), members, self._count("seller users", len(members))
-        )
-        insert(
-            SenderAddress,
-            ("id", "account", "email", "state", "is_shared", "created_at", "updated_at"),
-            senders,
-            self._count("approved sender addresses", len(senders)),
-        )
-        insert(
-            SenderAddressChange,
-            ("sender", "from_state", "to_state", "changed_at", "note"),
-            ((row[0], "", SenderAddress.State.APPROVED, now, "seeded") for row in senders),
-            self._count("sender history", len(senders)),
-        )
-        insert(Buyer, ("id", "user", "is_mobile"), buyer_rows, self._count("buyers", len(buyer_rows)))
-        self.counts.update(users=len(users), sellers=sellers, buyers=buyers)
+        self.counts.update(users=len(emails) + 1)
 
     def _user(self, uid: int, email: str, name: str, role: str, staff: bool = False) -> tuple[Any, ...]:
         return (uid, email, name, role, self.password_hash, True, staff, False, self.now, "Asia/Tokyo")
 
-    # --- orders ----------------------------------------------------------------------------------
-    def orders(self, count: int, on_order: Callable[[dict[str, Any]], object], busy: int = 0) -> None:
-        """``busy`` of the orders go to the first seller: a big shop, as benchmarks need one."""
+    def orders(self, on_order: Callable[[dict[str, Any]], object]) -> None:
+        """The imported orders' relay addresses (created up front, so the description can list them)."""
+        count = len(self.planned)
         if not count:
             self.counts.update(orders=0, order_items=0, relay_addresses=0)
             return
-        rng, now = self.rng, self.now
-        order_id, item_id = next_id(Order), next_id(OrderItem)
-        pairs: set[tuple[int, int]] = set()
-        relay_local: dict[tuple[int, int, str], str] = {}
-        totals = {"orders": 0, "items": 0, "relays": 0}
+        order_ids: dict[str, int] = {}
+        numbers = [p[3] for p in self.planned]
         for start in range(0, count, CHUNK):
-            order_rows: list[tuple[Any, ...]] = []
-            item_rows: list[tuple[Any, ...]] = []
-            relay_rows: list[tuple[Any, ...]] = []
-            for i in range(start, min(start + CHUNK, count)):
-                oid = order_id + i
-                seller = self.seller_ids[0] if i < busy else rng.choice(self.seller_ids)
-                buyer = rng.choice(self.buyer_ids)
-                number = f"{rng.randint(249, 503):03d}-{oid % 10_000_000:07d}-{rng.randint(0, 9_999_999):07d}"
-                ordered_at = now - timedelta(seconds=rng.randint(0, 120 * 86400))
-                fulfillment = "FBA" if rng.random() < 0.3 else "MFN"
-                order_rows.append((oid, number, seller, buyer, fulfillment, ordered_at))
-                self.order_list.append(_Order(oid, seller, buyer, ordered_at, number))
-                asins = [_asin(rng) for _ in range(rng.choice((1, 1, 1, 2, 3)))]
-                for asin in asins:
-                    item_rows.append(
-                        (
-                            item_id + totals["items"] + len(item_rows),
-                            oid,
-                            asin,
-                            rng.choice(personas.PRODUCTS),
-                            rng.randint(1, 3),
-                        )
-                    )
-                domain = settings.MOBILE_RELAY_DOMAIN if self.buyer_mobile[buyer] else settings.RELAY_DOMAIN
-                if (buyer, seller) not in pairs:
-                    pairs.add((buyer, seller))
-                    for side in (RelayAddress.Side.BUYER, RelayAddress.Side.SELLER):
-                        local = secrets.token_hex(8)
-                        relay_local[(buyer, seller, side)] = local
-                        relay_rows.append((local, domain, buyer, seller, side, True, now))
-                on_order(
-                    {
-                        "order_id": number,
-                        "seller_id": seller,
-                        "buyer_id": buyer,
-                        "fulfillment": fulfillment,
-                        "asins": asins,
-                        "buyer_relay_address": f"{relay_local[(buyer, seller, 'buyer')]}@{domain}",
-                        "seller_relay_address": f"{relay_local[(buyer, seller, 'seller')]}@{domain}",
-                    }
+            order_ids.update(
+                Order.objects.filter(order_id__in=numbers[start : start + CHUNK]).values_list(
+                    "order_id", "id"
                 )
-            totals["orders"] += insert(
-                Order, ("id", "order_id", "seller", "buyer", "fulfillment", "ordered_at"), order_rows
             )
-            totals["items"] += insert(OrderItem, ("id", "order", "asin", "title", "quantity"), item_rows)
-            totals["relays"] += insert(
-                RelayAddress,
-                ("local_part", "domain", "buyer", "seller", "side", "is_active", "created_at"),
-                relay_rows,
+        pairs: set[tuple[int, int]] = set(
+            RelayAddress.objects.filter(
+                side=RelayAddress.Side.BUYER, buyer_id__in=self.buyer_ids
+            ).values_list("buyer_id", "seller_id")
+        )
+        relay_local: dict[tuple[int, int, str], str] = {}
+        relay_rows: list[tuple[Any, ...]] = []
+        for seller_index, buyer_index, ordered_at, number, fulfillment, asins in self.planned:
+            seller, buyer = self.seller_ids[seller_index], self.buyer_ids[buyer_index]
+            self.order_list.append(_Order(order_ids[number], seller, buyer, ordered_at, number))
+            domain = settings.MOBILE_RELAY_DOMAIN if self.buyer_mobile[buyer] else settings.RELAY_DOMAIN
+            if (buyer, seller) not in pairs:
+                pairs.add((buyer, seller))
+                for side in (RelayAddress.Side.BUYER, RelayAddress.Side.SELLER):
+                    local = secrets.token_hex(8)
+                    relay_local[(buyer, seller, side)] = local
+                    relay_rows.append((local, domain, buyer, seller, side, True, self.now))
+            on_order(
+                {
+                    "order_id": number,
+                    "seller_id": seller,
+                    "buyer_id": buyer,
+                    "fulfillment": fulfillment,
+                    "asins": asins,
+                    "buyer_relay_address": f"{relay_local[(buyer, seller, 'buyer')]}@{domain}",
+                    "seller_relay_address": f"{relay_local[(buyer, seller, 'seller')]}@{domain}",
+                }
             )
-            self.progress("orders, items, relay addresses", totals["orders"], count)
+        relays = insert(
+            RelayAddress,
+            ("local_part", "domain", "buyer", "seller", "side", "is_active", "created_at"),
+            relay_rows,
+            lambda done: self.progress("relay addresses", done, len(relay_rows)),
+        )
         self.counts.update(
-            orders=totals["orders"], order_items=totals["items"], relay_addresses=totals["relays"]
+            orders=count, order_items=sum(len(p[5]) for p in self.planned), relay_addresses=relays
         )
 
     # --- message history -------------------------------------------------------------------------

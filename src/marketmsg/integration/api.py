@@ -12,7 +12,7 @@ from collections import Counter
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from marketmsg.api.problems import Problem
 from marketmsg.api.v1 import LocalSwagger, MarketmsgAPI, ReadableJSON, handle_errors
@@ -94,13 +94,13 @@ for _view in (upsert_sellers, upsert_buyers, upsert_products, upsert_orders):
     tags=["conversations"],
     summary="Post as the marketplace",
 )
-def post_notice(request: HttpRequest, order_id: str, body: NoticeIn) -> tuple[int, dict[str, Any]]:
+def post_notice(request: HttpRequest, order_id: str, body: NoticeIn) -> Status:
     """The marketplace writes in the order's conversation: `kind` `notice` (an automatic notice
     from no-reply, never answered) or `customer_service` (from customer service's relay identity;
     the buyer's reply comes back to customer service). To the buyer or the seller. Never listed
     in the seller's message lists."""
     needs(request, "messages")
-    return 201, notices.post(order_id, body)
+    return Status(201, notices.post(order_id, body))
 
 
 router.add_router("/webhooks", subscriptions.router)

@@ -85,6 +85,7 @@ class SubscriptionOut(Schema):
 
 
 class SecretOut(Schema):
+    id: int
     secret: str = Field(description="The signing secret (whsec_…). Shown here only.")
     previous_valid_until: datetime | None = Field(
         None, description="Deliveries carry a signature with the old secret too until then."

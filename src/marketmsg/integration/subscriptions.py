@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import Count, Q
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from marketmsg.api.problems import Problem
 from marketmsg.integration.auth import needs
@@ -57,7 +57,7 @@ def list_subscriptions(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/subscriptions", response={201: SecretOut}, summary="Subscribe")
-def create_subscription(request: HttpRequest, body: SubscriptionIn) -> tuple[int, dict[str, Any]]:
+def create_subscription(request: HttpRequest, body: SubscriptionIn) -> Status:
     """Returns the signing secret once; verify deliveries with any Standard Webhooks library."""
     _needs(request)
     try:
@@ -70,7 +70,7 @@ def create_subscription(request: HttpRequest, body: SubscriptionIn) -> tuple[int
         )
     except manage.Invalid as error:
         raise _invalid(error) from error
-    return 201, {"id": subscription.pk, "secret": subscription.secret, "previous_valid_until": None}
+    return Status(201, {"id": subscription.pk, "secret": subscription.secret, "previous_valid_until": None})
 
 
 @router.get("/subscriptions/{subscription_id}", response=SubscriptionOut, summary="One subscription")
@@ -115,7 +115,11 @@ def rotate(request: HttpRequest, subscription_id: int) -> dict[str, Any]:
     _needs(request)
     subscription = _found(subscription_id)
     secret = manage.rotate_secret(subscription)
-    return {"secret": secret, "previous_valid_until": subscription.previous_secret_until}
+    return {
+        "id": subscription.pk,
+        "secret": secret,
+        "previous_valid_until": subscription.previous_secret_until,
+    }
 
 
 @router.get(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from marketmsg.accounts.models import Buyer, SellerAccount
 
@@ -15,11 +16,11 @@ class Order(models.Model):
         FBA = "FBA", _("Fulfilled by marketplace")
 
     class Status(models.TextChoices):
-        PLACED = "placed", _("Placed")
-        SHIPPED = "shipped", _("Shipped")
-        DELIVERED = "delivered", _("Delivered")
-        CANCELLED = "cancelled", _("Cancelled")
-        RETURNED = "returned", _("Returned")
+        PLACED = "placed", pgettext_lazy("order status", "Placed")
+        SHIPPED = "shipped", pgettext_lazy("order status", "Shipped")
+        DELIVERED = "delivered", pgettext_lazy("order status", "Delivered")
+        CANCELLED = "cancelled", pgettext_lazy("order status", "Cancelled")
+        RETURNED = "returned", pgettext_lazy("order status", "Returned")
 
     # The marketplace's own order ID: what buyers see and the key of every import and upsert. Its
     # format is a setting (orders.identifiers).

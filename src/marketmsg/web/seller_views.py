@@ -27,7 +27,7 @@ from marketmsg.conversations.listing import (
 from marketmsg.conversations.models import Message, Template
 from marketmsg.conversations.services import existing_conversation
 from marketmsg.delivery import status as delivery_status
-from marketmsg.orders import report
+from marketmsg.orders import identifiers, report
 from marketmsg.orders.models import Order
 from marketmsg.web import access, guideline_views, thread
 from marketmsg.web.access import seller_only
@@ -148,7 +148,8 @@ def manage_orders(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()[:40]
     orders = Order.objects.filter(seller=access.seller_account(request))
     if search:
-        orders = orders.filter(Q(order_id=search) | Q(items__asin=search.upper())).distinct()
+        product = identifiers.product_id(search) or search
+        orders = orders.filter(Q(order_id=search) | Q(items__asin=product)).distinct()
     orders = orders.select_related("buyer__user").prefetch_related("items").order_by("-ordered_at", "-id")
     page = Paginator(orders, ORDERS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "web/manage_orders.html", {"page": page, "search": search})

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from marketmsg.conversations import screening
 from marketmsg.conversations.models import Message
 from marketmsg.delivery import status
+from marketmsg.orders.models import Order
 
 register = template.Library()
 
@@ -144,3 +145,21 @@ def sender_authentication(message: Message) -> SafeString:
             ((_AUTH_CSS.get(r, "quiet"), name, r) for name, r in parts),
         ),
     )
+
+
+# An order's status (as the marketplace last sent it), with the time it was reached.
+_ORDER_STATUS = {
+    "placed": ("quiet", "🧾"),
+    "shipped": ("warn", "🚚"),
+    "delivered": ("ok", "✔"),
+    "cancelled": ("bad", "✖"),
+    "returned": ("quiet", "↩"),
+}
+
+
+@register.simple_tag
+def order_status(order: Order) -> SafeString:
+    css, icon = _ORDER_STATUS.get(order.status, ("quiet", "•"))
+    reached = getattr(order, f"{order.status}_at", None) if order.status != "placed" else None
+    when = f" · {timezone.localtime(reached):%m-%d}" if reached else ""
+    return format_html('<span class="state {}">{} {}{}</span>', css, icon, order.get_status_display(), when)
