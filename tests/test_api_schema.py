@@ -14,6 +14,7 @@ import pytest
 from marketmsg.accounts.models import SellerUser
 from marketmsg.api.models import ApiToken
 from marketmsg.demo.seeding import seed
+from marketmsg.integration.models import SCOPES, OperatorCredential
 
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 
@@ -27,12 +28,33 @@ def test_schemathesis_finds_no_server_error_and_no_response_outside_the_schema(
     owner = SellerUser.objects.filter(is_owner=True).select_related("user").order_by("pk").first()
     assert owner is not None
     _token, secret = ApiToken.issue(owner.user, "schemathesis", ["read", "write"])
-    schemathesis = Path(sys.executable).with_name("schemathesis")
+    output = schemathesis(f"{live_server.url}/api/v1/openapi.json", secret, tmp_path)
+    # Every operation of the document was exercised, not skipped.
+    summary = re.search(r"Selected: (\d+)/(\d+)\s+Tested: (\d+)", output)
+    cases = re.search(r"(\d+) generated, (\d+) passed", output)
+    assert summary and len(set(summary.groups())) == 1 and int(summary.group(1)) >= 16, output[-3000:]
+    assert cases and cases.group(1) == cases.group(2) and int(cases.group(1)) >= 500, output[-3000:]
+    sys.stderr.write("\n" + output[output.find("API Operations") :][:1500] + "\n")
+
+
+@pytest.mark.db
+def test_schemathesis_on_the_operator_api(live_server, settings, tmp_path: Path):
+    settings.OPERATOR_RATE_LIMIT = 100_000
+    seed(sellers=2, buyers=6, orders=12, messages=10, password="x")
+    _credential, secret = OperatorCredential.issue("schemathesis", list(SCOPES))
+    output = schemathesis(f"{live_server.url}/api/operator/v1/openapi.json", secret, tmp_path)
+    summary = re.search(r"Selected: (\d+)/(\d+)\s+Tested: (\d+)", output)
+    assert summary and len(set(summary.groups())) == 1 and int(summary.group(1)) >= 15, output[-3000:]
+
+
+def schemathesis(url: str, secret: str, reports: Path) -> str:
+    """Runs schemathesis on the document at ``url``; its output, after asserting it passed."""
+    program = Path(sys.executable).with_name("schemathesis")
     run = subprocess.run(
         [
-            str(schemathesis),
+            str(program),
             "run",
-            f"{live_server.url}/api/v1/openapi.json",
+            url,
             "--header",
             f"Authorization: Bearer {secret}",
             "--checks",
@@ -43,7 +65,7 @@ def test_schemathesis_finds_no_server_error_and_no_response_outside_the_schema(
             "--request-timeout",
             "30",
             "--report-dir",
-            str(tmp_path),
+            str(reports),
         ],
         capture_output=True,
         text=True,
@@ -51,9 +73,4 @@ def test_schemathesis_finds_no_server_error_and_no_response_outside_the_schema(
     )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-6000:]
-    # Every operation of the document was exercised, not skipped.
-    summary = re.search(r"Selected: (\d+)/(\d+)\s+Tested: (\d+)", output)
-    cases = re.search(r"(\d+) generated, (\d+) passed", output)
-    assert summary and len(set(summary.groups())) == 1 and int(summary.group(1)) >= 16, output[-3000:]
-    assert cases and cases.group(1) == cases.group(2) and int(cases.group(1)) >= 500, output[-3000:]
-    sys.stderr.write("\n" + output[output.find("API Operations") :][:1500] + "\n")
+    return output

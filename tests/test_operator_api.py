@@ -91,6 +91,11 @@ def test_a_marketplace_is_built_through_the_api_and_sending_again_changes_nothin
     assert changed["counts"]["updated"] == 1
     stored.refresh_from_db()
     assert stored.status == "delivered" and stored.delivered_at.isoformat().startswith("2026-12-03T10:00")
+    read = client.get(f"{BASE}/orders/503-1234567-7654321", **auth).json()
+    assert read["status"] == "delivered" and read["items"] == order()["items"] and read["seller"] == "shop-42"
+    assert client.get(f"{BASE}/buyers/cust-7", **auth).json()["email"] == "hanako@docomo.ne.jp"
+    assert client.get(f"{BASE}/sellers/shop-42", **auth).json()["users"][0]["owner"] is True
+    assert client.get(f"{BASE}/sellers/nobody", **auth).status_code == 404
 
 
 def test_a_batch_of_a_thousand_answers_per_record_and_a_refused_one_changes_nothing(client):

@@ -16,9 +16,9 @@ from ninja import Router, Status
 
 from marketmsg.api.problems import Problem
 from marketmsg.api.v1 import LocalSwagger, MarketmsgAPI, ReadableJSON, handle_errors
-from marketmsg.integration import notices, subscriptions
+from marketmsg.integration import notices, reading, subscriptions
 from marketmsg.integration.auth import OperatorAuth, needs
-from marketmsg.integration.schemas import BatchIn, BatchOut, NoticeIn, NoticeOut
+from marketmsg.integration.schemas import ERRORS, BatchIn, BatchOut, NoticeIn, NoticeOut
 from marketmsg.integration.upsert import Upserter
 
 MAX_RECORDS = 5000
@@ -50,7 +50,9 @@ def _batch(request: HttpRequest, kind: str, body: BatchIn) -> dict[str, Any]:
     }
 
 
-@router.post("/sellers", response=BatchOut, tags=["catalog"], summary="Upsert seller accounts")
+@router.post(
+    "/sellers", response={200: BatchOut, **ERRORS}, tags=["catalog"], summary="Upsert seller accounts"
+)
 def upsert_sellers(request: HttpRequest, body: BatchIn) -> dict[str, Any]:
     """Sellers keyed by `external_id`: `{"external_id", "name", "users": [{"email", "name",
     "language": "ja"|"en", "owner": true}], "notification_emails": [...],
@@ -59,7 +61,7 @@ def upsert_sellers(request: HttpRequest, body: BatchIn) -> dict[str, Any]:
     return _batch(request, "seller", body)
 
 
-@router.post("/buyers", response=BatchOut, tags=["catalog"], summary="Upsert buyers")
+@router.post("/buyers", response={200: BatchOut, **ERRORS}, tags=["catalog"], summary="Upsert buyers")
 def upsert_buyers(request: HttpRequest, body: BatchIn) -> dict[str, Any]:
     """Buyers keyed by `external_id`: `{"external_id", "email", "name", "language",
     "is_mobile"}` (`is_mobile` defaults to what the address's domain says). A new address keeps
@@ -67,13 +69,13 @@ def upsert_buyers(request: HttpRequest, body: BatchIn) -> dict[str, Any]:
     return _batch(request, "buyer", body)
 
 
-@router.post("/products", response=BatchOut, tags=["catalog"], summary="Upsert products")
+@router.post("/products", response={200: BatchOut, **ERRORS}, tags=["catalog"], summary="Upsert products")
 def upsert_products(request: HttpRequest, body: BatchIn) -> dict[str, Any]:
     """Products keyed by `product_id` (MARKETMSG_PRODUCT_ID_PATTERN): `{"product_id", "title"}`."""
     return _batch(request, "product", body)
 
 
-@router.post("/orders", response=BatchOut, tags=["catalog"], summary="Upsert orders")
+@router.post("/orders", response={200: BatchOut, **ERRORS}, tags=["catalog"], summary="Upsert orders")
 def upsert_orders(request: HttpRequest, body: BatchIn) -> dict[str, Any]:
     """Orders keyed by `order_id` (MARKETMSG_ORDER_ID_PATTERN): `{"order_id", "seller": seller
     external_id, "buyer": buyer external_id, "ordered_at", "status":
@@ -90,7 +92,7 @@ for _view in (upsert_sellers, upsert_buyers, upsert_products, upsert_orders):
 
 @router.post(
     "/orders/{order_id}/notices",
-    response={201: NoticeOut},
+    response={201: NoticeOut, **ERRORS},
     tags=["conversations"],
     summary="Post as the marketplace",
 )
@@ -101,6 +103,39 @@ def post_notice(request: HttpRequest, order_id: str, body: NoticeIn) -> Status:
     in the seller's message lists."""
     needs(request, "messages")
     return Status(201, notices.post(order_id, body))
+
+
+@router.get(
+    "/sellers/{external_id}",
+    response={200: dict[str, Any], **ERRORS},
+    tags=["catalog"],
+    summary="One seller, as stored",
+)
+def get_seller(request: HttpRequest, external_id: str) -> dict[str, Any]:
+    needs(request, "read")
+    return reading.seller(external_id)
+
+
+@router.get(
+    "/buyers/{external_id}",
+    response={200: dict[str, Any], **ERRORS},
+    tags=["catalog"],
+    summary="One buyer, as stored",
+)
+def get_buyer(request: HttpRequest, external_id: str) -> dict[str, Any]:
+    needs(request, "read")
+    return reading.buyer(external_id)
+
+
+@router.get(
+    "/orders/{order_id}",
+    response={200: dict[str, Any], **ERRORS},
+    tags=["catalog"],
+    summary="One order, as stored",
+)
+def get_order(request: HttpRequest, order_id: str) -> dict[str, Any]:
+    needs(request, "read")
+    return reading.order(order_id)
 
 
 router.add_router("/webhooks", subscriptions.router)

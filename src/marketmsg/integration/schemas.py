@@ -10,6 +10,11 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field
 
+from marketmsg.api.schemas import ProblemOut
+
+# Every error is RFC 9457 problem+json (api.problems), as in the seller API.
+ERRORS: dict[int, Any] = {status: ProblemOut for status in (401, 403, 404, 413, 422, 429)}
+
 
 class BatchIn(Schema):
     records: list[Any] = Field(description="The records, as described above; at most 5,000.")

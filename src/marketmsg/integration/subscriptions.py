@@ -11,6 +11,7 @@ from ninja import Router, Status
 from marketmsg.api.problems import Problem
 from marketmsg.integration.auth import needs
 from marketmsg.integration.schemas import (
+    ERRORS,
     DeliveryOut,
     SecretOut,
     SubscriptionIn,
@@ -47,7 +48,7 @@ def _invalid(error: manage.Invalid) -> Problem:
     )
 
 
-@router.get("/subscriptions", response=list[SubscriptionOut], summary="List subscriptions")
+@router.get("/subscriptions", response={200: list[SubscriptionOut], **ERRORS}, summary="List subscriptions")
 def list_subscriptions(request: HttpRequest) -> list[dict[str, Any]]:
     _needs(request)
     found = Subscription.objects.annotate(
@@ -56,7 +57,7 @@ def list_subscriptions(request: HttpRequest) -> list[dict[str, Any]]:
     return [subscription_out(s, s.waiting) for s in found]
 
 
-@router.post("/subscriptions", response={201: SecretOut}, summary="Subscribe")
+@router.post("/subscriptions", response={201: SecretOut, **ERRORS}, summary="Subscribe")
 def create_subscription(request: HttpRequest, body: SubscriptionIn) -> Status:
     """Returns the signing secret once; verify deliveries with any Standard Webhooks library."""
     _needs(request)
@@ -73,7 +74,9 @@ def create_subscription(request: HttpRequest, body: SubscriptionIn) -> Status:
     return Status(201, {"id": subscription.pk, "secret": subscription.secret, "previous_valid_until": None})
 
 
-@router.get("/subscriptions/{subscription_id}", response=SubscriptionOut, summary="One subscription")
+@router.get(
+    "/subscriptions/{subscription_id}", response={200: SubscriptionOut, **ERRORS}, summary="One subscription"
+)
 def get_subscription(request: HttpRequest, subscription_id: int) -> dict[str, Any]:
     _needs(request)
     subscription = _found(subscription_id)
@@ -81,7 +84,9 @@ def get_subscription(request: HttpRequest, subscription_id: int) -> dict[str, An
 
 
 @router.patch(
-    "/subscriptions/{subscription_id}", response=SubscriptionOut, summary="Change, disable or enable"
+    "/subscriptions/{subscription_id}",
+    response={200: SubscriptionOut, **ERRORS},
+    summary="Change, disable or enable",
 )
 def patch_subscription(request: HttpRequest, subscription_id: int, body: SubscriptionPatch) -> dict[str, Any]:
     _needs(request)
@@ -108,7 +113,9 @@ def patch_subscription(request: HttpRequest, subscription_id: int, body: Subscri
 
 
 @router.post(
-    "/subscriptions/{subscription_id}/rotate-secret", response=SecretOut, summary="Rotate the secret"
+    "/subscriptions/{subscription_id}/rotate-secret",
+    response={200: SecretOut, **ERRORS},
+    summary="Rotate the secret",
 )
 def rotate(request: HttpRequest, subscription_id: int) -> dict[str, Any]:
     """A new secret. For 24 hours every delivery carries signatures with both secrets."""
@@ -123,7 +130,9 @@ def rotate(request: HttpRequest, subscription_id: int) -> dict[str, Any]:
 
 
 @router.get(
-    "/subscriptions/{subscription_id}/deliveries", response=list[DeliveryOut], summary="The delivery log"
+    "/subscriptions/{subscription_id}/deliveries",
+    response={200: list[DeliveryOut], **ERRORS},
+    summary="The delivery log",
 )
 def deliveries(
     request: HttpRequest, subscription_id: int, state: str = "", limit: int = 50
@@ -137,7 +146,9 @@ def deliveries(
     return [_delivery_out(d) for d in shown]
 
 
-@router.post("/deliveries/{delivery_id}/replay", response=DeliveryOut, summary="Send an event again")
+@router.post(
+    "/deliveries/{delivery_id}/replay", response={200: DeliveryOut, **ERRORS}, summary="Send an event again"
+)
 def replay(request: HttpRequest, delivery_id: int) -> dict[str, Any]:
     _needs(request)
     delivery = WebhookDelivery.objects.filter(pk=delivery_id).select_related("event").first()

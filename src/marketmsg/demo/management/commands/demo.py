@@ -17,10 +17,14 @@ from django.core.management.base import BaseCommand, CommandParser
 from marketmsg.accounts.models import User
 from marketmsg.demo.management.commands.seed import write_json
 from marketmsg.demo.seeding import seed
+from marketmsg.integration.models import SCOPES, OperatorCredential
 
 
 class Command(BaseCommand):
-    help = "Run the whole service on one machine: web, SMTP gateway, worker and a mail catcher."
+    help = (
+        "Run the whole service on one machine: web, SMTP gateway, delivery worker, webhook sender "
+        "and a mail catcher."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--web", default="127.0.0.1:8000")
@@ -42,6 +46,8 @@ class Command(BaseCommand):
             )
             with description.open("w", encoding="utf-8") as out:
                 write_json(result, out)
+        if "operator" not in json.loads(description.read_text(encoding="utf-8")):
+            demo_operator(description)
         catcher_dir = Path(settings.DATA_DIR) / "mailcatcher"
         env = dict(
             os.environ,
@@ -55,6 +61,7 @@ class Command(BaseCommand):
             subprocess.Popen([*command, "mailcatcher", "--listen", options["catcher"]], env=env),
             subprocess.Popen([*command, "gateway", "--listen", options["gateway"]], env=env),
             subprocess.Popen([*command, "worker"], env=env),
+            subprocess.Popen([*command, "webhooks"], env=env),
             subprocess.Popen([*command, "web", "--listen", options["web"], "--workers", "2"], env=env),
         ]
         time.sleep(2)
@@ -82,6 +89,20 @@ class Command(BaseCommand):
         self.stdout.write("demo stopped / デモを終了しました")
 
 
+def demo_operator(description: Path) -> None:
+    """The demo's marketplace operator: an admin account and an operator API credential, noted in
+    demo.json so that the README's curl examples can read it."""
+    data = json.loads(description.read_text(encoding="utf-8"))
+    if not User.objects.filter(email=OPERATOR_EMAIL).exists():
+        User.objects.create_superuser(OPERATOR_EMAIL, data["password"], name="運営者 Operator")
+    _credential, secret = OperatorCredential.issue("demo marketplace", list(SCOPES))
+    data["operator"] = {"email": OPERATOR_EMAIL, "credential": secret}
+    description.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+OPERATOR_EMAIL = "operator@marketplace.example"
+
+
 def instructions(data: dict[str, Any], options: dict[str, Any]) -> str:
     order = data["orders"][0]
     seller = next(s for s in data["sellers"] if s["id"] == order["seller_id"])
@@ -97,6 +118,8 @@ def instructions(data: dict[str, Any], options: dict[str, Any]) -> str:
    seller:     {seller["owner_email"]}   ({seller["name"]})
    buyer:      {buyer["email"]}   ({buyer["name"]})
    staff:      {data["staff"][0]["email"]}
+   operator:   {data["operator"]["email"]}   (the operator admin: {web}/admin/)
+ Operator API: {web}/api/operator/v1/docs   credential: {data["operator"]["credential"]}
  Mail catcher: {web}/mailcatcher/   (what the real mailboxes would receive)
  SMTP gateway: {options["gateway"]}
  Everything seeded: {settings.DATA_DIR}/demo.json
