@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 export MARKETMSG_TEST_DATA_DIR ?= $(CURDIR)/var/test
 
-.PHONY: install demo test test-sqlite test-postgres lint fuzz soak bench bench-relay bench-lists bench-uploads bench-guidelines bench-metrics bench-production messages clean
+.PHONY: install demo test test-sqlite test-postgres lint fuzz soak bench bench-relay bench-lists bench-uploads bench-guidelines bench-metrics bench-production bench-import messages clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,10 +50,15 @@ fuzz: install
 soak: install
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
-bench: bench-relay bench-uploads bench-guidelines bench-lists bench-metrics bench-production
+bench: bench-relay bench-uploads bench-guidelines bench-lists bench-metrics bench-production bench-import
 
 bench-relay: install
 	$(BIN)/python bench/relay_bench.py
+
+# A marketplace's first day: 1,000,000 orders with their buyers and sellers through `marketmsg import`,
+# on SQLite and (with MARKETMSG_BENCH_POSTGRES_URL) PostgreSQL; orders/s and peak memory.
+bench-import: install
+	$(BIN)/python bench/import_bench.py $(IMPORT_ARGS)
 
 # Median time to check a 10,000-character draft against the communication guidelines.
 bench-guidelines: install

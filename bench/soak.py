@@ -63,6 +63,23 @@ def api_tokens(env: dict[str, str], owners: list[str]) -> dict[str, str]:
     return json.loads(made.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def outbox_gap(env: dict[str, str]) -> int:
+    """Stored messages whose webhook event is missing from the outbox (must be 0: the event is
+    written in the message's own transaction, ADR 19)."""
+    made = subprocess.run(
+        [
+            sys.executable, "-m", "marketmsg", "shell", "-c",
+            "from marketmsg.conversations.models import Message; "
+            "from marketmsg.webhooks.models import Event; "
+            "wanted = {('buyer', 'relayed'): 'message.received', ('seller', 'relayed'): 'message.sent'}; "
+            "print(sum(max(0, Message.objects.filter(author=a, state=s).count() "
+            "- Event.objects.filter(type=t).count()) for (a, s), t in wanted.items()))",
+        ],
+        env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return int(made.stdout.strip().splitlines()[-1])
+
+
 class Load:
     """Buyers mailing and sellers posting through the API until told to stop."""
 
@@ -181,6 +198,7 @@ def main() -> None:
             if set(load.accepted) <= arrived:
                 break
             time.sleep(1)
+        outbox = outbox_gap(env)
     finally:
         for service in services.values():
             service.stop()
@@ -203,6 +221,7 @@ def main() -> None:
         "lost": len(lost),
         "duplicated": duplicates,
         "duplicates_bound_worker_kills": kills["worker"],
+        "webhook_events_missing": outbox,
     }
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
@@ -210,9 +229,9 @@ def main() -> None:
     print(f"| {kind}, {args.minutes:g} min | value |\n|---|---|")
     for key, value in results.items():
         print(f"| {key.replace('_', ' ')} | {value} |")
-    verdict = not lost and duplicates <= kills["worker"]
+    verdict = not lost and duplicates <= kills["worker"] and outbox == 0
     print(
-        f"\nlost 0 and duplicates ≤ worker kills: {'yes' if verdict else 'NO'}"
+        f"\nlost 0, duplicates ≤ worker kills, no webhook event missing: {'yes' if verdict else 'NO'}"
         + (f"; lost: {lost[:10]}" if lost else "")
     )
     sys.exit(0 if verdict else 1)

@@ -17,17 +17,15 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class ApiToken(models.Model):
-    class Scope(models.TextChoices):
-        READ = "read", "read"
-        WRITE = "write", "write"
+class BearerKey(models.Model):
+    """What every bearer key has, a seller's token or an operator credential: shown once, kept
+    as a digest, scoped, revocable, and counted by the one rate limiter (api.limits)."""
 
-    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_tokens")
     name = models.CharField(max_length=100)
-    # The first characters, so that a user can tell their tokens apart; never enough to use one.
-    shown_prefix = models.CharField(max_length=12)
+    # The first characters, so that people can tell their keys apart; never enough to use one.
+    shown_prefix = models.CharField(max_length=14)
     token_digest = models.CharField(max_length=64, unique=True)
-    scopes = models.CharField(max_length=20, default="read")
+    scopes = models.CharField(max_length=100, default="read")  # space-separated
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -35,11 +33,22 @@ class ApiToken(models.Model):
     window_start = models.DateTimeField(null=True, blank=True)
     window_count = models.PositiveIntegerField(default=0)
 
+    class Meta:
+        abstract = True
+
     def __str__(self) -> str:
         return f"{self.name} ({self.shown_prefix}…)"
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes.split()
+
+
+class ApiToken(BearerKey):
+    class Scope(models.TextChoices):
+        READ = "read", "read"
+        WRITE = "write", "write"
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_tokens")
 
     @classmethod
     def issue(cls, user: User, name: str, scopes: list[str]) -> tuple[ApiToken, str]:

@@ -8,7 +8,7 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
-from marketmsg.api.models import digest
+from marketmsg.api.models import BearerKey, digest
 
 PREFIX = "mmop_"
 SCOPES = {
@@ -19,29 +19,12 @@ SCOPES = {
 }
 
 
-class OperatorCredential(models.Model):
+class OperatorCredential(BearerKey):
     """A marketplace system's key to /api/operator/v1/. Never a seller's token: it is not tied to
     a person and opens no page. Stored as a SHA-256 digest; the secret is shown once."""
 
-    name = models.CharField(max_length=100)
-    shown_prefix = models.CharField(max_length=14)
-    token_digest = models.CharField(max_length=64, unique=True)
-    scopes = models.CharField(max_length=100, default="read")
-    created_at = models.DateTimeField(default=timezone.now)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    # The rate limit's current one-minute window (api.limits, shared with seller tokens).
-    window_start = models.DateTimeField(null=True, blank=True)
-    window_count = models.PositiveIntegerField(default=0)
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.shown_prefix}…)"
-
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise PermissionError("Operator credentials are never deleted; revoke one instead.")
-
-    def allows(self, scope: str) -> bool:
-        return scope in self.scopes.split()
 
     @classmethod
     def issue(cls, name: str, scopes: list[str]) -> tuple[OperatorCredential, str]:
