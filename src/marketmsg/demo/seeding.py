@@ -229,8 +229,14 @@ class _Seeder:
                     "buyer": self.buyer_keys[buyer],
                     "ordered_at": ordered_at.isoformat(),
                     "status": "delivered" if ordered_at < now - timedelta(days=7) else "shipped",
+                    "shipped_at": min(ordered_at + timedelta(hours=rng.randint(4, 48)), now).isoformat(),
                     "fulfillment": fulfillment,
                     "items": items,
+                    **(
+                        {"delivered_at": (ordered_at + timedelta(days=rng.randint(2, 5))).isoformat()}
+                        if ordered_at < now - timedelta(days=7)
+                        else {}
+                    ),
                 },
             )
             self.planned.append(
