@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -85,18 +84,20 @@ def write_file(path: Path, sellers: int, buyers: int, orders: int) -> None:
 
 
 def run_import(env: dict[str, str], path: Path, again: bool = False) -> dict[str, Any]:
+    """Run one import in a child and measure that child alone: wall time and its own peak RSS."""
     command = [sys.executable, "-m", "marketmsg", "import", str(path)] + (["--again"] if again else [])
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    started = time.monotonic()
-    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
-    seconds = time.monotonic() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(done.stdout, file=sys.stderr)
-    return {
-        "seconds": round(seconds, 1),
-        "peak_rss_mb": round(max(peak_kb, before) / 1024),
-        "summary": done.stdout,
-    }
+    with tempfile.TemporaryFile("w+") as out:
+        started = time.monotonic()
+        child = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.monotonic() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        summary = out.read()
+    print(summary, file=sys.stderr)
+    if child.returncode:
+        raise SystemExit(f"marketmsg import failed with exit code {child.returncode}")
+    return {"seconds": round(seconds, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024), "summary": summary}
 
 
 def database(kind: str, postgres: str, workdir: Path) -> tuple[str, Any]:
@@ -129,6 +130,7 @@ def main() -> None:
     buyers = args.buyers or max(1, args.orders // 5)
     sellers = args.sellers or max(1, args.orders // 100)
     results: dict[str, Any] = {"orders": args.orders, "buyers": buyers, "sellers": sellers, "runs": {}}
+    (ROOT / "var").mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="import-bench-", dir=ROOT / "var") as tmp:
         workdir = Path(tmp)
         data = workdir / "marketplace.jsonl"
@@ -151,6 +153,7 @@ def main() -> None:
                     again = run_import(env, data, again=True)
                     run["again_seconds"] = again["seconds"]
                     run["again_orders_per_second"] = round(args.orders / again["seconds"])
+                    run["again_peak_rss_mb"] = again["peak_rss_mb"]
                 results["runs"][kind] = run
             finally:
                 if drop:

@@ -119,6 +119,8 @@ AT_RISK_HOURS = float(_env("AT_RISK_HOURS", "6"))
 API_RATE_LIMIT = int(_env("API_RATE_LIMIT", "120"))
 # Requests a minute per operator credential (the marketplace's machine-to-machine API).
 OPERATOR_RATE_LIMIT = int(_env("OPERATOR_RATE_LIMIT", "600"))
+# SQLite page cache (MB) of `marketmsg import` while it runs: large imports stay fast as tables grow.
+IMPORT_SQLITE_CACHE_MB = int(_env("IMPORT_SQLITE_CACHE_MB", "256"))
 # What the marketplace's order and product IDs look like (regular expressions, no capturing
 # groups): Amazon's 3-7-7 order numbers and ASINs unless the operator says otherwise.
 
