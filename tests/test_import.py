@@ -5,6 +5,7 @@ stopped. The marketplace's own ID formats (settings) reach threading, search and
 from __future__ import annotations
 
 import json
+import threading
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from marketmsg.addresses import services as addresses
 from marketmsg.conversations.models import Message
 from marketmsg.integration import importer, upsert
 from marketmsg.integration.models import ImportRun
+from marketmsg.integration.readahead import read_ahead
 from marketmsg.orders.models import Order, OrderItem
 from marketmsg.policy import guidelines
 from marketmsg.relay import inbound
@@ -101,11 +103,11 @@ def test_an_interrupted_import_goes_on_after_the_last_batch_written(tmp_path: Pa
     real = upsert.Upserter.apply
     calls = {"n": 0}
 
-    def interrupted(self: upsert.Upserter, kind: str, raws: Any) -> Any:
+    def interrupted(self: upsert.Upserter, kind: str, raws: Any, checked: Any = None) -> Any:
         calls["n"] += 1
         if calls["n"] == 5:  # seller, buyer, two batches of orders, then the machine stops
             raise KeyboardInterrupt
-        return real(self, kind, raws)
+        return real(self, kind, raws, checked)
 
     monkeypatch.setattr(upsert.Upserter, "apply", interrupted)
     with pytest.raises(KeyboardInterrupt):
@@ -190,3 +192,29 @@ def test_the_marketplaces_own_id_formats(settings, tmp_path: Path):
         page = client.get("/messages/", {"q": term, "box": "all"}).content.decode()
         assert "届きません" in page or f"/messages/{message.conversation_id}/" in page, term
     assert OrderItem.objects.filter(asin="SKU-12345").exists()
+
+
+def test_read_ahead_keeps_order_hands_over_the_sources_error_and_stops_with_its_reader():
+    def breaks() -> Any:
+        yield 1
+        yield 2
+        raise ValueError("line 3 is broken")
+
+    got = []
+    with pytest.raises(ValueError, match="line 3 is broken"):
+        for value in read_ahead(breaks()):
+            got.append(value)
+    assert got == [1, 2]
+
+    made: list[int] = []
+
+    def endless() -> Any:
+        while True:
+            made.append(len(made))
+            yield made[-1]
+
+    reader = read_ahead(endless(), depth=2)
+    assert next(reader) == 0
+    reader.close()  # the reader stops: the thread is joined, nothing more is made
+    assert not any(t.name == "read-ahead" for t in threading.enumerate())
+    assert len(made) <= 4  # one taken, two waiting, one being handed over

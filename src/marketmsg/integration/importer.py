@@ -27,8 +27,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from marketmsg.integration.models import ImportRun
+from marketmsg.integration.readahead import read_ahead
 from marketmsg.integration.records import KINDS, Problem
-from marketmsg.integration.upsert import REFUSED, Upserter
+from marketmsg.integration.upsert import REFUSED, Checked, Upserter
 
 BATCH = 2000
 CSV_COLUMNS = (
@@ -192,6 +193,43 @@ def _bulk_session() -> Iterator[None]:
                 cursor.execute(statement)
 
 
+@dataclass
+class _Chunk:
+    """What the reader hands the writer: one batch of records of one kind, already checked, and
+    the unreadable lines met before it."""
+
+    items: list[tuple[int, int, str, Any]]
+    checked: Checked | None
+    refusals: list[Refusal]
+    position: int  # bytes of the file read so far
+
+
+def _chunks(path: Path, lines_done: int, batch_size: int) -> Iterator[_Chunk]:
+    pending: list[tuple[int, int, str, Any]] = []
+    refusals: list[Refusal] = []
+
+    def cut(position: int) -> _Chunk:
+        checked = Checked(pending[0][2], [raw for _, _, _, raw in pending]) if pending else None
+        return _Chunk(list(pending), checked, list(refusals), position)
+
+    with path.open("rb") as binary:
+        data = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+        for item in read(path, data):
+            if isinstance(item, Refusal):
+                if item.line > lines_done:
+                    refusals.append(item)
+                continue
+            start, _, kind, _ = item
+            if start <= lines_done:
+                continue  # written by an earlier run
+            if pending and (pending[0][2] != kind or len(pending) >= batch_size):
+                yield cut(binary.tell())
+                pending.clear()
+                refusals.clear()
+            pending.append(item)
+        yield cut(binary.tell())
+
+
 def run(
     path: Path,
     on_refusal: Callable[[Refusal], None],
@@ -212,46 +250,35 @@ def run(
         import_run.lines_done = 0
     summary.skipped_lines = import_run.lines_done
     upserter = Upserter()
-    pending: list[tuple[int, int, str, Any]] = []
 
-    def flush() -> None:
-        if not pending:
-            return
-        kind = pending[0][2]
+    def write(chunk: _Chunk) -> None:
+        kind = chunk.items[0][2]
         with transaction.atomic():
-            outcomes = upserter.apply(kind, [raw for _, _, _, raw in pending])
+            outcomes = upserter.apply(kind, [raw for _, _, _, raw in chunk.items], chunk.checked)
             results = Counter(o.result for o in outcomes)
             ImportRun.objects.filter(pk=import_run.pk).update(
-                lines_done=pending[-1][1] - 1,
+                lines_done=chunk.items[-1][1] - 1,
                 **{name: F(name) + results[name] for name in ("created", "updated", "unchanged", "refused")},
             )
-        for (line, _, _, _), outcome in zip(pending, outcomes, strict=True):
+        for (line, _, _, _), outcome in zip(chunk.items, outcomes, strict=True):
             summary.counts[(kind, outcome.result)] += 1
             if outcome.result == REFUSED:
                 _refused(Refusal(line, kind, outcome.key, outcome.problems))
-        pending.clear()
+        summary.lines = chunk.items[-1][0]
 
     def _refused(refusal: Refusal) -> None:
         summary.refusals += 1
         on_refusal(refusal)
 
-    with _bulk_session(), path.open("rb") as binary:
-        data = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
-        for item in read(path, data):
-            if isinstance(item, Refusal):
-                if item.line > import_run.lines_done:
-                    summary.counts[(item.kind, REFUSED)] += 1
-                    _refused(item)
-                continue
-            start, _, kind, _ = item
-            if start <= import_run.lines_done:
-                continue  # written by an earlier run
-            if pending and (pending[0][2] != kind or len(pending) >= batch_size):
-                flush()
-                progress(binary.tell(), summary)
-            pending.append(item)
-            summary.lines = start
-        flush()
-        progress(binary.tell(), summary)
+    # The file is read and its records checked on a second thread, one batch ahead of the writer:
+    # checking is Python, writing mostly waits on the database, and the two overlap on two cores.
+    with _bulk_session():
+        for chunk in read_ahead(_chunks(path, import_run.lines_done, batch_size)):
+            for refusal in chunk.refusals:
+                summary.counts[(refusal.kind, REFUSED)] += 1
+                _refused(refusal)
+            if chunk.items:
+                write(chunk)
+            progress(chunk.position, summary)
     ImportRun.objects.filter(pk=import_run.pk).update(finished_at=timezone.now())
     return summary

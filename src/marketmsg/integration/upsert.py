@@ -36,7 +36,7 @@ WRITERS: dict[str, Writer] = {
 }
 
 
-class _Batch:
+class Checked:
     """The records of one batch that passed their checks, in order, with their answers."""
 
     def __init__(self, kind: str, raws: Sequence[Any]) -> None:
@@ -66,8 +66,10 @@ class Upserter:
     def __init__(self) -> None:
         self.known = Known()
 
-    def apply(self, kind: str, raws: Sequence[Any]) -> list[Outcome]:
-        batch = _Batch(kind, raws)
+    def apply(self, kind: str, raws: Sequence[Any], checked: Checked | None = None) -> list[Outcome]:
+        """Writes one batch of ``kind``; ``checked`` is ``Checked(kind, raws)`` when the caller
+        made it already (the importer checks the next batch while this one is written)."""
+        batch = checked if checked is not None else Checked(kind, raws)
         write = WRITERS[kind]
         if not batch.valid:
             return batch.outcomes
