@@ -270,10 +270,14 @@ def run(
         summary.refusals += 1
         on_refusal(refusal)
 
-    # The file is read and its records checked on a second thread, one batch ahead of the writer:
-    # checking is Python, writing mostly waits on the database, and the two overlap on two cores.
+    # On PostgreSQL the file is read and its records checked on a second thread, one batch ahead
+    # of the writer: checking is Python, writing waits on the server in a few long calls, and the
+    # two overlap (1M orders: 2,650 → 4,669 orders/s). Not on SQLite: its driver lets go of the
+    # interpreter lock for every row it steps, and each time takes it back from the reader only
+    # after a switch interval, which made the import slower (4,930 → 4,235 orders/s).
+    chunks = _chunks(path, import_run.lines_done, batch_size)
     with _bulk_session():
-        for chunk in read_ahead(_chunks(path, import_run.lines_done, batch_size)):
+        for chunk in read_ahead(chunks) if connection.vendor == "postgresql" else chunks:
             for refusal in chunk.refusals:
                 summary.counts[(refusal.kind, REFUSED)] += 1
                 _refused(refusal)
