@@ -82,13 +82,19 @@ def insert(
     return done
 
 
-def _statement(model: type[models.Model], fields: Sequence[str]) -> tuple[str, int, tuple[int, ...]]:
-    """The INSERT's start, its width, and which of its values are date-times (to be adapted)."""
+def _columns(model: type[models.Model], fields: Sequence[str]) -> tuple[str, list[Any], str]:
+    """The quoted table, the fields, and their quoted column list."""
     meta = model._meta
     found = [meta.get_field(name) for name in fields]
     quoted = ", ".join(connection.ops.quote_name(str(getattr(f, "column"))) for f in found)  # noqa: B009
+    return connection.ops.quote_name(meta.db_table), found, quoted
+
+
+def _statement(model: type[models.Model], fields: Sequence[str]) -> tuple[str, int, tuple[int, ...]]:
+    """The INSERT's start, its width, and which of its values are date-times (to be adapted)."""
+    table, found, quoted = _columns(model, fields)
     times = tuple(i for i, f in enumerate(found) if isinstance(f, models.DateTimeField))
-    return f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({quoted}) VALUES ", len(found), times
+    return f"INSERT INTO {table} ({quoted}) VALUES ", len(found), times
 
 
 def _adapted(rows: Iterable[tuple[Any, ...]], times: tuple[int, ...]) -> list[Sequence[Any]]:
@@ -139,16 +145,14 @@ def insert_returning(
 def _copy_returning(
     model: type[models.Model], fields: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> list[int]:
-    meta = model._meta
-    table = meta.db_table
-    columns = ", ".join(connection.ops.quote_name(str(meta.get_field(name).column)) for name in fields)  # type: ignore[union-attr]
+    table, _, columns = _columns(model, fields)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(rows)]
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [model._meta.db_table, len(rows)],
         )
         ids = [row[0] for row in cursor.fetchall()]
-        quoted = connection.ops.quote_name(table)
-        with cursor.cursor.copy(f"COPY {quoted} (id, {columns}) FROM STDIN") as copy:
+        with cursor.cursor.copy(f"COPY {table} (id, {columns}) FROM STDIN") as copy:
             for new_id, row in zip(ids, rows, strict=True):
                 copy.write_row((new_id, *row))
     return ids
@@ -173,14 +177,11 @@ def _unnest_ignoring_clashes(
 ) -> None:
     if not rows:
         return
-    meta = model._meta
-    found = [meta.get_field(name) for name in fields]
-    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in found)  # type: ignore[union-attr]
-    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in found)  # type: ignore[union-attr]
+    table, found, columns = _columns(model, fields)
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in found)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) "
-            f"SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING",
+            f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING",
             [list(column) for column in zip(*rows, strict=True)],
         )
 
