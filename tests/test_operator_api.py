@@ -83,7 +83,8 @@ def test_a_marketplace_is_built_through_the_api_and_sending_again_changes_nothin
         True,
     )
     assert list(stored.items.values_list("asin", "quantity")) == [("B0C1X2Y3Z4", 2)]
-    assert Product.objects.get(product_id="B0C1X2Y3Z4").title == "文庫本"
+    # An order item keeps its own title; the catalog holds only what was upserted as a product.
+    assert not Product.objects.filter(product_id="B0C1X2Y3Z4").exists()
     # A status change is an update; the time comes from the marketplace when it gives one.
     changed = post(
         client, "/orders", {"records": [order(status="delivered", delivered_at="2026-12-03T10:00:00Z")]}, auth
@@ -96,6 +97,25 @@ def test_a_marketplace_is_built_through_the_api_and_sending_again_changes_nothin
     assert client.get(f"{BASE}/buyers/cust-7", **auth).json()["email"] == "hanako@docomo.ne.jp"
     assert client.get(f"{BASE}/sellers/shop-42", **auth).json()["users"][0]["owner"] is True
     assert client.get(f"{BASE}/sellers/nobody", **auth).status_code == 404
+
+
+def test_products_are_created_updated_and_refused_per_record(client):
+    auth = credential("catalog")
+    records = [
+        {"product_id": "B0C1X2Y3Z4", "title": "文庫本 星の王子さま"},
+        {"product_id": "not an id", "title": "x"},
+        {"product_id": "B0AAAABBBB", "title": ""},
+    ]
+    first = post(client, "/products", {"records": records}, auth).json()
+    assert first["counts"] == {"created": 1, "updated": 0, "unchanged": 0, "refused": 2}
+    assert [r["result"] for r in first["results"]] == ["created", "refused", "refused"]
+    assert first["results"][1]["errors"][0]["field"] == "product_id"
+    renamed = {"product_id": "B0C1X2Y3Z4", "title": "文庫本 星の王子さま（新版）"}
+    again = post(client, "/products", {"records": [records[0], renamed]}, auth).json()
+    assert again["results"][1]["errors"][0]["message"].startswith("appears twice")
+    updated = post(client, "/products", {"records": [renamed]}, auth).json()
+    assert updated["counts"]["updated"] == 1 and updated["results"][0]["id"] == first["results"][0]["id"]
+    assert Product.objects.get(product_id="B0C1X2Y3Z4").title == "文庫本 星の王子さま（新版）"
 
 
 def test_a_batch_of_a_thousand_answers_per_record_and_a_refused_one_changes_nothing(client):
@@ -265,3 +285,27 @@ def test_subscriptions_through_the_api(client):
     assert rotated["secret"] != made.json()["secret"] and rotated["previous_valid_until"]
     assert client.get(f"{BASE}/webhooks/subscriptions/{sid}/deliveries", **auth).json() == []
     assert post(client, "/products", {"records": []}, auth).status_code == 403
+
+
+def test_a_seller_users_external_id_is_kept_read_back_and_never_given_twice(client):
+    auth = credential()
+    shop = {
+        "external_id": "shop-9",
+        "name": "楓商店",
+        "users": [{"email": "owner@kaede.example", "owner": True, "external_id": "acct-9"}],
+    }
+    assert post(client, "/sellers", {"records": [shop]}, auth).json()["counts"]["created"] == 1
+    assert User.objects.get(email="owner@kaede.example").external_id == "acct-9"
+    assert client.get(f"{BASE}/sellers/shop-9", **auth).json()["users"][0]["external_id"] == "acct-9"
+    other = {
+        "external_id": "shop-10",
+        "name": "柊商店",
+        "users": [{"email": "owner@hiiragi.example", "owner": True, "external_id": "acct-9"}],
+    }
+    answer = post(client, "/sellers", {"records": [other]}, auth).json()
+    assert answer["counts"]["refused"] == 1
+    assert "already names another person" in answer["results"][0]["errors"][0]["message"]
+    assert not SellerAccount.objects.filter(external_id="shop-10").exists()
+    renamed = {**shop, "users": [{**shop["users"][0], "external_id": "acct-99"}]}
+    assert post(client, "/sellers", {"records": [renamed]}, auth).json()["counts"]["updated"] == 1
+    assert User.objects.get(email="owner@kaede.example").external_id == "acct-99"

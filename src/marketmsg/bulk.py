@@ -158,34 +158,6 @@ def _copy_returning(
     return ids
 
 
-def insert_ignoring_clashes(
-    model: type[models.Model], fields: Sequence[str], rows: Iterable[tuple[Any, ...]]
-) -> None:
-    """Inserts ``rows`` (in the caller's transaction); a row that a unique constraint already holds
-    is skipped. On PostgreSQL one statement takes every row as one array per column."""
-    if connection.vendor == "postgresql":
-        _unnest_ignoring_clashes(model, fields, list(rows))
-        return
-    start, width, times = _statement(model, fields)
-    statement = start + "(" + ", ".join(["%s"] * width) + ") ON CONFLICT DO NOTHING"
-    with connection.cursor() as cursor:
-        cursor.executemany(statement, _adapted(rows, times))
-
-
-def _unnest_ignoring_clashes(
-    model: type[models.Model], fields: Sequence[str], rows: list[tuple[Any, ...]]
-) -> None:
-    if not rows:
-        return
-    table, found, columns = _columns(model, fields)
-    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in found)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING",
-            [list(column) for column in zip(*rows, strict=True)],
-        )
-
-
 def reset_sequences(models_: Sequence[type[models.Model]]) -> None:
     """Explicit IDs leave PostgreSQL's sequences behind; move them past the new rows."""
     if connection.vendor != "postgresql":

@@ -37,6 +37,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     email = models.EmailField(unique=True)
     name = models.CharField(max_length=150)
+    # The marketplace's own ID for this person (operator API: a seller user's external_id); the
+    # marketplace's sign-in provider names them by it (sso). A buyer's is Buyer.external_id.
+    external_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
     role = models.CharField(max_length=10, choices=Role.choices)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="May use the Django admin.")

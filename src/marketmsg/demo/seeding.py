@@ -176,15 +176,26 @@ class _Seeder:
             domain = f"shop{i + 1}{self.tag}.example.com"
             emails = [f"owner@{domain}"] + [f"cs{j}@{domain}" for j in range(1, rng.randint(0, 2) + 1)]
             family, kanji = rng.choice(personas.FAMILY)
-            users = [
-                {"email": email, "name": f"{kanji} ({family}) {name}", "owner": j == 0}
+            key = f"seed{self.tag}-S{i + 1}"
+            users = [  # each person's external_id is the subject the marketplace's sign-in names them by
+                {
+                    "email": email,
+                    "name": f"{kanji} ({family}) {name}",
+                    "owner": j == 0,
+                    "external_id": f"{key}-U{j + 1}",
+                }
                 for j, email in enumerate(emails)
             ]
-            key = f"seed{self.tag}-S{i + 1}"
             _write(out, {"type": "seller", "external_id": key, "name": name, "users": users})
             self.seller_keys.append(key)
             self.result.sellers.append(
-                {"key": key, "name": name, "owner_email": emails[0], "user_emails": emails}
+                {
+                    "key": key,
+                    "name": name,
+                    "owner_email": emails[0],
+                    "owner_subject": f"{key}-U1",
+                    "user_emails": emails,
+                }
             )
         for i in range(buyers):
             (family, fkanji), (given, gkanji) = rng.choice(personas.FAMILY), rng.choice(personas.GIVEN)

@@ -1,8 +1,10 @@
 """Upserting products and orders, in bulk (integration.upsert explains the batch).
 
 An order's seller and buyer never change once it exists: its conversations belong to them. Its
-items are replaced when they differ. A product first seen in an order becomes known by the title
-it was bought under.
+items are replaced when they differ. Products are what the marketplace upserts as products: an
+order item keeps its own product ID and the title it was bought under, and makes no product row
+(nothing reads the catalog for an order, and a first import of a million orders would otherwise
+write a catalog row for nearly every item).
 """
 
 from __future__ import annotations
@@ -58,7 +60,6 @@ def write_products(batch: list[tuple[int, ProductRecord]], outcomes: list[Outcom
             outcomes[position] = Outcome(record.key, UPDATED, found.pk)
         else:
             outcomes[position] = Outcome(record.key, UNCHANGED, found.pk)
-        known.products.add(record.product_id)
     ids = bulk.insert_returning(
         Product, ("product_id", "title", "updated_at"), [(r.product_id, r.title, now) for _, r in new]
     )
@@ -116,7 +117,7 @@ def write_orders(batch: list[tuple[int, OrderRecord]], outcomes: list[Outcome], 
             changed.append(order)
         result = UPDATED if items_changed or _state(order) != before else UNCHANGED
         outcomes[position] = Outcome(record.key, result, order.pk)
-    _write(new, changed, replaced, outcomes, known)
+    _write(new, changed, replaced, outcomes)
 
 
 def _write(
@@ -124,7 +125,6 @@ def _write(
     changed: list[Order],
     replaced: list[tuple[Order, OrderRecord]],
     outcomes: list[Outcome],
-    known: Known,
 ) -> None:
     ids = bulk.insert_returning(
         Order, ("order_id", "seller", "buyer", *_ORDER_FIELDS), [row for _, _, row in new]
@@ -142,13 +142,6 @@ def _write(
         for item in record.items
     ]
     bulk.insert(OrderItem, ("order", "asin", "title", "quantity"), items)
-    unknown = {product: title for _, product, title, _ in items if product not in known.products}
-    if unknown:
-        now = timezone.now()
-        bulk.insert_ignoring_clashes(
-            Product, ("product_id", "title", "updated_at"), [(p, t, now) for p, t in unknown.items()]
-        )
-        known.products.update(unknown)
     if changed:
         Order.objects.bulk_update(changed, list(_ORDER_FIELDS))
 

@@ -25,16 +25,14 @@ from marketmsg.integration.records import BuyerRecord, Problem, Refused, SellerR
 
 @dataclass
 class Known:
-    """What an Upserter learnt exists: the marketplace's IDs → ours, and product IDs."""
+    """What an Upserter learnt exists: the marketplace's IDs → ours."""
 
     seller_ids: dict[str, int] = field(default_factory=dict)
     buyer_ids: dict[str, int] = field(default_factory=dict)
-    products: set[str] = field(default_factory=set)
 
     def forget(self) -> None:
         self.seller_ids.clear()
         self.buyer_ids.clear()
-        self.products.clear()
 
 
 _USER_FIELDS = (
@@ -49,6 +47,7 @@ _USER_FIELDS = (
     "is_supervisor",
     "date_joined",
     "time_zone",
+    "external_id",
 )
 
 
@@ -59,8 +58,13 @@ def unusable_password() -> str:
     return UNUSABLE_PASSWORD_PREFIX + secrets.token_hex(20)
 
 
-def _user_row(email: str, name: str, role: str, language: str, now: Any) -> tuple[Any, ...]:
-    return (email, name, role, language, unusable_password(), True, False, False, False, now, "Asia/Tokyo")
+def _user_row(
+    email: str, name: str, role: str, language: str, now: Any, external_id: str | None = None
+) -> tuple[Any, ...]:
+    return (
+        email, name, role, language, unusable_password(), True, False, False, False, now, "Asia/Tokyo",
+        external_id,
+    )  # fmt: skip
 
 
 # --- sellers ------------------------------------------------------------------------------------
@@ -72,10 +76,16 @@ def write_sellers(batch: list[tuple[int, SellerRecord]], outcomes: list[Outcome]
     )
     emails = {u.email for _, r in batch for u in r.users}
     taken = set(User.objects.filter(email__in=emails).values_list("email", flat=True))
+    ids = {u.external_id for _, r in batch for u in r.users if u.external_id}
+    taken |= {
+        f"id:{i}" for i in User.objects.filter(external_id__in=ids).values_list("external_id", flat=True)
+    }
     fresh: list[tuple[int, SellerRecord]] = []
     seen: set[str] = set()
     for position, record in batch:
-        people = {u.email for u in record.users}
+        people = {u.email for u in record.users} | {
+            f"id:{u.external_id}" for u in record.users if u.external_id
+        }
         if record.external_id in existing or people & (taken | seen):
             _one_seller(position, record, outcomes, known)  # a known shop or known people
             continue
@@ -99,7 +109,9 @@ def _new_sellers(fresh: list[tuple[int, SellerRecord]], outcomes: list[Outcome],
     )
     people = [(account, u) for account, (_, r) in zip(account_ids, fresh, strict=True) for u in r.users]
     user_ids = bulk.insert_returning(
-        User, _USER_FIELDS, [_user_row(u.email, u.name, User.Role.SELLER, u.language, now) for _, u in people]
+        User,
+        _USER_FIELDS,
+        [_user_row(u.email, u.name, User.Role.SELLER, u.language, now, u.external_id) for _, u in people],
     )
     bulk.insert(
         SellerUser,
@@ -164,7 +176,10 @@ def _seller_users(account: SellerAccount, record: SellerRecord) -> bool:
             changed = True
             continue
         user = member.user
-        wanted = {"name": person.name, "language": person.language}
+        wanted: dict[str, Any] = {"name": person.name, "language": person.language}
+        if person.external_id is not None:
+            _external_id_free(person, user.pk)
+            wanted["external_id"] = person.external_id
         fields = [name for name, value in wanted.items() if getattr(user, name) != value]
         for name in fields:
             setattr(user, name, wanted[name])
@@ -179,8 +194,20 @@ def _seller_users(account: SellerAccount, record: SellerRecord) -> bool:
     return changed
 
 
+def _external_id_free(person: SellerUserRecord, user_id: int | None) -> None:
+    if not person.external_id:
+        return
+    others = User.objects.filter(external_id=person.external_id)
+    if user_id is not None:
+        others = others.exclude(pk=user_id)
+    if others.exists():
+        message = f"external_id {person.external_id!r} ({person.email}) already names another person."
+        raise Refused([Problem("users", message)])
+
+
 def _add_member(account: SellerAccount, person: SellerUserRecord) -> None:
     user = User.objects.filter(email=person.email).select_related("seller_membership").first()
+    _external_id_free(person, user.pk if user else None)
     if user is None:
         user = User.objects.create(
             email=person.email,
@@ -188,6 +215,7 @@ def _add_member(account: SellerAccount, person: SellerUserRecord) -> None:
             role=User.Role.SELLER,
             language=person.language,
             password=unusable_password(),
+            external_id=person.external_id,
         )
     elif hasattr(user, "seller_membership"):
         raise Refused(
@@ -196,7 +224,10 @@ def _add_member(account: SellerAccount, person: SellerUserRecord) -> None:
     elif user.role == User.Role.STAFF:
         raise Refused([Problem("users", f"{person.email} is marketplace staff.")])
     else:  # a buyer who now also sells (ADR 18): they land in the message center after sign-in
-        User.objects.filter(pk=user.pk).update(role=User.Role.SELLER)
+        changes: dict[str, Any] = {"role": User.Role.SELLER}
+        if person.external_id is not None:
+            changes["external_id"] = person.external_id
+        User.objects.filter(pk=user.pk).update(**changes)
     if person.owner:
         SellerUser.objects.filter(account=account, is_owner=True).update(is_owner=False)
     SellerUser.objects.create(account=account, user=user, is_owner=person.owner)

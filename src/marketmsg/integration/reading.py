@@ -23,7 +23,13 @@ def seller(external_id: str) -> dict[str, Any]:
         "external_id": found.external_id,
         "name": found.name,
         "users": [
-            {"email": m.user.email, "name": m.user.name, "language": m.user.language, "owner": m.is_owner}
+            {
+                "email": m.user.email,
+                "name": m.user.name,
+                "language": m.user.language,
+                "owner": m.is_owner,
+                "external_id": m.user.external_id,
+            }
             for m in members
         ],
         "notification_emails": [a for a in found.notification_emails.split(",") if a],

@@ -48,6 +48,9 @@ class SellerUserRecord:
     name: str
     language: str
     owner: bool
+    # The marketplace's ID of this person: the subject its sign-in names them by (sso). None:
+    # not given (an existing person keeps theirs).
+    external_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -224,6 +227,7 @@ def seller(raw: Any) -> SellerRecord:
             name=sub.text("name", 150, required=False, default=email.partition("@")[0]),
             language=sub.choice("language", LANGUAGES, "ja"),
             owner=bool(sub.flag("owner")),
+            external_id=sub.external_id() if sub.raw.get("external_id") is not None else None,
         )
         read.problems.extend(Problem(f"users[{i}].{p.field}".rstrip("."), p.message) for p in sub.problems)
         users.append(user)
@@ -233,6 +237,9 @@ def seller(raw: Any) -> SellerRecord:
     emails = [u.email for u in users]
     if len(set(emails)) != len(emails):
         read.fail("users", "lists an address twice.")
+    ids = [u.external_id for u in users if u.external_id]
+    if len(set(ids)) != len(ids):
+        read.fail("users", "gives one external_id to two people.")
     notify: tuple[str, ...] | None = None
     if "notification_emails" in read.raw:
         listed = read.raw["notification_emails"]

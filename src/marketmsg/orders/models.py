@@ -25,7 +25,8 @@ class Order(models.Model):
     # The marketplace's own order ID: what buyers see and the key of every import and upsert. Its
     # format is a setting (orders.identifiers).
     order_id = models.CharField(max_length=64, unique=True)
-    seller = models.ForeignKey(SellerAccount, on_delete=models.PROTECT, related_name="orders")
+    # No index of its own: the (seller, -ordered_at) index below serves every lookup by seller.
+    seller = models.ForeignKey(SellerAccount, on_delete=models.PROTECT, related_name="orders", db_index=False)
     buyer = models.ForeignKey(Buyer, on_delete=models.PROTECT, related_name="orders")
     fulfillment = models.CharField(max_length=3, choices=Fulfillment.choices, default=Fulfillment.MFN)
     ordered_at = models.DateTimeField(default=timezone.now, db_index=True)
