@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 export MARKETMSG_TEST_DATA_DIR ?= $(CURDIR)/var/test
 
-.PHONY: install demo test test-sqlite test-postgres lint fuzz soak bench bench-relay bench-lists bench-uploads bench-guidelines bench-metrics bench-production bench-import messages clean
+.PHONY: install oidc-provider demo demo-sso test test-sqlite test-postgres lint fuzz soak bench bench-relay bench-lists bench-uploads bench-guidelines bench-metrics bench-production bench-import messages clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,20 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# The OpenID Connect provider the sign-in tests and `make demo-sso` run (Node.js; tests/oidc).
+OIDC_STAMP := tests/oidc/node_modules/.installed-stamp
+$(OIDC_STAMP): tests/oidc/package.json tests/oidc/package-lock.json
+	cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error
+	touch $(OIDC_STAMP)
+
+oidc-provider: $(OIDC_STAMP)
+
 demo: install
 	$(BIN)/marketmsg demo
+
+# The demo signing in through the test OpenID Connect provider (Node.js) on 127.0.0.1:9400.
+demo-sso: install oidc-provider
+	$(BIN)/marketmsg demo --sso
 
 lint: install
 	$(BIN)/ruff check src tests bench tools
@@ -26,11 +38,11 @@ lint: install
 
 test: lint test-sqlite test-postgres
 
-test-sqlite: install
+test-sqlite: install oidc-provider
 	$(BIN)/pytest
 
 # The database tests again on PostgreSQL, when a server is given (CI starts one: see .ci/run).
-test-postgres: install
+test-postgres: install oidc-provider
 	@if [ -n "$$MARKETMSG_TEST_POSTGRES_URL" ]; then \
 	  MARKETMSG_DATABASE_URL="$$MARKETMSG_TEST_POSTGRES_URL" $(BIN)/pytest -m db; \
 	else echo "PostgreSQL tests skipped: set MARKETMSG_TEST_POSTGRES_URL=postgresql://user@host:port/db (CI does)"; fi

@@ -27,6 +27,9 @@ import pytest  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
 from aiosmtpd.smtp import SMTP, Envelope, Session  # noqa: E402
 
+# Chromium fixtures (browser, shots) for the browser tests.
+pytest_plugins = ["tests.browsing"]
+
 CORPUS = Path(
     os.environ.get(
         "MARKETMSG_CORPUS_DIR", Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"

@@ -6,16 +6,14 @@ languages are written to $MARKETMSG_TEST_DATA_DIR/screenshots for people to look
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.utils import timezone
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import ConsoleMessage, Page, expect
 
 from marketmsg.accounts.models import SellerUser, User
 from marketmsg.conversations import metrics, tally
@@ -29,38 +27,9 @@ from tests.test_relay_smtp import deliver_all
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-# Flags for a sandbox-less machine with no network beyond loopback (see the machine notes).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 OWNER = "owner@sakura-books.example.jp"
 TARO = "taro.yamada@example.jp"
 FILLER = 30  # more awaiting messages than one default page (25) holds
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
-    # between clicks are ordinary blocking calls, which Django would otherwise refuse.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def shots() -> Path:
-    folder = Path(os.environ.get("MARKETMSG_TEST_DATA_DIR", "var/test")) / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def buyer_writes(

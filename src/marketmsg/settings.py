@@ -192,6 +192,9 @@ INSTALLED_APPS = [
     "marketmsg.api",
     "marketmsg.integration",
     "marketmsg.webhooks",
+    "marketmsg.sso",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 # The API docs' Swagger UI comes with django-ninja. Its templates and static files are added by
 # path instead of as an app: as an app, every process (gateway, worker) would import it and
@@ -310,6 +313,40 @@ SIGNIN_FAILURES_PER_ACCOUNT = int(_env("SIGNIN_FAILURES_PER_ACCOUNT", "5"))
 SIGNIN_FAILURES_PER_CLIENT = int(_env("SIGNIN_FAILURES_PER_CLIENT", "20"))
 SIGNIN_WINDOW_SECONDS = _duration(_env("SIGNIN_WINDOW", "15m"))
 SECURE_HSTS_SECONDS = int(_env("HSTS_SECONDS", str(365 * 24 * 3600)))  # sent on HTTPS responses only
+
+# Sign-in through OpenID Connect providers (marketmsg.sso). The marketplace's provider signs in
+# sellers and buyers the operator API knows (its subject claim is their external_id); the
+# operator's own provider signs in staff (its role claim says "staff" or "supervisor"). An empty
+# issuer turns that provider off.
+OIDC_ISSUER = _env("OIDC_ISSUER").rstrip("/")
+OIDC_CLIENT_ID = _env("OIDC_CLIENT_ID")
+OIDC_CLIENT_SECRET = _env("OIDC_CLIENT_SECRET")
+OIDC_SCOPES = _env("OIDC_SCOPES", "openid email profile")
+OIDC_SUBJECT_CLAIM = _env("OIDC_SUBJECT_CLAIM", "sub")
+OIDC_SIGN_ALGO = _env("OIDC_SIGN_ALGO", "RS256")
+STAFF_OIDC_ISSUER = _env("STAFF_OIDC_ISSUER").rstrip("/")
+STAFF_OIDC_CLIENT_ID = _env("STAFF_OIDC_CLIENT_ID")
+STAFF_OIDC_CLIENT_SECRET = _env("STAFF_OIDC_CLIENT_SECRET")
+STAFF_OIDC_SCOPES = _env("STAFF_OIDC_SCOPES", "openid email profile marketmsg")
+STAFF_OIDC_ROLE_CLAIM = _env("STAFF_OIDC_ROLE_CLAIM", "marketmsg_role")
+# How long a session begun through a provider lasts before the provider is asked again.
+SSO_SESSION_SECONDS = _duration(_env("SSO_SESSION", "8h"))
+# Account mail (password links, invitations) is queued and sent by the worker (accounts.mail).
+ACCOUNT_MAIL_FROM = _env("ACCOUNT_MAIL_FROM", f"no-reply@{RELAY_DOMAIN}")
+DEFAULT_FROM_EMAIL = ACCOUNT_MAIL_FROM
+EMAIL_BACKEND = "marketmsg.accounts.mail.OutboxBackend"
+PASSWORD_RESET_TIMEOUT = _duration(_env("PASSWORD_LINK_MAX_AGE", "1h"))
+INVITATION_MAX_AGE = _duration(_env("INVITATION_MAX_AGE", "7d"))
+# Passwords of marketmsg's own (the embedded default). Off: people sign in only through a provider.
+PASSWORDS = _env_bool("PASSWORDS", True)
+if not PASSWORDS and not (OIDC_ISSUER or STAFF_OIDC_ISSUER):
+    raise ValueError("MARKETMSG_PASSWORDS=off needs MARKETMSG_OIDC_ISSUER or MARKETMSG_STAFF_OIDC_ISSUER")
+AUTHENTICATION_BACKENDS = ["marketmsg.sso.backend.ProviderBackend"]
+if PASSWORDS:
+    AUTHENTICATION_BACKENDS.insert(0, "django.contrib.auth.backends.ModelBackend")
+# Origins of the marketplace's seller portal allowed to show the message center in a frame
+# (Content-Security-Policy frame-ancestors); empty: no framing at all.
+FRAME_ANCESTORS = _env("FRAME_ANCESTORS").replace(",", " ").split()
 
 LOG_LEVEL = _env("LOG_LEVEL", "INFO").upper()
 # "plain" lines for people, or "json": one object per line with message_id / delivery_id fields.

@@ -157,3 +157,34 @@ class SignInFailure(models.Model):
         indexes: ClassVar[list[models.Index]] = [
             models.Index(fields=["key", "at"], name="signin_failure_key_at")
         ]
+
+
+class AccountMail(models.Model):
+    """Mail about a person's account (a password link, an invitation), written here first and sent
+    by the delivery worker through the smarthost, with retries: the page that asked for it answers
+    the same whether or not the address has an account, and a smarthost that is away loses nothing.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(max_length=20)  # password_reset, invitation
+    recipient = models.EmailField()
+    subject = models.CharField(max_length=200)
+    text = models.TextField()
+    state = models.CharField(max_length=9, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    lease_owner = models.CharField(max_length=64, blank=True, default="")
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_reply = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} mail {self.pk} ({self.state})"

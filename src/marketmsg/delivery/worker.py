@@ -20,6 +20,7 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from marketmsg import observability, rows
+from marketmsg.accounts import mail as account_mail
 from marketmsg.delivery.models import Delivery, DeliveryAttempt
 from marketmsg.delivery.notices import notify_failure
 from marketmsg.delivery.sending import Outcome, SendResult, SmtpSession
@@ -169,14 +170,15 @@ def record(delivery_id: int, owner: str, result: SendResult, written_at: datetim
 
 
 def run_once(owner: str, limit: int = 20) -> int:
-    """Deliver what is due now; returns how many deliveries were attempted."""
+    """Deliver what is due now (relayed mail, then account mail); returns how many were attempted.
+    The session connects only when there is something to send."""
     claimed = claim(owner, limit)
-    if claimed:
-        host, port = settings.SMARTHOST
-        with SmtpSession(host, port, settings.SMTP_TIMEOUT_SECONDS) as session:
-            for delivery in claimed:
-                deliver_alone(delivery, owner, session)
-    return len(claimed)
+    host, port = settings.SMARTHOST
+    with SmtpSession(host, port, settings.SMTP_TIMEOUT_SECONDS) as session:
+        for delivery in claimed:
+            deliver_alone(delivery, owner, session)
+        sent = account_mail.send_due(owner, session)
+    return len(claimed) + sent
 
 
 def deliver_alone(delivery: Delivery, owner: str, session: SmtpSession) -> None:

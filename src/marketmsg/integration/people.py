@@ -172,7 +172,7 @@ def _seller_users(account: SellerAccount, record: SellerRecord) -> bool:
     for person in sorted(record.users, key=lambda p: not p.owner):  # the owner's row first
         member = members.get(person.email)
         if member is None:
-            _add_member(account, person)
+            add_member(account, person)
             changed = True
             continue
         user = member.user
@@ -205,7 +205,9 @@ def _external_id_free(person: SellerUserRecord, user_id: int | None) -> None:
         raise Refused([Problem("users", message)])
 
 
-def _add_member(account: SellerAccount, person: SellerUserRecord) -> None:
+def add_member(account: SellerAccount, person: SellerUserRecord, by: str = "operator") -> User:
+    """Adds a person to a shop (made if new; a buyer stays a buyer too); Refused when they work
+    for another shop or are staff. ``by`` is noted on their approved sender address."""
     user = User.objects.filter(email=person.email).select_related("seller_membership").first()
     _external_id_free(person, user.pk if user else None)
     if user is None:
@@ -232,8 +234,9 @@ def _add_member(account: SellerAccount, person: SellerUserRecord) -> None:
         SellerUser.objects.filter(account=account, is_owner=True).update(is_owner=False)
     SellerUser.objects.create(account=account, user=user, is_owner=person.owner)
     addresses.set_sender_state(
-        account, person.email, SenderAddress.State.APPROVED, note="seller user (operator)"
+        account, person.email, SenderAddress.State.APPROVED, note=f"seller user ({by})"
     )
+    return user
 
 
 # --- buyers -------------------------------------------------------------------------------------

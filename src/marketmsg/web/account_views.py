@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from marketmsg.accounts.profiles import is_buyer
 from marketmsg.web.access import user_of
+from marketmsg.web.twofactor_views import may_use
 
 # The zones a Japanese marketplace's sellers and buyers most often live in, then all the others.
 COMMON_ZONES = ("Asia/Tokyo", "UTC", "Asia/Seoul", "Asia/Shanghai", "America/Los_Angeles", "Europe/London")
@@ -42,4 +43,5 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             return redirect("account")
         error = _("Unknown time zone. Choose one from the list.")
     others = sorted(zoneinfo.available_timezones() - set(COMMON_ZONES))
-    return render(request, "web/account.html", {"common": COMMON_ZONES, "others": others, "error": error})
+    context = {"common": COMMON_ZONES, "others": others, "error": error, "two_factor_allowed": may_use(user)}
+    return render(request, "web/account.html", context)

@@ -11,22 +11,32 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+from marketmsg.sso import providers
+
+
+def content_security_policy(frame_ancestors: tuple[str, ...], provider_origins: tuple[str, ...]) -> str:
+    """The policy for every page. Sign-out posts a form here that then redirects to the sign-in
+    provider (browsers hold form-action to that redirect too); the marketplace's seller portal
+    may frame the message center only when the operator lists its origin."""
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            " ".join(["form-action 'self'", *provider_origins]),
+            "frame-ancestors " + (" ".join(frame_ancestors) or "'none'"),
+        ]
+    )
+
+
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 
@@ -36,6 +46,12 @@ class SecurityHeadersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        frame_ancestors = tuple(settings.FRAME_ANCESTORS)
+        if frame_ancestors:  # CSP names who may frame; X-Frame-Options can only say "nobody"
+            response.headers.pop("X-Frame-Options", None)
+        origins = tuple(p.origin for p in providers.all_configured())
+        response.headers.setdefault(
+            "Content-Security-Policy", content_security_policy(frame_ancestors, origins)
+        )
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         return response

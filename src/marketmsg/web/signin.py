@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from marketmsg.accounts import throttle
+from marketmsg.sso import providers as sso_providers
+from marketmsg.web import twofactor_views
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -43,8 +48,41 @@ class SignInForm(AuthenticationForm):
 
 
 class SignInView(LoginView):
+    """Passwords, and a button per sign-in provider. With passwords off, a page that needs
+    signing in (a deep link) goes straight on to the provider that fits it."""
+
     template_name = "web/login.html"
     authentication_form = SignInForm
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        target = self.get_redirect_url()
+        if not settings.PASSWORDS and target and not request.user.is_authenticated:
+            provider = sso_providers.fitting(target)
+            if provider is not None:
+                return redirect(f"{reverse('sso-start', args=[provider.name])}?{urlencode({'next': target})}")
+        return super().get(request, *args, **kwargs)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not settings.PASSWORDS:
+            return HttpResponseNotAllowed(["GET"])
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        user = form.get_user()
+        if twofactor_views.confirmed_device(user) is not None:
+            backend = getattr(user, "backend", "django.contrib.auth.backends.ModelBackend")
+            return twofactor_views.begin(self.request, user, backend, self.get_redirect_url())
+        return super().form_valid(form)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        next_query = urlencode({"next": context.get("next") or ""}) if context.get("next") else ""
+        context["passwords"] = settings.PASSWORDS
+        context["providers"] = [
+            (p.name, reverse("sso-start", args=[p.name]) + (f"?{next_query}" if next_query else ""))
+            for p in sso_providers.all_configured()
+        ]
+        return context
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_invalid(form)

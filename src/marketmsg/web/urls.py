@@ -1,8 +1,8 @@
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from marketmsg.api.v1 import api
 from marketmsg.integration.api import api as operator_api
+from marketmsg.sso import views as sso_views
 from marketmsg.web import (
     account_views,
     buyer_views,
@@ -14,14 +14,17 @@ from marketmsg.web import (
     moderation_views,
     noreply_views,
     oversight_views,
+    password_views,
     performance_views,
     record_views,
     seller_views,
     sender_views,
     signin,
     staff_views,
+    team_views,
     template_views,
     token_views,
+    twofactor_views,
     views,
 )
 
@@ -31,8 +34,13 @@ urlpatterns = [
     path("readyz", health_views.readyz, name="readyz"),
     path("metrics", health_views.metrics, name="metrics"),
     path("login/", signin.SignInView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", sso_views.sign_out, name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("password/reset/", password_views.reset, name="password_reset"),
+    path("password/reset/sent/", password_views.reset_sent, name="password_reset_done"),
+    path("password/reset/<uidb64>/<token>/", password_views.reset_confirm, name="password_reset_confirm"),
+    path("password/done/", password_views.reset_complete, name="password_reset_complete"),
+    path("invitation/<uidb64>/<token>/", password_views.accept_invitation, name="accept-invitation"),
     path("account/", account_views.settings_page, name="account"),
     path("account/tokens/", token_views.tokens, name="api-tokens"),
     path("account/tokens/<int:token_id>/revoke/", token_views.revoke, name="api-token-revoke"),
@@ -48,6 +56,9 @@ urlpatterns = [
     path("performance/", performance_views.my_performance, name="performance"),
     path("settings/fba/", fba_views.product_support, name="fba-product-support"),
     path("settings/senders/", sender_views.sender_lists, name="sender-lists"),
+    path("settings/team/", team_views.team, name="team"),
+    path("account/two-factor/", twofactor_views.settings_page, name="two-factor"),
+    path("login/verify/", twofactor_views.verify, name="two-factor-verify"),
     path("templates/", template_views.template_list, name="templates"),
     path("templates/insert/", template_views.template_insert, name="template-insert"),
     path("templates/<int:template_id>/", template_views.template_edit, name="template-edit"),

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from marketmsg.accounts.models import User
 from marketmsg.demo.management.commands.seed import write_json
@@ -30,6 +30,14 @@ class Command(BaseCommand):
         parser.add_argument("--web", default="127.0.0.1:8000")
         parser.add_argument("--gateway", default="127.0.0.1:2525")
         parser.add_argument("--catcher", default="127.0.0.1:2526")
+        parser.add_argument(
+            "--sso",
+            metavar="HOST:PORT",
+            nargs="?",
+            const="127.0.0.1:9400",
+            help="also run the test OpenID Connect provider (tests/oidc; needs Node.js and "
+            "`make oidc-provider`) and sign in through it; default 127.0.0.1:9400",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
@@ -57,7 +65,12 @@ class Command(BaseCommand):
             PYTHONUNBUFFERED="1",
         )
         command = [sys.executable, "-m", "marketmsg"]
-        children = [
+        children: list[subprocess.Popen[Any]] = []
+        if options["sso"]:
+            provider, sso_env = start_test_provider(options["sso"], f"http://{options['web']}")
+            children.append(provider)
+            env.update(sso_env)
+        children += [
             subprocess.Popen([*command, "mailcatcher", "--listen", options["catcher"]], env=env),
             subprocess.Popen([*command, "gateway", "--listen", options["gateway"]], env=env),
             subprocess.Popen([*command, "worker"], env=env),
@@ -66,6 +79,8 @@ class Command(BaseCommand):
         ]
         time.sleep(2)
         self.stdout.write(instructions(json.loads(description.read_text()), options))
+        if options["sso"]:
+            self.stdout.write(sso_instructions(json.loads(description.read_text()), options))
         stopping = False
 
         def stop(*_: Any) -> None:
@@ -101,6 +116,63 @@ def demo_operator(description: Path) -> None:
 
 
 OPERATOR_EMAIL = "operator@marketplace.example"
+TEST_PROVIDER = Path(settings.BASE_DIR).parent.parent / "tests" / "oidc"
+
+
+def start_test_provider(listen: str, web: str) -> tuple[subprocess.Popen[Any], dict[str, str]]:
+    """The test OpenID Connect provider as the demo's marketplace and operator, and the settings
+    that point the web at it."""
+    node = shutil.which("node")
+    if node is None or not (TEST_PROVIDER / "node_modules").is_dir():
+        raise CommandError(
+            "--sso needs Node.js and the test provider's packages: run `make oidc-provider` "
+            "/ --sso には Node.js と `make oidc-provider` が必要です"
+        )
+    port = listen.rpartition(":")[2]
+    back = [f"{web}/login/"]
+    clients = [
+        {"client_id": "marketmsg-demo", "client_secret": "demo-secret",
+         "redirect_uris": [f"{web}/sso/marketplace/callback/"], "post_logout_redirect_uris": back},
+        {"client_id": "marketmsg-demo-staff", "client_secret": "demo-staff-secret",
+         "redirect_uris": [f"{web}/sso/staff/callback/"], "post_logout_redirect_uris": back},
+    ]  # fmt: skip
+    accounts = {"ops-1": {"marketmsg_role": "staff"}, "boss-1": {"marketmsg_role": "supervisor"}}
+    child = subprocess.Popen(
+        [node, str(TEST_PROVIDER / "provider.mjs")],
+        env=dict(
+            os.environ, OIDC_PORT=port, OIDC_CLIENTS=json.dumps(clients), OIDC_ACCOUNTS=json.dumps(accounts)
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert child.stdout is not None
+    ready = child.stdout.readline()
+    if not ready.startswith("ready "):
+        raise CommandError(
+            f"the test provider did not start on {listen} / テスト用認証サービスを起動できません"
+        )
+    issuer = ready.split()[1]
+    return child, {
+        "MARKETMSG_OIDC_ISSUER": issuer,
+        "MARKETMSG_OIDC_CLIENT_ID": "marketmsg-demo",
+        "MARKETMSG_OIDC_CLIENT_SECRET": "demo-secret",
+        "MARKETMSG_STAFF_OIDC_ISSUER": issuer,
+        "MARKETMSG_STAFF_OIDC_CLIENT_ID": "marketmsg-demo-staff",
+        "MARKETMSG_STAFF_OIDC_CLIENT_SECRET": "demo-staff-secret",
+    }
+
+
+def sso_instructions(data: dict[str, Any], options: dict[str, Any]) -> str:
+    seller = data["sellers"][0]
+    buyer = data["buyers"][0]
+    return f"""
+ Sign-in provider (test): http://{options["sso"]}/   any password; the login is the subject
+   seller:  {seller.get("owner_subject", "(seed again: rm var/demo.json)")}   buyer: {buyer["key"]}
+   staff:   ops-1 (staff), boss-1 (supervisor) through "Staff sign-in"
+   unknown: any other login shows the page for an account the message center does not know
+================================================================================
+"""
 
 
 def instructions(data: dict[str, Any], options: dict[str, Any]) -> str:
