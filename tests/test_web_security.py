@@ -153,6 +153,21 @@ def test_pages_carry_the_security_headers(client: Client):
     assert "max-age=" in client.get("/login/", secure=True)["Strict-Transport-Security"]
 
 
+def test_the_portal_may_frame_pages_only_when_listed_and_sign_out_may_reach_the_provider(
+    client: Client, settings
+):
+    settings.FRAME_ANCESTORS = ["https://sellers.marketplace.example"]
+    settings.OIDC_ISSUER = "https://id.marketplace.example/realms/shop"
+    page = client.get("/login/")
+    directives = dict(part.strip().split(" ", 1) for part in page["Content-Security-Policy"].split(";"))
+    assert directives["frame-ancestors"] == "https://sellers.marketplace.example"
+    assert "X-Frame-Options" not in page  # it can only say "nobody"; the policy names who may
+    assert directives["form-action"] == "'self' https://id.marketplace.example"
+    settings.FRAME_ANCESTORS, settings.OIDC_ISSUER = [], ""
+    page = client.get("/login/")
+    assert "frame-ancestors 'none'" in page["Content-Security-Policy"] and page["X-Frame-Options"] == "DENY"
+
+
 def test_behind_the_tls_proxy_https_requests_get_hsts(client: Client, settings):
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     proxied = client.get("/login/", HTTP_X_FORWARDED_PROTO="https")
