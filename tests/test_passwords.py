@@ -62,6 +62,10 @@ def test_reset_answers_the_same_for_any_address_and_its_link_works_once(client, 
     assert User.objects.get(email=OWNER).check_password("a new secret 2026")
     again = Client().get(link, follow=True).content.decode()
     assert "new_password1" not in again and 'href="/password/reset/"' in again
+    # Someone asking again and again fills no inbox: three mails an hour, the same page each time.
+    for _ in range(5):
+        assert client.post("/password/reset/", {"email": OWNER})["Location"] == "/password/reset/sent/"
+    assert AccountMail.objects.filter(recipient=OWNER).count() == 3
 
 
 def test_a_person_the_operator_api_made_sets_a_first_password_and_passwords_off_hides_it(

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from marketmsg.accounts.models import Buyer, SellerAccount, SellerUser, User
-from marketmsg.admin_base import KeptAdmin, KeptInline
+from marketmsg.accounts.models import AccountMail, Buyer, SellerAccount, SellerUser, User
+from marketmsg.admin_base import KeptAdmin, KeptInline, ReadOnlyAdmin
 
 
 class MemberInline(KeptInline):
@@ -31,7 +31,21 @@ class BuyerAdmin(KeptAdmin):
 
 @admin.register(User)
 class UserAdmin(KeptAdmin):
-    list_display = ("id", "email", "name", "role", "language", "is_active", "is_staff", "date_joined")
-    search_fields = ("email", "name")
+    list_display = ("id", "email", "name", "role", "external_id", "is_active", "is_staff", "date_joined")
+    search_fields = ("email", "name", "external_id")
     list_filter = ("role", "is_active", "is_staff", "language")
-    fields = ("email", "name", "role", "language", "time_zone", "is_active", "is_staff", "is_supervisor")
+    fields = (
+        "email", "name", "role", "external_id", "language", "time_zone",
+        "is_active", "is_staff", "is_supervisor",
+    )  # fmt: skip
+
+
+@admin.register(AccountMail)
+class AccountMailAdmin(ReadOnlyAdmin):
+    """Password links and invitations: whether they went out (their text holds a live link and is
+    not shown)."""
+
+    list_display = ("id", "kind", "recipient", "state", "attempts", "created_at", "finished_at")
+    list_filter = ("kind", "state")
+    search_fields = ("recipient",)
+    fields = ("kind", "recipient", "subject", "state", "attempts", "last_reply", "created_at", "finished_at")

@@ -8,6 +8,7 @@ With ``MARKETMSG_PASSWORDS=off`` none of these pages exist.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 
@@ -18,8 +19,11 @@ from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.urls import reverse_lazy
+from django.utils import timezone
 
-from marketmsg.accounts.models import User
+from marketmsg.accounts.models import AccountMail, User
+
+RESETS_AN_HOUR = 3  # password mails to one address; asking more often sends nothing more
 
 
 def passwords_on(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
@@ -38,6 +42,13 @@ class ResetForm(PasswordResetForm):
         the operator API): the link is how they set their first one. Staff who sign in through
         the operator's provider have no password to reset."""
         found = User.objects.filter(email__iexact=email.strip(), is_active=True)
+        recent = AccountMail.objects.filter(
+            kind="password_reset",
+            recipient__iexact=email.strip(),
+            created_at__gte=timezone.now() - timedelta(hours=1),
+        )
+        if recent.count() >= RESETS_AN_HOUR:
+            return  # someone keeps asking: the inbox gets no more than this; the page says the same
         yield from (u for u in found if not u.identities.exists())
 
 
