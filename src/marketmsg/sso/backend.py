@@ -56,7 +56,7 @@ class _Exchange(OIDCAuthenticationBackend):
                 key,
                 algorithms=[self.OIDC_RP_SIGN_ALGO],
                 audience=self.provider.client_id,
-                issuer=self.provider.issuer,
+                issuer=self.provider.endpoints()["issuer"],  # as the provider spells it (a trailing /)
                 options={"require": ["exp", "iat", "iss", "aud", "sub"]},
                 leeway=60,
             )
