@@ -12,6 +12,7 @@ from django.test import Client
 
 from marketmsg.conversations import noreply_link
 from marketmsg.conversations.models import Conversation, Message
+from marketmsg.conversations.services import Draft, post_message
 from marketmsg.delivery.models import Delivery
 from marketmsg.orders.models import OrderItem
 from tests.mail import compose, everything_readable, parse
@@ -402,3 +403,46 @@ def test_a_long_conversation_shows_the_latest_hundred_and_all_on_request(client)
     assert "以前のメッセージも表示" in page
     everything = client.get(f"/messages/{conversation.pk}/", {"all": "1"}).content.decode()
     assert "本文 000" in everything and "以前のメッセージも表示" not in everything
+
+
+@pytest.mark.django_db
+def test_a_search_looks_in_every_state_and_each_filter_is_a_removable_chip(client):
+    pair = make_pair()
+    answered = post_message(
+        Draft(
+            seller=pair.seller,
+            buyer=pair.buyer,
+            author=Message.Author.BUYER,
+            channel=Message.Channel.WEB,
+            subject="配送について",
+            text="届きました",
+            sender_email=pair.buyer.email,
+            sender_user=pair.buyer.user,
+            order=pair.order,
+        )
+    )
+    Message.objects.filter(pk=answered.pk).update(needs_reply=False)  # replied to long ago
+    signed_in(client, OWNER)
+    order = pair.order.order_id
+    # The default view hides it (nothing awaits a reply) ...
+    assert f"#m{answered.pk}" not in client.get("/messages/").content.decode()
+    # ... but a search from that view (its form sends the collapsed box's "awaiting" too) finds it.
+    found = client.get(
+        "/messages/", {"box": "received", "status": "awaiting", "q": order, "searching": "1"}
+    ).content.decode()
+    assert f"#m{answered.pk}" in found
+    assert (
+        f"検索: {order}" in found and "返信待ちのメッセージのみ" not in found.split('class="chips"')[1][:400]
+    )
+    # Narrowed afterwards (the box ticked again): a chip says so, and removing it widens again.
+    narrowed = client.get(
+        "/messages/", {"box": "received", "status": "awaiting", "q": order}
+    ).content.decode()
+    assert f"#m{answered.pk}" not in narrowed
+    chips = dict(re.findall(r'<li class="chip">([^<]+?) <a href="([^"]+)"', narrowed))
+    assert set(chips) == {f"検索: {order}", "返信待ちのメッセージのみ"}
+    assert f"「{order}」をすべての状態・すべての期間で検索" in narrowed  # the empty row's way out
+    widened = client.get(
+        "/messages/" + chips["返信待ちのメッセージのみ"].replace("&amp;", "&")
+    ).content.decode()
+    assert f"#m{answered.pk}" in widened

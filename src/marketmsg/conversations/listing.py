@@ -63,6 +63,10 @@ class ListQuery:
         # The filter form and the tabs always send the box, and with it the status they want; a URL
         # without a box (the bare address, or only a page number or size) is the default view.
         awaiting = params.get("status", "" if "box" in params else "awaiting") == "awaiting"
+        # A search (the search button, or Enter in its box) looks in every state: the collapsed
+        # "awaiting a reply only" box must not hide a replied order. Narrowing afterwards still works.
+        if params.get("searching") and params.get("q", "").strip():
+            awaiting = False
         return cls(
             box=box,
             search=params.get("q", "").strip()[:320],

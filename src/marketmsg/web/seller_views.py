@@ -29,7 +29,7 @@ from marketmsg.conversations.services import existing_conversation
 from marketmsg.delivery import status as delivery_status
 from marketmsg.orders import identifiers, report
 from marketmsg.orders.models import Order
-from marketmsg.web import access, guideline_views, thread
+from marketmsg.web import access, guideline_views, list_chips, thread
 from marketmsg.web.access import seller_only
 from marketmsg.web.templatetags.marketmsg_tags import state_badge
 
@@ -53,6 +53,8 @@ def message_list(request: HttpRequest) -> HttpResponse:
             "rows": _rows(list(page.object_list)),
             "page_sizes": PAGE_SIZES,
             "params": params.urlencode(),
+            "chips": list_chips.chips(query, request.GET),
+            "widen_url": list_chips.widen_url(query),
         },
     )
 
