@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import UTC
 
 import pytest
 from django.test import Client
@@ -446,3 +447,58 @@ def test_a_search_looks_in_every_state_and_each_filter_is_a_removable_chip(clien
         "/messages/" + chips["返信待ちのメッセージのみ"].replace("&amp;", "&")
     ).content.decode()
     assert f"#m{answered.pk}" in widened
+
+
+def test_time_left_of_the_24_hours_reads_as_a_person_would():
+    from datetime import datetime, timedelta
+
+    from django.utils import translation
+
+    from marketmsg.conversations.urgency import time_left
+
+    received = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    with translation.override("en"):
+        assert time_left(received, received + timedelta(hours=1)).text == "23h 00m left"
+        assert time_left(received, received + timedelta(hours=20, minutes=30)).level == "soon"
+        late = time_left(received, received + timedelta(hours=25, minutes=5))
+        assert (late.text, late.level) == ("1h 05m overdue", "overdue")
+    with translation.override("ja"):
+        assert time_left(received, received + timedelta(hours=1)).text == "残り 23時間00分"
+
+
+@pytest.mark.django_db
+def test_awaiting_messages_show_their_time_left_and_sort_by_it(client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    pair = make_pair()
+    ages = {"古い質問": 23, "新しい質問": 1, "期限切れの質問": 30}
+    made = {}
+    for subject, hours in ages.items():
+        message = post_message(
+            Draft(
+                seller=pair.seller,
+                buyer=pair.buyer,
+                author=Message.Author.BUYER,
+                channel=Message.Channel.WEB,
+                subject=subject,
+                text="教えてください",
+                sender_email=pair.buyer.email,
+                sender_user=pair.buyer.user,
+                order=pair.order,
+            )
+        )
+        Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(hours=hours))
+        made[subject] = message.pk
+    signed_in(client, OWNER)
+    page = client.get("/messages/").content.decode()
+    assert 'class="time-left overdue">⏱ 6時間' in page and 'class="time-left ok">⏱ 残り 22時間' in page
+    assert 'class="time-left soon">⏱ 残り 0時間' in page
+    shown = [
+        int(pk)
+        for pk in re.findall(r'#m(\d+)"', client.get("/messages/", {"sort": "time_left"}).content.decode())
+    ]
+    assert shown == [made["期限切れの質問"], made["古い質問"], made["新しい質問"]]
+    conversation = Message.objects.get(pk=made["新しい質問"]).conversation_id
+    assert "返信期限（24時間）までの残り" in client.get(f"/messages/{conversation}/").content.decode()

@@ -38,6 +38,8 @@ class ListQuery:
     date_to: date | None = None
     awaiting_reply: bool = True  # the default view: received messages that still need a reply
     attachments_only: bool = False
+    # "time_left": the oldest first, which for messages awaiting a reply is the least time left.
+    sort: str = ""
     per_page: int = 25
     page: int = 1
     errors: tuple[str, ...] = field(default=())
@@ -75,6 +77,7 @@ class ListQuery:
             date_to=date_to,
             awaiting_reply=awaiting and box == "received",
             attachments_only=params.get("attachments") == "1",
+            sort="time_left" if params.get("sort") == "time_left" else "",
             per_page=per_page,
             page=max(1, _int(params.get("page", "1"), 1)),
             errors=tuple(errors),
@@ -143,6 +146,8 @@ def messages_for(seller: SellerAccount, query: ListQuery, now: datetime | None =
     # Only what a list row shows (bodies can be long and are never listed), from the message table
     # alone: joining the conversation, order, buyer and user here cost PostgreSQL more time to plan
     # than to run. ``row_facts`` fetches those for the rows of one page.
+    if query.sort == "time_left":
+        return messages.only(*LIST_FIELDS).order_by("created_at", "id")
     return messages.only(*LIST_FIELDS).order_by("-created_at", "-id")
 
 

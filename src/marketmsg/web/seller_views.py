@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from marketmsg.conversations import compose, screening
+from marketmsg.conversations import compose, screening, urgency
 from marketmsg.conversations.listing import (
     PAGE_SIZES,
     ListQuery,
@@ -72,6 +72,7 @@ class Row:
     badge: str
     attachments: bool
     unanswered: bool
+    time_left: urgency.TimeLeft | None
 
 
 def _rows(messages: list[Message]) -> list[Row]:
@@ -79,6 +80,7 @@ def _rows(messages: list[Message]) -> list[Row]:
     if any(m.author == Message.Author.SELLER for m in messages):  # the Sent box says what became of each
         delivery_status.attach(messages)
     base = reverse("seller-messages")
+    now = timezone.now()
     rows = []
     for m in messages:
         about = facts[m.conversation_id]
@@ -93,6 +95,7 @@ def _rows(messages: list[Message]) -> list[Row]:
                 badge=state_badge(m),
                 attachments=m.has_attachments,
                 unanswered=m.needs_reply,
+                time_left=urgency.time_left(m.created_at, now) if m.needs_reply else None,
             )
         )
     return rows

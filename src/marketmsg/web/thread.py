@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 from django.utils.html import strip_tags
 
 from marketmsg.accounts.models import Buyer
 from marketmsg.addresses import services as addresses
+from marketmsg.conversations import urgency
 from marketmsg.conversations.errors import FormProblem
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.delivery import status as delivery_status
@@ -95,12 +97,21 @@ def context(
         product = (
             OrderItem.objects.filter(asin=conversation.asin).values_list("title", flat=True).first() or ""
         )
+    waiting = (
+        conversation.messages.filter(needs_reply=True)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
     return {
         "conversation": conversation,
         "thread": shown,
         "items": items,
         "product": product,
-        "awaiting": conversation.messages.filter(needs_reply=True).exists(),
+        "awaiting": waiting is not None,
+        "time_left": urgency.time_left(waiting, timezone.now())
+        if waiting and reader == Author.SELLER
+        else None,
         "earlier": earlier,
         "shown": SHOWN,
         "problem": problem,
