@@ -338,7 +338,8 @@ def test_pages_fit_a_phone(live_server, browser, shop, shots):
     width = page.evaluate("document.documentElement.scrollWidth")
     wide = page.evaluate(
         "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 391)"
-        ".slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"
+        ".slice(0, 5).map(e => e.tagName + '.' + e.className + ' '"
+        " + Math.round(e.getBoundingClientRect().right))"
     )
     assert width <= 390, f"the list is {width}px wide on a 390px screen: {wide}"
     page.screenshot(path=shots / "messages-phone-ja.png", full_page=False)
