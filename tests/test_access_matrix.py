@@ -84,6 +84,8 @@ EXPECTED: dict[str, Rule] = {
     "seller-messages": Rule("/messages/", SELLERS),
     "seller-conversation": Rule("/messages/{conversation}/", {"seller_user", "owner"}),
     "guideline-check": Rule("/messages/check/", SELLERS, post_only=True),
+    "quick-no-reply": Rule("/messages/no-reply/", SELLERS, post_only=True),
+    "quick-no-reply-undo": Rule("/messages/no-reply/undo/", SELLERS, post_only=True),
     "manage-orders": Rule("/orders/", SELLERS),
     "order-report": Rule("/orders/report/", SELLERS),
     "contact-buyer": Rule("/orders/{order}/contact/", {"seller_user", "owner"}),

@@ -17,7 +17,7 @@ from marketmsg.conversations.services import Draft, post_message
 from marketmsg.delivery.models import Delivery
 from marketmsg.orders.models import OrderItem
 from tests.mail import compose, everything_readable, parse
-from tests.personas import PASSWORD, make_buyer, make_order, make_pair
+from tests.personas import PASSWORD, make_buyer, make_order, make_pair, make_seller
 from tests.test_relay_smtp import deliver_all
 
 pytestmark = pytest.mark.db
@@ -462,6 +462,7 @@ def test_time_left_of_the_24_hours_reads_as_a_person_would():
         assert time_left(received, received + timedelta(hours=20, minutes=30)).level == "soon"
         late = time_left(received, received + timedelta(hours=25, minutes=5))
         assert (late.text, late.level) == ("1h 05m overdue", "overdue")
+        assert time_left(received, received + timedelta(days=50)).text == "49 days overdue"
     with translation.override("ja"):
         assert time_left(received, received + timedelta(hours=1)).text == "残り 23時間00分"
 
@@ -502,3 +503,55 @@ def test_awaiting_messages_show_their_time_left_and_sort_by_it(client):
     assert shown == [made["期限切れの質問"], made["古い質問"], made["新しい質問"]]
     conversation = Message.objects.get(pk=made["新しい質問"]).conversation_id
     assert "返信期限（24時間）までの残り" in client.get(f"/messages/{conversation}/").content.decode()
+
+
+def buyer_asks(pair, subject: str) -> Message:  # type: ignore[no-untyped-def]
+    return post_message(
+        Draft(
+            seller=pair.seller,
+            buyer=pair.buyer,
+            author=Message.Author.BUYER,
+            channel=Message.Channel.WEB,
+            subject=subject,
+            text="教えてください",
+            sender_email=pair.buyer.email,
+            sender_user=pair.buyer.user,
+            order=pair.order,
+        )
+    )
+
+
+@pytest.mark.django_db
+def test_no_reply_needed_in_one_click_for_a_row_or_a_selection_and_undo(client):
+    from marketmsg.web.quick_mark_views import SESSION_KEY, UNDO_SECONDS
+
+    pair = make_pair()
+    first, second, third = (buyer_asks(pair, f"質問 {n}") for n in (1, 2, 3))
+    other_shop = make_pair(make_seller("別の店", "owner@other.example.jp"), pair.buyer)
+    theirs = buyer_asks(other_shop, "別の店への質問")
+    signed_in(client, OWNER)
+    page = client.get("/messages/").content.decode()
+    assert f'name="one" value="{first.pk}"' in page and f'name="ids" value="{second.pk}"' in page
+
+    def waiting() -> set[int]:
+        return set(Message.objects.filter(needs_reply=True).values_list("pk", flat=True))
+
+    answer = client.post(
+        "/messages/no-reply/", {"one": str(first.pk), "ids": [str(second.pk)], "next": "/messages/"}
+    )
+    assert answer.status_code == 302 and answer["Location"] == "/messages/"
+    assert waiting() == {second.pk, third.pk, theirs.pk}  # the row's button marks that row only
+    client.post("/messages/no-reply/", {"ids": [str(second.pk), str(third.pk), str(theirs.pk)]})
+    assert waiting() == {theirs.pk}  # another shop's message is never touched
+    listing = client.get("/messages/").content.decode()
+    assert "2 件を返信不要にしました。" in listing and "元に戻す" in listing
+    client.post("/messages/no-reply/undo/", {"next": "/messages/?box=received"})
+    assert waiting() == {second.pk, third.pk, theirs.pk}
+    assert "元に戻す" not in client.get("/messages/").content.decode()  # offered once
+    # Too late: the offer has run out, and the marks stay.
+    client.post("/messages/no-reply/", {"one": str(second.pk)})
+    session = client.session
+    session[SESSION_KEY] = {**session[SESSION_KEY], "at": session[SESSION_KEY]["at"] - UNDO_SECONDS - 1}
+    session.save()
+    late = client.post("/messages/no-reply/undo/", follow=True).content.decode()
+    assert "元に戻せる時間を過ぎました" in late and second.pk not in waiting()

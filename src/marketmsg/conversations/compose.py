@@ -239,7 +239,39 @@ def mark_conversation_no_reply_needed(conversation: Conversation, user: User) ->
     return _mark("conversation_id = %s AND author = 'buyer'", conversation.pk, user)
 
 
-def _mark(which: str, key: int, user: User | None) -> int:
+def mark_many_no_reply_needed(seller: SellerAccount, message_ids: list[int], user: User) -> list[int]:
+    """The list's one-click marks: the shop's buyer messages among ``message_ids`` that still
+    wait; returns the IDs it marked (for undo)."""
+    marked: list[int] = []
+    for message_id in message_ids[:200]:
+        if _mark("id = %s AND seller_id = %s AND author = 'buyer'", message_id, user, extra=[seller.pk]):
+            marked.append(message_id)
+    return marked
+
+
+def undo_no_reply_needed(seller: SellerAccount, message_ids: list[int], user: User) -> int:
+    """Takes back this person's marks on these messages, unless the shop has written in the
+    conversation since (then it was answered after all)."""
+    if not message_ids:
+        return 0
+    with transaction.atomic():
+        restored = rows.fetchall(
+            "UPDATE conversations_message SET needs_reply = %s, marked_no_reply_at = NULL, "
+            "marked_no_reply_by_id = NULL "
+            f"WHERE id IN ({', '.join(['%s'] * len(message_ids))}) "
+            "AND seller_id = %s AND author = 'buyer' AND NOT needs_reply AND marked_no_reply_by_id = %s "
+            "AND NOT EXISTS (SELECT 1 FROM conversations_message later "
+            "  WHERE later.conversation_id = conversations_message.conversation_id "
+            "  AND later.author = 'seller' AND later.created_at >= conversations_message.marked_no_reply_at) "
+            f"RETURNING seller_id, {tally.epoch_sql('created_at')}",
+            [True, *message_ids, seller.pk, user.pk],
+        )
+        for seller_id, arrived in restored:
+            tally.received(seller_id, arrived, +1)
+    return len(restored)
+
+
+def _mark(which: str, key: int, user: User | None, extra: list[object] | None = None) -> int:
     """Mark the waiting messages ``which`` selects; a marked message leaves the response-time
     figures, so it leaves the tally in the same transaction."""
     with transaction.atomic():
@@ -247,7 +279,7 @@ def _mark(which: str, key: int, user: User | None) -> int:
             "UPDATE conversations_message SET needs_reply = %s, marked_no_reply_at = %s, "
             f"marked_no_reply_by_id = %s WHERE {which} AND needs_reply "
             f"RETURNING seller_id, {tally.epoch_sql('created_at')}",
-            [False, rows.db_value(timezone.now()), user.pk if user else None, key],
+            [False, rows.db_value(timezone.now()), user.pk if user else None, key, *(extra or [])],
         )
         for seller_id, arrived in marked:
             tally.received(seller_id, arrived, -1)

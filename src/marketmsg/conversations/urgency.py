@@ -26,6 +26,8 @@ def time_left(received_at: datetime, now: datetime) -> TimeLeft:
     left = received_at + timedelta(seconds=ON_TIME_SECONDS) - now
     hours, minutes = _hours_minutes(left)
     if left.total_seconds() < 0:
+        if hours >= 48:  # long past: days read better than a thousand hours
+            return TimeLeft(_("%(d)d days overdue") % {"d": hours // 24}, "overdue")
         return TimeLeft(_("%(h)dh %(m)02dm overdue") % {"h": hours, "m": minutes}, "overdue")
     level = "soon" if left <= timedelta(hours=settings.AT_RISK_HOURS) else "ok"
     return TimeLeft(_("%(h)dh %(m)02dm left") % {"h": hours, "m": minutes}, level)

@@ -29,7 +29,7 @@ from marketmsg.conversations.services import existing_conversation
 from marketmsg.delivery import status as delivery_status
 from marketmsg.orders import identifiers, report
 from marketmsg.orders.models import Order
-from marketmsg.web import access, guideline_views, list_chips, thread
+from marketmsg.web import access, guideline_views, list_chips, quick_mark_views, thread
 from marketmsg.web.access import seller_only
 from marketmsg.web.templatetags.marketmsg_tags import state_badge
 
@@ -54,6 +54,8 @@ def message_list(request: HttpRequest) -> HttpResponse:
             "page_sizes": PAGE_SIZES,
             "params": params.urlencode(),
             "chips": list_chips.chips(query, request.GET),
+            "undo_offer": quick_mark_views.undo_offer(request),
+            "here": request.get_full_path(),
             "widen_url": list_chips.widen_url(query),
         },
     )
@@ -69,6 +71,7 @@ class Row:
     asins: str
     subject: str
     url: str
+    message_id: int
     badge: str
     attachments: bool
     unanswered: bool
@@ -92,6 +95,7 @@ def _rows(messages: list[Message]) -> list[Row]:
                 asins=" ".join(about.asins) or "—",
                 subject=m.subject,
                 url=f"{base}{m.conversation_id}/#m{m.pk}",
+                message_id=m.pk,
                 badge=state_badge(m),
                 attachments=m.has_attachments,
                 unanswered=m.needs_reply,
