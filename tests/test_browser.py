@@ -342,6 +342,15 @@ def test_pages_fit_a_phone(live_server, browser, shop, shots):
         " + Math.round(e.getBoundingClientRect().right))"
     )
     assert width <= 390, f"the list is {width}px wide on a 390px screen: {wide}"
+    # The header is one row: every item sits on the same line as the first.
+    shown = (
+        "[...document.querySelectorAll('header.top > *')]"
+        ".map(e => e.getBoundingClientRect()).filter(r => r.height)"
+    )
+    tops = page.evaluate(f"{shown}.map(r => r.top)")
+    heights = page.evaluate(f"{shown}.map(r => r.bottom)")
+    assert max(tops) < min(heights), f"the header wraps onto several rows: tops {tops}"
+    expect(page.get_by_role("link", name="注文管理")).to_be_attached()  # words kept for screen readers
     page.screenshot(path=shots / "messages-phone-ja.png", full_page=False)
     phone.close()
 
