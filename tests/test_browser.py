@@ -365,9 +365,13 @@ def test_a_seller_sees_a_link_highlighted_while_typing_removes_it_and_sends(live
     page.locator("#message-text").press_sequentially("詳しくは www.example-shop.com をご覧ください。")
     expect(page.locator("#guideline-check mark").first).to_have_text("www.example-shop.com")
     expect(page.locator("#guideline-check")).to_contain_text("外部サイトへのリンク")
+    # As written it would be blocked, not delivered: 送信 waits until the link is gone.
+    expect(page.locator("#reply button:has-text('送信')")).to_be_disabled()
+    expect(page.locator("#guideline-check .blocking-note")).to_be_visible()
     page.fill("#message-text", "")
     page.locator("#message-text").press_sequentially("明日発送いたします。")
     expect(page.locator("#guideline-check")).to_contain_text("問題はありません")
+    expect(page.locator("#reply button:has-text('送信')")).to_be_enabled()
     page.click("button:has-text('送信')")
     expect(page.locator(".flash")).to_contain_text("返信を送信しました")
     context.close()

@@ -555,3 +555,18 @@ def test_no_reply_needed_in_one_click_for_a_row_or_a_selection_and_undo(client):
     session.save()
     late = client.post("/messages/no-reply/undo/", follow=True).content.decode()
     assert "元に戻せる時間を過ぎました" in late and second.pk not in waiting()
+
+
+@pytest.mark.django_db
+def test_a_blocked_reply_looks_unlike_a_delivered_one(client):
+    pair = make_pair()
+    asked = buyer_asks(pair, "質問")
+    signed_in(client, OWNER)
+    url = f"/messages/{asked.conversation_id}/"
+    client.post(url, {"text": "詳しくは https://example-shop.com/sale をご覧ください"})
+    client.post(url, {"text": "明日発送いたします。"})
+    blocked, sent = Message.objects.filter(author=Message.Author.SELLER).order_by("id")
+    assert (blocked.state, sent.state) == (Message.State.BLOCKED, Message.State.RELAYED)
+    page = client.get(url).content.decode()
+    assert re.search(rf'id="m{blocked.pk}" class="bubble mine blocked"', page)
+    assert re.search(rf'id="m{sent.pk}" class="bubble mine"', page)

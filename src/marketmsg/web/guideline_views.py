@@ -48,7 +48,13 @@ def marked_body(message: Message) -> SafeString:
 
 def shown(text: str, findings: tuple[guidelines.Finding, ...]) -> dict[str, object]:
     """What _guideline_findings.html shows for a draft."""
-    return {"text": text.strip(), "findings": findings, "highlighted": highlighted(text, findings)}
+    return {
+        "text": text.strip(),
+        "findings": findings,
+        "highlighted": highlighted(text, findings),
+        # Findings that stop the message (not just a warning or a removal): 送信 waits (app.js).
+        "blocking": any(f.severity == guidelines.BLOCK for f in findings),
+    }
 
 
 def after_problem(problem: FormProblem | None, text: str) -> dict[str, object] | None:

@@ -18,3 +18,19 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
   }
 });
+
+// The live guideline check (#guideline-check, swapped in by htmx): while it lists findings that
+// would block the message, the form's send button waits; it comes back once they are gone.
+document.addEventListener("htmx:afterSwap", (event) => {
+  const area = event.target;
+  if (!(area instanceof HTMLElement) || area.id !== "guideline-check") {
+    return;
+  }
+  const blocking = area.querySelector("[data-blocking]") !== null;
+  const form = area.closest("form");
+  if (form) {
+    form.querySelectorAll("button[type=submit]").forEach((button) => {
+      button.disabled = blocking;
+    });
+  }
+});
