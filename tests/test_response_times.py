@@ -414,3 +414,22 @@ def test_only_the_owner_changes_product_support_and_each_change_is_recorded(clie
     assert pair.seller.fba_product_support
     [change] = SellerSettingChange.objects.all()
     assert (change.old_value, change.new_value, change.changed_by.email) == ("False", "True", OWNER)
+
+
+def test_the_chart_leaves_a_gap_for_days_with_nothing_due_and_shows_late_in_red():
+    from datetime import date
+
+    from marketmsg.conversations.metrics import Day
+    from marketmsg.web.charts import response_chart
+
+    days = [
+        Day(date(2026, 12, 1), 4, 4, 0),
+        Day(date(2026, 12, 2), 2, 1, 1),
+        Day(date(2026, 12, 3), 0, 0, 0),  # nothing received, nothing due: no share at all
+        Day(date(2026, 12, 4), 3, 3, 0),
+        Day(date(2026, 12, 5), 1, 0, 1),
+    ]
+    svg = str(response_chart(days, "messages", "on time"))
+    assert svg.count("<polyline ") == 2  # two pieces of line around the empty day, not a dip to 0 %
+    assert svg.count('class="dot"') == 4
+    assert svg.count('class="bar late"') == 2

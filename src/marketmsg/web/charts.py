@@ -1,5 +1,6 @@
-"""A small SVG chart drawn on the server: daily volume as bars and the daily share answered on
-time as a line. No script, no CDN; it reads the same in every browser and in a screenshot."""
+"""A small SVG chart drawn on the server: daily volume as bars (the late part in red) and the
+daily share answered on time as a line, broken on days with nothing due (a gap, not 0 %). No
+script, no CDN; it reads the same in every browser and in a screenshot."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def response_chart(days: list[Day], volume_label: str, share_label: str) -> Safe
                 f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="axis volume" text-anchor="end">'
                 f"{round(most * fraction)}</text>"
             )
-    points = []
+    segments: list[list[str]] = [[]]  # the share's line breaks where a day had nothing due
     for index, day in enumerate(days):
         x = LEFT + index * step
         height = plot_h * day.received / most
@@ -43,16 +44,25 @@ def response_chart(days: list[Day], volume_label: str, share_label: str) -> Safe
             f'<rect x="{x + step * 0.15:.1f}" y="{TOP + plot_h - height:.1f}" width="{step * 0.7:.1f}" '
             f'height="{height:.1f}" class="bar"><title>{escape(title)}</title></rect>'
         )
+        if day.late:  # the late part of the day's messages, in red at the bar's foot
+            late = plot_h * min(day.late, day.received or day.late) / most
+            parts.append(
+                f'<rect x="{x + step * 0.15:.1f}" y="{TOP + plot_h - late:.1f}" width="{step * 0.7:.1f}" '
+                f'height="{late:.1f}" class="bar late"><title>{escape(title)}</title></rect>'
+            )
         if day.share_on_time is not None:
-            points.append(f"{x + step / 2:.1f},{TOP + plot_h * (1 - day.share_on_time):.1f}")
+            segments[-1].append(f"{x + step / 2:.1f},{TOP + plot_h * (1 - day.share_on_time):.1f}")
+        elif segments[-1]:
+            segments.append([])
         if index % 15 == 0 or index == len(days) - 1:
             label = date_format(day.day, "n/j")
             parts.append(
                 f'<text x="{x + step / 2:.1f}" y="{HEIGHT - 10}" class="axis" text-anchor="middle">'
                 f"{label}</text>"
             )
-    if points:
-        parts.append(f'<polyline points="{" ".join(points)}" class="line"/>')
+    for points in segments:
+        if len(points) > 1:
+            parts.append(f'<polyline points="{" ".join(points)}" class="line"/>')
         for point in points:
             cx, cy = point.split(",")
             parts.append(f'<circle cx="{cx}" cy="{cy}" r="2.2" class="dot"/>')
