@@ -570,3 +570,19 @@ def test_a_blocked_reply_looks_unlike_a_delivered_one(client):
     page = client.get(url).content.decode()
     assert re.search(rf'id="m{blocked.pk}" class="bubble mine blocked"', page)
     assert re.search(rf'id="m{sent.pk}" class="bubble mine"', page)
+
+
+@pytest.mark.django_db
+def test_the_buyer_sees_subjects_snippets_and_what_is_new_since_their_last_visit(client):
+    pair = make_pair()
+    asked = buyer_asks(pair, "配送について")
+    signed_in(client, TARO)
+    listing = client.get("/my/messages/").content.decode()
+    assert "あなた: 配送について" in listing and "教えてください" in listing and "新しい返信" not in listing
+    seller = Client()
+    signed_in(seller, OWNER)
+    seller.post(f"/messages/{asked.conversation_id}/", {"text": "明日発送いたします。よろしくお願いします。"})
+    listing = client.get("/my/messages/").content.decode()
+    assert "新しい返信" in listing and "明日発送いたします" in listing and 'class="unread"' in listing
+    client.get(f"/my/messages/{asked.conversation_id}/")  # read
+    assert "新しい返信" not in client.get("/my/messages/").content.decode()

@@ -19,6 +19,9 @@ class Conversation(models.Model):
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT)
     asin = models.CharField(max_length=40, blank=True, default="")  # a product ID
     created_at = models.DateTimeField(default=timezone.now)
+    # When the buyer last opened it on the web: what arrived since is new to them. Written by the
+    # buyer's page view only, never by the mail path (ADR 5).
+    buyer_read_at = models.DateTimeField(null=True, blank=True)
     # No "last message at" column: lists sort messages by the (conversation, created_at) index, and
     # keeping such a column current cost every stored mail an update of two random pages (ADR 5).
 

@@ -6,11 +6,12 @@ from django.contrib import messages as notices
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from marketmsg.accounts.models import SellerAccount
 from marketmsg.conversations import compose
-from marketmsg.conversations.models import Message
+from marketmsg.conversations.models import Conversation, Message
 from marketmsg.orders import identifiers
 from marketmsg.orders.models import Order, OrderItem
 from marketmsg.web import access, thread
@@ -116,6 +117,8 @@ def conversations(request: HttpRequest) -> HttpResponse:
 @buyer_only
 def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
     found = access.buyer_conversation(request, conversation_id)
+    if request.method == "GET":  # what the buyer sees now is no longer new to them
+        Conversation.objects.filter(pk=found.pk).update(buyer_read_at=timezone.now())
     problem: compose.FormProblem | None = None
     if request.method == "POST":
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Substr
 from django.utils import timezone
 from django.utils.html import strip_tags
 
@@ -31,14 +32,26 @@ def buyer_conversations(buyer: Buyer) -> QuerySet[Conversation]:
     """The buyer's conversations that hold something for them, latest first. A conversation that a
     stranger's held or withheld mail started holds nothing the buyer may see: it is not listed."""
     visible = Message.objects.filter(ON_BUYER_PAGES, conversation=OuterRef("pk"))
-    latest = visible.order_by("-created_at").values("created_at")[:1]
+    newest = visible.order_by("-created_at", "-id")
+    from_them = visible.exclude(author=Author.BUYER).filter(
+        Q(created_at__gt=OuterRef("buyer_read_at")) | Q(conversation__buyer_read_at__isnull=True)
+    )
     return (
         Conversation.objects.filter(buyer=buyer)
         .filter(Exists(visible))
-        .annotate(latest=Subquery(latest))
+        .annotate(
+            latest=Subquery(newest.values("created_at")[:1]),
+            latest_subject=Subquery(newest.values("subject")[:1]),
+            latest_author=Subquery(newest.values("author")[:1]),
+            snippet=Subquery(newest.annotate(start=Substr("text", 1, SNIPPET)).values("start")[:1]),
+            unread=Exists(from_them),
+        )
         .select_related("seller", "order")
         .order_by("-latest", "-id")
     )
+
+
+SNIPPET = 90  # characters of the latest message in the buyer's list
 
 
 def shown_to_buyer(message: Message) -> bool:
