@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 export MARKETMSG_TEST_DATA_DIR ?= $(CURDIR)/var/test
 
-.PHONY: install oidc-provider demo demo-sso test test-sqlite test-postgres lint fuzz soak bench bench-relay bench-lists bench-uploads bench-guidelines bench-metrics bench-production bench-import messages clean
+.PHONY: install oidc-provider axe screenshots demo demo-sso test test-sqlite test-postgres lint fuzz soak bench bench-relay bench-lists bench-uploads bench-guidelines bench-metrics bench-production bench-import messages clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,19 @@ $(OIDC_STAMP): tests/oidc/package.json tests/oidc/package-lock.json
 
 oidc-provider: $(OIDC_STAMP)
 
+# axe-core for the page tour's accessibility check (tests/test_page_tour.py; Node.js's npm).
+AXE_STAMP := tests/axe/node_modules/.installed-stamp
+$(AXE_STAMP): tests/axe/package.json tests/axe/package-lock.json
+	cd tests/axe && npm ci --no-audit --no-fund --loglevel=error
+	touch $(AXE_STAMP)
+
+axe: $(AXE_STAMP)
+
+# Every page as its people see it, in Japanese and English, desktop and phone: var/screenshots/.
+screenshots: install axe
+	MARKETMSG_SCREENSHOTS_DIR=$(CURDIR)/var/screenshots $(BIN)/pytest -q tests/test_page_tour.py
+	@echo "screenshots in var/screenshots/ ($$(ls var/screenshots | wc -l) pages)"
+
 demo: install
 	$(BIN)/marketmsg demo
 
@@ -38,11 +51,11 @@ lint: install
 
 test: lint test-sqlite test-postgres
 
-test-sqlite: install oidc-provider
+test-sqlite: install oidc-provider axe
 	$(BIN)/pytest
 
 # The database tests again on PostgreSQL, when a server is given (CI starts one: see .ci/run).
-test-postgres: install oidc-provider
+test-postgres: install oidc-provider axe
 	@if [ -n "$$MARKETMSG_TEST_POSTGRES_URL" ]; then \
 	  MARKETMSG_DATABASE_URL="$$MARKETMSG_TEST_POSTGRES_URL" $(BIN)/pytest -m db; \
 	else echo "PostgreSQL tests skipped: set MARKETMSG_TEST_POSTGRES_URL=postgresql://user@host:port/db (CI does)"; fi
