@@ -120,3 +120,23 @@ def test_seeded_history_is_sealed_like_the_pipelines_own(tmp_path: Path):
     said = StringIO()
     call_command("verify-export", str(archive), stdout=said)
     assert "every hash matches" in said.getvalue() and "not sealed" not in said.getvalue()
+
+
+@pytest.mark.django_db
+def test_the_demo_world_shows_every_kind_of_person_and_nothing_that_is_not_there():
+    from marketmsg.accounts.models import SellerUser, User
+    from marketmsg.conversations.models import Attachment, Template
+    from marketmsg.demo.seeding import seed
+
+    seed(sellers=3, buyers=8, orders=24, messages=40, rng_seed=7, password="marketmsg", mobile_share=0.25)
+    assert User.objects.filter(role=User.Role.STAFF, is_supervisor=True).exists()
+    assert User.objects.filter(role=User.Role.STAFF, is_supervisor=False).exists()
+    assert SellerUser.objects.filter(is_owner=False).exists()  # someone who answers but does not own
+    assert Template.objects.count() >= 3
+    # No 📎 without a file behind it, and no seller conversation on an order the marketplace ships
+    # while product support is off (those buyers write to customer service).
+    with_files = set(Attachment.objects.values_list("message_id", flat=True))
+    assert not Message.objects.filter(has_attachments=True).exclude(pk__in=with_files).exists()
+    assert not Message.objects.filter(
+        conversation__order__fulfillment="FBA", conversation__seller__fba_product_support=False
+    ).exists()

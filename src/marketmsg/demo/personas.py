@@ -39,3 +39,19 @@ SELLER_TEXTS = [
     "Thank you for your message. Your order shipped today; it should arrive within 2 days.",
     "返品を承りました。返送先の住所はメッセージにてご案内します。",
 ]  # fmt: skip
+
+# Saved replies (定型文) the demo's shops start with; placeholders are filled in on insertion.
+TEMPLATES = [
+    (
+        "発送のご連絡",
+        "{buyer_name} 様\n\nご注文 {order_id} の商品を本日発送いたしました。お届けまで今しばらくお待ちください。\n\n{seller_name}",
+    ),
+    (
+        "お問い合わせへのお礼",
+        "{buyer_name} 様\n\nお問い合わせありがとうございます。確認のうえ、24時間以内にご連絡いたします。\n\n{seller_name}",
+    ),
+    (
+        "在庫について",
+        "{buyer_name} 様\n\n{product_title}（{asin}）の在庫を確認いたしました。ご注文いただければ翌営業日に発送いたします。\n\n{seller_name}",
+    ),
+]

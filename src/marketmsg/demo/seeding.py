@@ -30,7 +30,7 @@ from marketmsg.accounts.models import Buyer, SellerAccount, SellerUser, User
 from marketmsg.addresses.models import RelayAddress, SenderAddress, SenderAddressChange
 from marketmsg.bulk import FastSQLiteWrites, insert, next_id, reset_sequences
 from marketmsg.conversations import record, tally
-from marketmsg.conversations.models import Conversation, Message
+from marketmsg.conversations.models import Conversation, Message, Template
 from marketmsg.delivery.models import Delivery
 from marketmsg.demo import personas
 from marketmsg.integration import importer
@@ -62,6 +62,7 @@ class _Order:
     buyer_id: int
     ordered_at: datetime
     number: str
+    fulfillment: str = "MFN"
 
 
 def _write(out: TextIO, record: dict[str, Any]) -> None:
@@ -72,6 +73,7 @@ def _refused(refusal: Any) -> None:
     raise RuntimeError(f"the seeder wrote a record the importer refuses: {refusal}")
 
 
+TEMPLATE_SHOPS = 1000  # shops that get the sample templates (a seed of millions stays quick)
 USER_FIELDS = (
     "id",
     "email",
@@ -119,6 +121,7 @@ def seed(
         seeder.import_file(records)
         seeder.orders(on_order or result.orders.append)
         seeder.history(messages)
+        seeder.templates()
         if messages:
             progress("response-time tally", 0, 1)
             tally.rebuild()  # the history was written in bulk, past post_message
@@ -174,7 +177,8 @@ class _Seeder:
         for i in range(sellers):
             name = f"{rng.choice(personas.SHOPS)} {i + 1}"
             domain = f"shop{i + 1}{self.tag}.example.com"
-            emails = [f"owner@{domain}"] + [f"cs{j}@{domain}" for j in range(1, rng.randint(0, 2) + 1)]
+            helpers = rng.randint(0, 2) or (1 if i == 0 else 0)  # the first shop always has a helper
+            emails = [f"owner@{domain}"] + [f"cs{j}@{domain}" for j in range(1, helpers + 1)]
             family, kanji = rng.choice(personas.FAMILY)
             key = f"seed{self.tag}-S{i + 1}"
             users = [  # each person's external_id is the subject the marketplace's sign-in names them by
@@ -284,13 +288,30 @@ class _Seeder:
         for start in range(0, len(emails), CHUNK):  # the demo's shared password (the import sets none)
             User.objects.filter(email__in=emails[start : start + CHUNK]).update(password=self.password_hash)
         staff_email = f"staff{self.tag}@{settings.RELAY_DOMAIN}"
+        supervisor_email = f"supervisor{self.tag}@{settings.RELAY_DOMAIN}"
+        first = next_id(User)
         insert(
             User,
             USER_FIELDS,
-            [self._user(next_id(User), staff_email, "サポート担当 Support", User.Role.STAFF, True)],
+            [
+                self._user(first, staff_email, "サポート担当 Support", User.Role.STAFF, True),
+                self._user(first + 1, supervisor_email, "監督者 Supervisor", User.Role.STAFF, True),
+            ],
         )
+        User.objects.filter(pk=first + 1).update(is_supervisor=True)
         self.result.staff.append({"email": staff_email})
-        self.counts.update(users=len(emails) + 1)
+        self.result.staff.append({"email": supervisor_email, "supervisor": True})
+        self.counts.update(users=len(emails) + 2)
+
+    def templates(self) -> None:
+        """A few saved replies per shop (定型文), so that the picker has something to show."""
+        rows = [
+            Template(account_id=seller, name=name, text=text, updated_at=self.now)
+            for seller in self.seller_ids[:TEMPLATE_SHOPS]
+            for name, text in personas.TEMPLATES
+        ]
+        Template.objects.bulk_create(rows, ignore_conflicts=True)
+        self.counts.update(templates=len(rows))
 
     def _user(self, uid: int, email: str, name: str, role: str, staff: bool = False) -> tuple[Any, ...]:
         return (uid, email, name, role, self.password_hash, True, staff, False, self.now, "Asia/Tokyo")
@@ -318,7 +339,7 @@ class _Seeder:
         relay_rows: list[tuple[Any, ...]] = []
         for seller_index, buyer_index, ordered_at, number, fulfillment, asins in self.planned:
             seller, buyer = self.seller_ids[seller_index], self.buyer_ids[buyer_index]
-            self.order_list.append(_Order(order_ids[number], seller, buyer, ordered_at, number))
+            self.order_list.append(_Order(order_ids[number], seller, buyer, ordered_at, number, fulfillment))
             domain = settings.MOBILE_RELAY_DOMAIN if self.buyer_mobile[buyer] else settings.RELAY_DOMAIN
             if (buyer, seller) not in pairs:
                 pairs.add((buyer, seller))
@@ -391,7 +412,10 @@ class _Seeder:
     def _plan(self, messages: int) -> Iterator[tuple[_Order, int]]:
         """Which orders get a conversation and how many messages each: exactly ``messages`` in all."""
         rng = self.rng
-        count = min(len(self.order_list), max(1, messages // 3))
+        # Buyers of FBA orders write to the marketplace's customer service while the seller's
+        # product support is off (the seeded default): their history is with the seller's own orders.
+        own = [o for o in self.order_list if o.fulfillment == "MFN"] or self.order_list
+        count = min(len(own), max(1, messages // 3))
         sizes = [messages // count] * count
         for k in range(messages - sum(sizes)):
             sizes[k] += 1
@@ -400,8 +424,8 @@ class _Seeder:
             moved = rng.randint(0, sizes[a] - 1)
             sizes[a] -= moved
             sizes[b] += moved
-        chosen = rng.sample(range(len(self.order_list)), count)
-        return ((self.order_list[i], size) for i, size in zip(chosen, sizes, strict=True) if size > 0)
+        chosen = rng.sample(range(len(own)), count)
+        return ((own[i], size) for i, size in zip(chosen, sizes, strict=True) if size > 0)
 
     def _conversation(
         self,
@@ -435,7 +459,7 @@ class _Seeder:
                     f"{subject} (注文番号 {order.number})",
                     buyer_text if from_buyer else rng.choice(personas.SELLER_TEXTS),
                     "",
-                    rng.random() < 0.05,
+                    False,  # has_attachments: seeded messages carry no files, so no 📎
                     False,
                     from_buyer and n == size - 1,
                     "",

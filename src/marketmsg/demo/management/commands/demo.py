@@ -179,6 +179,7 @@ def instructions(data: dict[str, Any], options: dict[str, Any]) -> str:
     order = data["orders"][0]
     seller = next(s for s in data["sellers"] if s["id"] == order["seller_id"])
     buyer = next(b for b in data["buyers"] if b["id"] == order["buyer_id"])
+    helper = next((s["user_emails"][1] for s in data["sellers"] if len(s["user_emails"]) > 1), "—")
     host, _, port = options["gateway"].rpartition(":")
     web = f"http://{options['web']}"
     swaks = "swaks" if shutil.which("swaks") else "swaks  (apt-get install swaks)"
@@ -189,7 +190,8 @@ def instructions(data: dict[str, Any], options: dict[str, Any]) -> str:
  Web:          {web}/          sign in as any seeded person, password "{data["password"]}"
    seller:     {seller["owner_email"]}   ({seller["name"]})
    buyer:      {buyer["email"]}   ({buyer["name"]})
-   staff:      {data["staff"][0]["email"]}
+   seller user (not the owner): {helper}
+   staff:      {data["staff"][0]["email"]}   supervisor: {data["staff"][-1]["email"]}
    operator:   {data["operator"]["email"]}   (the operator admin: {web}/admin/)
  Operator API: {web}/api/operator/v1/docs   credential: {data["operator"]["credential"]}
  Mail catcher: {web}/mailcatcher/   (what the real mailboxes would receive)

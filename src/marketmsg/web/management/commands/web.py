@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -44,6 +45,9 @@ class Command(BaseCommand):
                 "accesslog": "-",
                 "graceful_timeout": 5,
                 "timeout": 60,
+                # gunicorn's control socket in the data directory, not in the home directory: two
+                # instances on one machine (and a read-only home) must not share or need it.
+                "control_socket": str(Path(settings.DATA_DIR) / f"gunicorn-{port}.ctl"),
                 # A worker whose master was killed stops at once instead of serving on alone.
                 "post_fork": lambda server, worker: stop_when_parent_dies(server.pid),
             }
