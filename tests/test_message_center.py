@@ -586,3 +586,21 @@ def test_the_buyer_sees_subjects_snippets_and_what_is_new_since_their_last_visit
     assert "新しい返信" in listing and "明日発送いたします" in listing and 'class="unread"' in listing
     client.get(f"/my/messages/{asked.conversation_id}/")  # read
     assert "新しい返信" not in client.get("/my/messages/").content.decode()
+
+
+@pytest.mark.django_db
+def test_the_settings_page_has_sections_and_names_time_zones_as_people_read_them(client):
+    make_pair()
+    signed_in(client, OWNER)
+    page = client.get("/account/").content.decode()
+    assert [h for h in re.findall(r'<h2 id="(s-[a-z]+)"', page)] == ["s-time", "s-shop", "s-security"]
+    assert '<option value="Asia/Tokyo" selected>(UTC+09:00) 日本（東京）</option>' in page
+    assert '<option value="America/Sao_Paulo" >(UTC-03:00) Sao Paulo — America/Sao_Paulo</option>' in page
+    assert client.post("/account/", {"time_zone": "Europe/London"}).status_code == 302
+    buyer = Client()
+    signed_in(buyer, TARO)
+    assert re.findall(r'<h2 id="(s-[a-z]+)"', buyer.get("/account/").content.decode()) == [
+        "s-time",
+        "s-security",
+        "s-messages",
+    ]
