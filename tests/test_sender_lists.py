@@ -4,6 +4,8 @@ the owner's alone and nothing on them is ever deleted."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.admin.sites import site as admin_site
 from django.test import Client
@@ -180,3 +182,27 @@ def test_there_is_no_way_to_delete_an_address_or_its_history():
         SenderAddressChange.objects.all().delete()
     assert SenderAddress not in admin_site._registry and SenderAddressChange not in admin_site._registry
     assert SenderAddress.objects.filter(account=pair.seller).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_owner_is_asked_before_blocking_the_shops_own_address():
+    pair = make_pair()
+    client = owner_client()
+    own = SenderAddress.objects.get(account=pair.seller, email=OWNER)
+    asked = client.post("/settings/senders/", {"action": "block", "sender": [own.pk]})
+    page = asked.content.decode()
+    assert (
+        asked.status_code == 200
+        and "ショップのメンバーのアドレスです" in page
+        and "それでもブロックする" in page
+    )
+    assert SenderAddress.objects.get(pk=own.pk).state == SenderAddress.State.APPROVED  # nothing yet
+    # The question carries the choice: confirming blocks exactly that address.
+    fields = dict(re.findall(r'<input type="hidden" name="(action|confirmed)" value="([^"]+)"', page))
+    assert fields == {"action": "block", "confirmed": "1"}
+    client.post("/settings/senders/", {"action": "block", "sender": [own.pk], "confirmed": "1"})
+    assert SenderAddress.objects.get(pk=own.pk).state == SenderAddress.State.BLOCKED
+    # Adding a member's address to Blocked by typing it asks too.
+    SenderAddress.objects.filter(pk=own.pk).update(state=SenderAddress.State.APPROVED)
+    typed = client.post("/settings/senders/", {"action": "add-blocked", "new_email": OWNER})
+    assert "それでもブロックする" in typed.content.decode()

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from marketmsg.accounts.models import SellerUser
+from marketmsg.accounts.models import SellerAccount, SellerUser
 from marketmsg.addresses import senders
 from marketmsg.addresses.models import SenderAddress, SenderAddressChange
 from marketmsg.web.access import seller_only, user_of
@@ -35,13 +35,38 @@ def sender_lists(request: HttpRequest) -> HttpResponse:
             _change(request, membership)
         except senders.ListProblem as problem:
             notices.error(request, str(problem))
+        except _Confirm as confirm:
+            return _page(request, membership, confirm=confirm)
         return redirect("sender-lists")
     return _page(request, membership)
+
+
+class _Confirm(Exception):
+    """Blocking would stop the shop's own people from writing to buyers: ask first."""
+
+    def __init__(self, own: list[str], fields: list[tuple[str, str]]) -> None:
+        super().__init__(", ".join(own))
+        self.own, self.fields = own, fields
+
+
+def _ask_before_blocking_own(request: HttpRequest, account: SellerAccount, emails: list[str]) -> None:
+    if request.POST.get("confirmed") == "1":
+        return
+    members = {
+        e.lower() for e in SellerUser.objects.filter(account=account).values_list("user__email", flat=True)
+    }
+    own = sorted(e for e in emails if e.lower() in members)
+    if own:
+        fields = [(k, v) for k in ("action", "new_email", "shared") for v in request.POST.getlist(k)]
+        fields += [("sender", v) for v in request.POST.getlist("sender")]
+        raise _Confirm(own, fields)
 
 
 def _change(request: HttpRequest, membership: SellerUser) -> None:
     account, user = membership.account, user_of(request)
     action = request.POST.get("action", "")
+    if action == "add-blocked":
+        _ask_before_blocking_own(request, account, [request.POST.get("new_email", "").strip()])
     if action in ADD_TO:
         moved = senders.add(
             account,
@@ -60,6 +85,8 @@ def _change(request: HttpRequest, membership: SellerUser) -> None:
     )
     if not emails:
         raise senders.ListProblem(_("Tick at least one address first, then press Approve or Block."))
+    if action == "block":
+        _ask_before_blocking_own(request, account, emails)
     _report(request, senders.move(account, emails, ACTIONS[action], user))
 
 
@@ -99,7 +126,9 @@ def _notes() -> dict[str, str]:
     }
 
 
-def _page(request: HttpRequest, membership: SellerUser, status: int = 200) -> HttpResponse:
+def _page(
+    request: HttpRequest, membership: SellerUser, status: int = 200, confirm: _Confirm | None = None
+) -> HttpResponse:
     account = membership.account
     lists = senders.lists(account)
     approved = {s.email for s in lists[State.APPROVED]}
@@ -129,6 +158,7 @@ def _page(request: HttpRequest, membership: SellerUser, status: int = 200) -> Ht
         "web/senders.html",
         {
             "is_owner": membership.is_owner,
+            "confirm": confirm,
             "approved": lists[State.APPROVED],
             "blocked": lists[State.BLOCKED],
             "unknown": lists[State.UNKNOWN],
