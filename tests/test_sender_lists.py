@@ -59,6 +59,10 @@ def test_approving_releases_held_mail_in_order_and_threaded(gateway, sink):
     client = owner_client()
     page = client.get("/messages/").content.decode()
     assert "/settings/senders/" in page and "保留" in page  # the banner on the message center
+    # Before deciding, the owner reads what the unknown address wrote (the newest three).
+    lists = client.get("/settings/senders/").content.decode()
+    assert "判断する前に、このアドレスが書いた内容を読む" in lists
+    assert "3 通目です。" in lists and "2 通目です。" in lists and pair.order.order_id in lists
     alias = SenderAddress.objects.get(email=ALIAS)
     done = client.post("/settings/senders/", {"action": "approve", "sender": [alias.pk]}, follow=True)
     assert "3" in done.content.decode() and alias.email in done.content.decode()

@@ -14,6 +14,7 @@ from django.utils.translation import ngettext
 from marketmsg.accounts.models import SellerAccount, SellerUser
 from marketmsg.addresses import senders
 from marketmsg.addresses.models import SenderAddress, SenderAddressChange
+from marketmsg.conversations.models import Message
 from marketmsg.web.access import seller_only, user_of
 
 State = SenderAddress.State
@@ -116,6 +117,29 @@ def _report(request: HttpRequest, moved: list[senders.Moved]) -> None:
     notices.success(request, text)
 
 
+PREVIEWS = 3  # held messages shown per unknown sender, newest first
+
+
+def _attach_held_previews(account: SellerAccount, unknown: list[SenderAddress]) -> None:
+    """What each unknown address wrote, so that the owner can read it before approving it."""
+    for sender in unknown:
+        held = (
+            Message.objects.filter(seller=account, state=Message.State.HELD, sender_email=sender.email)
+            .select_related("conversation__order", "conversation__buyer__user")
+            .order_by("-created_at")[:PREVIEWS]
+        )
+        sender.previews = [  # type: ignore[attr-defined]
+            {
+                "at": m.created_at,
+                "subject": m.subject,
+                "to": m.conversation.buyer.user.name,
+                "order": m.conversation.order.order_id if m.conversation.order else "",
+                "text": (m.text or "")[:400],
+            }
+            for m in held
+        ]
+
+
 def _notes() -> dict[str, str]:
     """The notes the marketplace writes into the history, in the reader's language."""
     return {
@@ -143,6 +167,7 @@ def _page(
         .select_related("user")
         .order_by("-is_owner", "user__email")
     ]
+    _attach_held_previews(account, lists[State.UNKNOWN])
     names = dict(State.choices)
     history = list(
         SenderAddressChange.objects.filter(sender__account=account)
