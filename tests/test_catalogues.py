@@ -53,3 +53,28 @@ def test_compiled_catalogue_matches_the_source(language: str):
     compiled_file = polib.mofile(str(LOCALE / language / "LC_MESSAGES" / "django.mo"))
     compiled = {(e.msgctxt, e.msgid): (e.msgstr, dict(e.msgstr_plural)) for e in compiled_file if e.msgid}
     assert compiled == source, "run `make messages` (or `python tools/catalogues.py --compile-only`)"
+
+
+# One Japanese word for each thing; the other spellings people might reach for are refused.
+ONE_TERM = {"中継アドレス": "リレーアドレス", "差出人": "送信者", "セラー": "出品者", "応答不要": "返信不要"}
+
+
+def test_one_japanese_term_for_each_thing():
+    where: list[str] = []
+    for entry in catalogue("ja"):
+        for text in [entry.msgstr, *entry.msgstr_plural.values()]:
+            where += [
+                f"catalogue: {entry.msgid[:50]!r} says {bad} (use {good})"
+                for bad, good in ONE_TERM.items()
+                if bad in text
+            ]
+    for path in [*PACKAGE.rglob("templates/**/*.html"), *PACKAGE.rglob("*.py")]:
+        if "migrations" in path.parts:
+            continue
+        text = path.read_text()
+        where += [
+            f"{path.relative_to(PACKAGE)} says {bad} (use {good})"
+            for bad, good in ONE_TERM.items()
+            if bad in text
+        ]
+    assert not where, "\n".join(where)

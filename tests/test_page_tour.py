@@ -95,6 +95,9 @@ def sign_in(page: Page, base: str, email: str) -> None:
     page.wait_for_url(lambda url: "/login/" not in url)
 
 
+# MIME types and placeholders in parentheses are words for programs, not for people.
+JARGON = re.compile(r"\b(?:application|image|text|multipart)/[a-z0-9.+-]+|\((?:address|email|name)\)")
+
 # The innermost elements that reach past the screen's right edge: what makes a page scroll sideways.
 WIDEST = """(limit) => [...document.querySelectorAll('body *')]
   .filter(e => e.getBoundingClientRect().right > limit + 1 && ![...e.children].some(
@@ -163,6 +166,11 @@ def test_every_page_in_both_languages_and_sizes(live_server, browser: Browser, l
                 problems += [
                     f"{path} ({who or 'anonymous'}, {language}, {size}): {f}" for f in serious_findings(page)
                 ]
+                if language == "ja" and size == "desktop":  # no English jargon on a Japanese page
+                    jargon = JARGON.findall(page.inner_text("main"))
+                    problems += [
+                        f"{path} ({who or 'anonymous'}) shows {j!r} on a Japanese page" for j in jargon
+                    ]
             context.close()
     assert not problems, "\n".join(problems)
 

@@ -68,7 +68,7 @@ def test_mail_catcher_lists_and_shows_caught_mail(client: Client, settings, tmp_
     listing = client.get("/mailcatcher/").content.decode()
     assert "発送のお知らせ" in listing and "taro@example.jp" in listing
     # Mail headers, not the date-range "from"/"to" of the search forms.
-    assert "<th>宛先</th><th>差出人</th>" in listing and "開始日" not in listing
+    assert "<th>宛先</th><th>送信者</th>" in listing and "開始日" not in listing
     key = next(tmp_path.glob("*.eml")).stem
     detail = client.get(f"/mailcatcher/{key}/").content.decode()
     assert "明日お届けします" in detail

@@ -163,3 +163,22 @@ def order_status(order: Order) -> SafeString:
     reached = getattr(order, f"{order.status}_at", None) if order.status != "placed" else None
     when = f" · {timezone.localtime(reached):%m-%d}" if reached else ""
     return format_html('<span class="state {}">{} {}{}</span>', css, icon, order.get_status_display(), when)
+
+
+# A file's kind in words people use, instead of its MIME type (which is English jargon on a
+# Japanese page). The allowed kinds are policy.attachments.KINDS.
+_FILE_KINDS = {
+    "text/plain": _("Text file"),
+    "application/pdf": "PDF",
+    "application/msword": _("Word document"),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": _("Word document"),
+    "image/jpeg": _("Image (JPEG)"),
+    "image/gif": _("Image (GIF)"),
+    "image/bmp": _("Image (BMP)"),
+    "image/png": _("Image (PNG)"),
+}
+
+
+@register.filter
+def file_kind(content_type: str) -> str:
+    return str(_FILE_KINDS.get(content_type.split(";")[0].strip().lower(), _("File")))
