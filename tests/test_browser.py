@@ -351,6 +351,17 @@ def test_pages_fit_a_phone(live_server, browser, shop, shots):
     heights = page.evaluate(f"{shown}.map(r => r.bottom)")
     assert max(tops) < min(heights), f"the header wraps onto several rows: tops {tops}"
     expect(page.get_by_role("link", name="注文管理")).to_be_attached()  # words kept for screen readers
+    # Each message is three lines: who and when; what; its state and order.
+    line = page.evaluate(
+        "parseFloat(getComputedStyle(document.querySelector('table.list td.c-subject')).lineHeight)"
+    )
+    tallest = page.evaluate(  # cells whose tops lie within a few pixels share a line
+        "Math.max(...[...document.querySelectorAll('table.list.messages tbody tr')].map(r => {"
+        " const tops = [...r.children].filter(c => c.getBoundingClientRect().height)"
+        "   .map(c => c.getBoundingClientRect().top).sort((a, b) => a - b);"
+        " return tops.filter((t, i) => i === 0 || t - tops[i - 1] > 8).length; }))"
+    )
+    assert tallest <= 3, f"a row of the list takes {tallest} lines on a phone (line height {line}px)"
     page.screenshot(path=shots / "messages-phone-ja.png", full_page=False)
     phone.close()
 
