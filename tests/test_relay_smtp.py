@@ -132,6 +132,33 @@ def test_unknown_relay_address_is_refused_at_rcpt(gateway):
     assert code == 550 and reply.startswith("5.1.1")
 
 
+def test_a_client_that_speaks_utf8_reads_the_refusal_in_japanese_too(gateway):
+    make_pair()
+    with gateway.client() as smtp:
+        smtp.ehlo("client.example")
+        assert smtp.has_extn("smtputf8")
+        smtp.mail("taro.yamada@example.jp", ["SMTPUTF8"])
+        code, reply = smtp.rcpt("0123456789abcdef@marketplace.example")
+    lines = reply.decode("utf-8").split("\n")
+    assert code == 550 and lines[0].startswith("5.1.1 No such relay address here")
+    assert lines[1].startswith("5.1.1 この宛先（リレーアドレス）は存在しません。")
+    # Without SMTPUTF8 the reply stays ASCII, as RFC 5321 wants it.
+    with gateway.client() as smtp:
+        smtp.ehlo("client.example")
+        smtp.mail("taro.yamada@example.jp")
+        code, reply = smtp.rcpt("0123456789abcdef@marketplace.example")
+    assert code == 550 and reply.isascii() and b"\n" not in reply
+
+
+def test_every_refusal_has_its_japanese_line():
+    from marketmsg.gateway import japanese, replies
+
+    for name in dir(replies):
+        reply = getattr(replies, name)
+        if isinstance(reply, str) and reply[:1] in ("4", "5") and name.isupper():
+            assert "\r\n" in japanese.with_japanese(reply), f"{name} has no Japanese line"
+
+
 def test_other_domains_are_not_relayed(gateway):
     code, reply = gateway.send("taro.yamada@example.jp", "someone@elsewhere.example", "x")
     assert code == 550 and reply.startswith("5.7.1") and "Relaying denied" in reply

@@ -20,7 +20,7 @@ from aiosmtpd.smtp import SMTP
 from django.conf import settings
 
 from marketmsg import observability
-from marketmsg.gateway import replies
+from marketmsg.gateway import japanese, replies
 from marketmsg.gateway.balance import LoadTable
 from marketmsg.gateway.handler import RelayHandler
 
@@ -74,7 +74,10 @@ class GatewaySMTP(SMTP):
 
     async def push(self, status: AnyStr) -> None:
         text = status.decode("utf-8", "replace") if isinstance(status, bytes) else status
-        await super().push(replies.enhance(text, self.data_size_limit or 0))
+        text = replies.enhance(text, self.data_size_limit or 0)
+        if getattr(self.envelope, "smtp_utf8", False):  # the client reads UTF-8: add Japanese
+            text = japanese.with_japanese(text)
+        await super().push(text)
 
 
 # Allocations between two collections of the youngest generation (Python's default is 700). A
