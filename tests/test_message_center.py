@@ -604,3 +604,42 @@ def test_the_settings_page_has_sections_and_names_time_zones_as_people_read_them
         "s-security",
         "s-messages",
     ]
+
+
+@pytest.mark.django_db
+def test_a_reply_the_guidelines_stop_keeps_its_files_for_the_corrected_one(client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from marketmsg.conversations.models import Attachment
+    from tests import files
+
+    pair = make_pair()
+    asked = buyer_asks(pair, "領収書について")
+    signed_in(client, OWNER)
+    url = f"/messages/{asked.conversation_id}/"
+    refused = client.post(
+        url,
+        {
+            "text": "詳しくは https://example-shop.com/sale をご覧ください",
+            "files": [
+                SimpleUploadedFile("領収書.pdf", files.pdf(), "application/pdf"),
+                SimpleUploadedFile("memo.txt", b"memo", "text/plain"),
+            ],
+        },
+    )
+    page = refused.content.decode()
+    blocked = Message.objects.get(author=Message.Author.SELLER, state=Message.State.BLOCKED)
+    kept = list(Attachment.objects.filter(message=blocked).order_by("pk"))
+    assert [a.filename for a in kept] == ["領収書.pdf", "memo.txt"]
+    assert all(f'name="carry" value="{a.pk}" checked' in page for a in kept)
+    # Corrected text, the PDF still ticked and the memo unticked: the PDF goes with it.
+    sent = client.post(url, {"text": "領収書を添付いたします。", "carry": [str(kept[0].pk)]})
+    assert sent.status_code == 302
+    delivered = Message.objects.get(author=Message.Author.SELLER, state=Message.State.RELAYED)
+    assert [a.filename for a in delivered.attachments.all()] == ["領収書.pdf"]
+    assert delivered.attachments.get().sha256 == kept[0].sha256
+    # Another conversation's (or a delivered message's) files cannot be pulled in by ID.
+    other = buyer_asks(make_pair(pair.seller, make_buyer("hanako@example.jp", "佐藤 花子")), "別件")
+    client.post(f"/messages/{other.conversation_id}/", {"text": "了解です。", "carry": [str(kept[1].pk)]})
+    latest = Message.objects.filter(conversation=other.conversation, author=Message.Author.SELLER).get()
+    assert not latest.attachments.exists()

@@ -127,7 +127,7 @@ def _post(
     message = post_message(draft)
     if draft.screening is not None and draft.screening.blocked:
         findings = tuple(f for f in draft.screening.verdict.findings if f.severity == "block")
-        raise GuidelinesProblem(findings, draft.screening.opted_out)
+        raise GuidelinesProblem(findings, draft.screening.opted_out, message.pk)
     return message
 
 
@@ -152,6 +152,7 @@ def seller_reply(
     no_reply_needed: bool = False,
     files: Sequence[UploadedFile] = (),
     channel: str = Message.Channel.WEB,
+    carried: Sequence[int] = (),
 ) -> Message | None:
     """A seller user answers the buyer; or, with the checkbox, marks the buyer's messages as needing
     no reply and sends nothing (SPEC F4). Returns the message sent, if any."""
@@ -166,6 +167,7 @@ def seller_reply(
             )
         mark_conversation_no_reply_needed(conversation, user)
         return None
+    files = [*files, *uploads.carried_over(conversation, carried)]
     return _reply(user, conversation, Author.SELLER, text, files, channel)
 
 

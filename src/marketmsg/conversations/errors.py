@@ -48,7 +48,7 @@ class GuidelinesProblem(FormProblem):
     """A seller's web message was blocked (SPEC F10): it is kept for staff and delivered to nobody.
     The form shows the findings and keeps the draft, so the seller can fix it and send again."""
 
-    def __init__(self, findings: tuple[Finding, ...], opted_out: bool) -> None:
+    def __init__(self, findings: tuple[Finding, ...], opted_out: bool, blocked_id: int | None = None) -> None:
         if opted_out and findings:
             text = _(
                 "Not sent: this buyer receives only answers and messages about a problem with their "
@@ -64,8 +64,9 @@ class GuidelinesProblem(FormProblem):
         else:
             text = _(
                 "Not sent: the message breaks the communication guidelines. Change the highlighted "
-                "words and send again (attach any files again too)."
+                "words and send again; your files stay attached."
             )
         super().__init__("reason" if opted_out and not findings else "text", text)
         self.findings = findings
         self.opted_out = opted_out
+        self.blocked_id = blocked_id  # the stored, blocked message: its files go with the next try

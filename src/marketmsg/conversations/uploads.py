@@ -6,17 +6,18 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from marketmsg.conversations.errors import FormProblem
+from marketmsg.conversations.models import Attachment, Conversation, Message
 from marketmsg.policy import attachments as rules
 from marketmsg.relay import images, scrub
 
@@ -126,3 +127,23 @@ _SENTENCES = {
 
 def _sentence(refusal: rules.Refusal) -> str:
     return str(_SENTENCES[refusal.rule]) % {"file": refusal.filename, "detected": refusal.detected}
+
+
+def carried_over(conversation: Conversation, attachment_ids: Sequence[int]) -> list[UploadedFile]:
+    """The files of the shop's own blocked message in this conversation, to go with the corrected
+    message: a refused send keeps its attachments (the browser cannot refill a file field)."""
+    found = Attachment.objects.filter(
+        pk__in=[i for i in attachment_ids if isinstance(i, int)][:MAX_CARRIED],
+        message__conversation=conversation,
+        message__author=Message.Author.SELLER,
+        message__state=Message.State.BLOCKED,
+        removed_at__isnull=True,
+    ).order_by("pk")
+    carried: list[UploadedFile] = []
+    for attachment in found:
+        with attachment.file.open("rb") as stored:
+            carried.append(SimpleUploadedFile(attachment.filename, stored.read(), attachment.content_type))
+    return carried
+
+
+MAX_CARRIED = 20

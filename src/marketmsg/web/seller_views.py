@@ -24,7 +24,7 @@ from marketmsg.conversations.listing import (
     row_facts,
     start_of,
 )
-from marketmsg.conversations.models import Message, Template
+from marketmsg.conversations.models import Attachment, Message, Template
 from marketmsg.conversations.services import existing_conversation
 from marketmsg.delivery import status as delivery_status
 from marketmsg.orders import identifiers, report
@@ -119,6 +119,7 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
                 text,
                 no_reply_needed=bool(request.POST.get("no_reply_needed")),
                 files=request.FILES.getlist("files"),
+                carried=[int(v) for v in request.POST.getlist("carry") if v.isdigit() and len(v) < 19],
             )
         except compose.FormProblem as error:
             problem = error
@@ -139,8 +140,19 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
             draft=request.POST.get("text", ""),
             show_all="all" in request.GET,
         )
-        | {"guideline": guideline_views.after_problem(problem, request.POST.get("text", ""))},
+        | {
+            "guideline": guideline_views.after_problem(problem, request.POST.get("text", "")),
+            "kept_files": _kept_files(problem),
+        },
     )
+
+
+def _kept_files(problem: compose.FormProblem | None) -> list[Attachment]:
+    """The files of a reply the guidelines just blocked: they go with the next try (unticked: not)."""
+    blocked_id = getattr(problem, "blocked_id", None)
+    if blocked_id is None:
+        return []
+    return list(Attachment.objects.filter(message_id=blocked_id, removed_at__isnull=True).order_by("pk"))
 
 
 def _picker(request: HttpRequest, **about: str) -> dict[str, object]:
