@@ -594,3 +594,68 @@ def test_no_page_breaks_the_content_security_policy_and_its_scripts_still_work(l
         expect(page.locator("h1").first).to_be_visible()
     context.close()
     assert violations == []
+
+
+def test_a_sellers_working_day_search_chips_time_left_one_click_marks_and_undo(live_server, browser, shop):
+    """The message center's day in Chromium: a search finds a replied order, a chip removes a
+    filter, awaiting rows show their time left, 🔕 marks one in a click and 元に戻す takes it back,
+    and the buyer sees the answer as new."""
+    base = live_server.url
+    taro = shop["taro"]  # type: ignore[index]
+    answered = Message.objects.filter(
+        seller=taro.seller, author=Message.Author.BUYER, needs_reply=False
+    ).first()
+    assert answered is not None  # the shop's story has a thanked, answered order
+    order_id = answered.conversation.order.order_id
+    context = browser.new_context(locale="ja-JP", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    sign_in(page, base, OWNER)
+    page.wait_for_url(f"{base}/messages/**")
+    expect(page.locator("table.messages .time-left").first).to_be_visible()
+    page.fill("input[name=q]", order_id)
+    page.press("input[name=q]", "Enter")
+    expect(page.locator(f'a[href$="#m{answered.pk}"]')).to_be_visible()  # found in every state
+    expect(page.locator(".chip")).to_contain_text([f"検索: {order_id}"])
+    page.click(".chip a.chip-remove")  # remove the search: back to the default view's chip
+    expect(page.locator(".chip")).to_contain_text(["返信待ちのメッセージのみ"])
+    first = rows(page).first
+    subject = first.locator("td.c-subject").inner_text()
+    first.locator("button[name=one]").click()
+    expect(page.locator(".banner.undo")).to_be_visible()
+    expect(page.locator("table.messages")).not_to_contain_text(subject)
+    page.click(".banner.undo button")
+    expect(page.locator("table.messages")).to_contain_text(subject)
+    # The shop answers Taro on the web; his list shows it as new until he opens it.
+    conversation = shop["today"].conversation_id  # type: ignore[attr-defined]
+    page.goto(f"{base}/messages/{conversation}/")
+    page.fill("#message-text", "明日発送いたします。")
+    page.click("#reply button:has-text('送信')")
+    buyer = browser.new_context(locale="ja-JP").new_page()
+    sign_in(buyer, base, TARO)
+    buyer.goto(f"{base}/my/messages/")
+    expect(buyer.locator("tr.unread")).to_contain_text("新しい返信")
+    buyer.click("tr.unread td a >> nth=0")
+    buyer.goto(f"{base}/my/messages/")
+    expect(buyer.locator("tr.unread")).to_have_count(0)
+    buyer.close()
+    context.close()
+
+
+def test_the_owners_settings_have_sections_and_blocking_their_own_address_asks(live_server, browser, shop):
+    base = live_server.url
+    page = browser.new_context(locale="ja-JP").new_page()
+    sign_in(page, base, OWNER)
+    page.wait_for_url(f"{base}/messages/**")
+    page.goto(f"{base}/account/")
+    expect(page.locator("section h2")).to_have_text(
+        ["🕒 時刻と言語", "🏪 ショップ", "🔐 サインインとセキュリティ"]
+    )
+    expect(page.locator("#tz option:checked")).to_have_text("(UTC+09:00) 日本（東京）")
+    page.click("text=代替アドレス")
+    page.locator("section", has_text="承認済みの送信者").locator(f'input[aria-label="{OWNER}"]').check()
+    page.locator("section", has_text="承認済みの送信者").locator("button[value=block]").click()
+    expect(page.get_by_role("alertdialog")).to_contain_text("ショップのメンバーのアドレスです")
+    page.click("text=キャンセル")
+    expect(page.get_by_role("alertdialog")).to_have_count(0)
+    page.close()

@@ -98,6 +98,18 @@ def sign_in(page: Page, base: str, email: str) -> None:
 # MIME types and placeholders in parentheses are words for programs, not for people.
 JARGON = re.compile(r"\b(?:application|image|text|multipart)/[a-z0-9.+-]+|\((?:address|email|name)\)")
 
+# Text that starts with an emoji and goes on in words, where a screen reader would read the emoji.
+SPOKEN_ICONS = """() => {
+  const found = [], walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+    const text = node.textContent.trim(), parent = node.parentElement;
+    if (!/^\\p{Extended_Pictographic}\\uFE0F?\\s+\\S/u.test(text)) continue;
+    if (parent.closest('[aria-hidden="true"], textarea, option, title, script, style')) continue;
+    found.push(text.slice(0, 30));
+  }
+  return found.slice(0, 5);
+}"""
+
 # The innermost elements that reach past the screen's right edge: what makes a page scroll sideways.
 WIDEST = """(limit) => [...document.querySelectorAll('body *')]
   .filter(e => e.getBoundingClientRect().right > limit + 1 && ![...e.children].some(
@@ -130,6 +142,8 @@ def test_axe_finds_what_it_looks_for(live_server, browser: Browser):
     )
     found = " ".join(serious_findings(page))
     assert "label" in found and "color-contrast" in found
+    page.set_content('<p>📥 メッセージ</p><p><span aria-hidden="true">📤</span> 送信済み</p>')
+    assert page.evaluate(SPOKEN_ICONS) == ["📥 メッセージ"]  # the icon check finds what it looks for
     page.close()
 
 
@@ -165,6 +179,10 @@ def test_every_page_in_both_languages_and_sizes(live_server, browser: Browser, l
                         )
                 problems += [
                     f"{path} ({who or 'anonymous'}, {language}, {size}): {f}" for f in serious_findings(page)
+                ]
+                spoken = page.evaluate(SPOKEN_ICONS)
+                problems += [
+                    f"{path} ({who or 'anonymous'}): a screen reader reads the icon in {t!r}" for t in spoken
                 ]
                 if language == "ja" and size == "desktop":  # no English jargon on a Japanese page
                     jargon = JARGON.findall(page.inner_text("main"))

@@ -115,3 +115,13 @@ def test_seller_message_center_lists_finds_by_order_id_and_keeps_the_view_in_the
     client.logout()
     client.login(username="taro.yamada@example.jp", password=PASSWORD)
     assert client.get("/messages/").status_code == 404  # buyers have no seller message center
+
+
+def test_icons_beside_words_are_hidden_from_screen_readers_but_never_inside_a_draft():
+    from marketmsg.web.icons import hide_icons
+
+    page = '<a href="/x">📥 メッセージ</a><span title="添付">📎</span><textarea name="t">⚠ 注意</textarea>'
+    assert hide_icons(page) == (
+        '<a href="/x"><span aria-hidden="true">📥</span> メッセージ</a><span title="添付">📎</span>'
+        '<textarea name="t">⚠ 注意</textarea>'
+    )

@@ -204,6 +204,7 @@ _NINJA = Path(importlib.util.find_spec("ninja").origin or "").parent  # type: ig
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "marketmsg.web.security.SecurityHeadersMiddleware",
+    "marketmsg.web.icons.HideIconEmojiMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
