@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from marketmsg.accounts.models import Buyer, SellerAccount, SellerUser, User
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import SenderAddress
+from marketmsg.conversations.models import Message
+from marketmsg.conversations.services import Draft, post_message
 from marketmsg.orders.models import Order, OrderItem
 
 PASSWORD = "correct horse battery staple"
@@ -56,3 +58,22 @@ def make_pair(seller: SellerAccount | None = None, buyer: Buyer | None = None) -
     order = make_order(seller, buyer)
     pair = addresses.relay_pair(buyer, seller)
     return Pair(seller, buyer, order, pair.buyer_address.address, pair.seller_address.address)
+
+
+def buyer_writes_on_the_web(
+    pair: Pair, subject: str, text: str = "教えてください", order: Order | None = None
+) -> Message:
+    """The pair's buyer writes to the seller on the web about the pair's order (or ``order``)."""
+    return post_message(
+        Draft(
+            seller=pair.seller,
+            buyer=pair.buyer,
+            author=Message.Author.BUYER,
+            channel=Message.Channel.WEB,
+            subject=subject,
+            text=text,
+            sender_email=pair.buyer.email,
+            sender_user=pair.buyer.user,
+            order=order or pair.order,
+        )
+    )

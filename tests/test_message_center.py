@@ -13,11 +13,10 @@ from django.test import Client
 
 from marketmsg.conversations import noreply_link
 from marketmsg.conversations.models import Conversation, Message
-from marketmsg.conversations.services import Draft, post_message
 from marketmsg.delivery.models import Delivery
 from marketmsg.orders.models import OrderItem
 from tests.mail import compose, everything_readable, parse
-from tests.personas import PASSWORD, make_buyer, make_order, make_pair, make_seller
+from tests.personas import PASSWORD, buyer_writes_on_the_web, make_buyer, make_order, make_pair, make_seller
 from tests.test_relay_smtp import deliver_all
 
 pytestmark = pytest.mark.db
@@ -409,19 +408,7 @@ def test_a_long_conversation_shows_the_latest_hundred_and_all_on_request(client)
 @pytest.mark.django_db
 def test_a_search_looks_in_every_state_and_each_filter_is_a_removable_chip(client):
     pair = make_pair()
-    answered = post_message(
-        Draft(
-            seller=pair.seller,
-            buyer=pair.buyer,
-            author=Message.Author.BUYER,
-            channel=Message.Channel.WEB,
-            subject="配送について",
-            text="届きました",
-            sender_email=pair.buyer.email,
-            sender_user=pair.buyer.user,
-            order=pair.order,
-        )
-    )
+    answered = buyer_writes_on_the_web(pair, "配送について", "届きました")
     Message.objects.filter(pk=answered.pk).update(needs_reply=False)  # replied to long ago
     signed_in(client, OWNER)
     order = pair.order.order_id
@@ -477,19 +464,7 @@ def test_awaiting_messages_show_their_time_left_and_sort_by_it(client):
     ages = {"古い質問": 23, "新しい質問": 1, "期限切れの質問": 30}
     made = {}
     for subject, hours in ages.items():
-        message = post_message(
-            Draft(
-                seller=pair.seller,
-                buyer=pair.buyer,
-                author=Message.Author.BUYER,
-                channel=Message.Channel.WEB,
-                subject=subject,
-                text="教えてください",
-                sender_email=pair.buyer.email,
-                sender_user=pair.buyer.user,
-                order=pair.order,
-            )
-        )
+        message = buyer_writes_on_the_web(pair, subject)
         Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(hours=hours))
         made[subject] = message.pk
     signed_in(client, OWNER)
@@ -507,30 +482,14 @@ def test_awaiting_messages_show_their_time_left_and_sort_by_it(client):
     assert "返信期限（24時間）までの残り" in client.get(f"/messages/{conversation}/").content.decode()
 
 
-def buyer_asks(pair, subject: str) -> Message:  # type: ignore[no-untyped-def]
-    return post_message(
-        Draft(
-            seller=pair.seller,
-            buyer=pair.buyer,
-            author=Message.Author.BUYER,
-            channel=Message.Channel.WEB,
-            subject=subject,
-            text="教えてください",
-            sender_email=pair.buyer.email,
-            sender_user=pair.buyer.user,
-            order=pair.order,
-        )
-    )
-
-
 @pytest.mark.django_db
 def test_no_reply_needed_in_one_click_for_a_row_or_a_selection_and_undo(client):
     from marketmsg.web.quick_mark_views import SESSION_KEY, UNDO_SECONDS
 
     pair = make_pair()
-    first, second, third = (buyer_asks(pair, f"質問 {n}") for n in (1, 2, 3))
+    first, second, third = (buyer_writes_on_the_web(pair, f"質問 {n}") for n in (1, 2, 3))
     other_shop = make_pair(make_seller("別の店", "owner@other.example.jp"), pair.buyer)
-    theirs = buyer_asks(other_shop, "別の店への質問")
+    theirs = buyer_writes_on_the_web(other_shop, "別の店への質問")
     signed_in(client, OWNER)
     page = client.get("/messages/").content.decode()
     assert f'name="one" value="{first.pk}"' in page and f'name="ids" value="{second.pk}"' in page
@@ -562,7 +521,7 @@ def test_no_reply_needed_in_one_click_for_a_row_or_a_selection_and_undo(client):
 @pytest.mark.django_db
 def test_a_blocked_reply_looks_unlike_a_delivered_one(client):
     pair = make_pair()
-    asked = buyer_asks(pair, "質問")
+    asked = buyer_writes_on_the_web(pair, "質問")
     signed_in(client, OWNER)
     url = f"/messages/{asked.conversation_id}/"
     client.post(url, {"text": "詳しくは https://example-shop.com/sale をご覧ください"})
@@ -577,7 +536,7 @@ def test_a_blocked_reply_looks_unlike_a_delivered_one(client):
 @pytest.mark.django_db
 def test_the_buyer_sees_subjects_snippets_and_what_is_new_since_their_last_visit(client):
     pair = make_pair()
-    asked = buyer_asks(pair, "配送について")
+    asked = buyer_writes_on_the_web(pair, "配送について")
     signed_in(client, TARO)
     listing = client.get("/my/messages/").content.decode()
     assert "あなた: 配送について" in listing and "教えてください" in listing and "新しい返信" not in listing
@@ -616,7 +575,7 @@ def test_a_reply_the_guidelines_stop_keeps_its_files_for_the_corrected_one(clien
     from tests import files
 
     pair = make_pair()
-    asked = buyer_asks(pair, "領収書について")
+    asked = buyer_writes_on_the_web(pair, "領収書について")
     signed_in(client, OWNER)
     url = f"/messages/{asked.conversation_id}/"
     refused = client.post(
@@ -641,7 +600,9 @@ def test_a_reply_the_guidelines_stop_keeps_its_files_for_the_corrected_one(clien
     assert [a.filename for a in delivered.attachments.all()] == ["領収書.pdf"]
     assert delivered.attachments.get().sha256 == kept[0].sha256
     # Another conversation's (or a delivered message's) files cannot be pulled in by ID.
-    other = buyer_asks(make_pair(pair.seller, make_buyer("hanako@example.jp", "佐藤 花子")), "別件")
+    other = buyer_writes_on_the_web(
+        make_pair(pair.seller, make_buyer("hanako@example.jp", "佐藤 花子")), "別件"
+    )
     client.post(f"/messages/{other.conversation_id}/", {"text": "了解です。", "carry": [str(kept[1].pk)]})
     latest = Message.objects.filter(conversation=other.conversation, author=Message.Author.SELLER).get()
     assert not latest.attachments.exists()

@@ -13,9 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from marketmsg.accounts.models import User
-from marketmsg.conversations.models import Message
-from marketmsg.conversations.services import Draft, post_message
-from tests.personas import PASSWORD, make_buyer, make_pair
+from tests.personas import PASSWORD, buyer_writes_on_the_web, make_buyer, make_pair
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
@@ -27,19 +25,7 @@ STAFF, SUPERVISOR = "staff@marketplace.example", "supervisor@marketplace.example
 def world() -> dict[str, object]:
     pair = make_pair()
     make_buyer("hanako@example.jp", "佐藤 花子")
-    message = post_message(
-        Draft(
-            seller=pair.seller,
-            buyer=pair.buyer,
-            author=Message.Author.BUYER,
-            channel=Message.Channel.WEB,
-            subject="配送について",
-            text="いつ届きますか？",
-            sender_email=pair.buyer.email,
-            sender_user=pair.buyer.user,
-            order=pair.order,
-        )
-    )
+    message = buyer_writes_on_the_web(pair, "配送について", "いつ届きますか？")
     User.objects.create_user(STAFF, PASSWORD, name="運営 一郎", role=User.Role.STAFF)
     User.objects.create_user(SUPERVISOR, PASSWORD, name="監督 花子", role=User.Role.STAFF, is_supervisor=True)
     return {"conversation": message.conversation_id, "order": pair.order.order_id}
