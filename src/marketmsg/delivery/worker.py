@@ -20,7 +20,7 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from marketmsg import observability, rows
-from marketmsg.accounts import mail as account_mail
+from marketmsg.delivery import account_mail
 from marketmsg.delivery.models import Delivery, DeliveryAttempt
 from marketmsg.delivery.notices import notify_failure
 from marketmsg.delivery.sending import Outcome, SendResult, SmtpSession
