@@ -3,10 +3,17 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from marketmsg.api.v1 import api
+from marketmsg.integration.api import api as operator_api
+
+# The pages (web), the sellers' API and the operator's API are mounted side by side here: no edge
+# mounts or imports another.
 urlpatterns = [
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico before they read a page (and for files that have no page).
     path("favicon.ico", RedirectView.as_view(url=static("web/favicon.svg"), permanent=True)),
+    path("api/v1/", api.urls),
+    path("api/operator/v1/", operator_api.urls),
     path("", include("marketmsg.sso.urls")),
     path("", include("marketmsg.web.urls")),
 ]

@@ -37,13 +37,12 @@ from marketmsg.api.schemas import (
     ProblemOut,
     ReplyIn,
 )
-from marketmsg.conversations import compose, screening
+from marketmsg.conversations import compose, screening, visibility
 from marketmsg.conversations.errors import FormProblem, GuidelinesProblem
 from marketmsg.conversations.listing import ListQuery, messages_for, row_facts
 from marketmsg.conversations.models import Attachment, Conversation, Message
 from marketmsg.delivery import status as delivery_status
 from marketmsg.orders.models import Order
-from marketmsg.web import thread
 
 router = Router(tags=["messages"])
 ERRORS: dict[int, Any] = {
@@ -127,7 +126,7 @@ def message_out(message: Message) -> MessageOut:
         channel=message.channel,
         state=message.state,
         subject=message.subject,
-        text=thread.body_of(message),
+        text=visibility.body_of(message),
         needs_reply=message.needs_reply,
         no_reply_needed=message.marked_no_reply_at is not None,
         has_attachments=message.has_attachments,
@@ -264,7 +263,7 @@ def read_conversation(
     """A conversation with its latest ``limit`` messages, oldest first, including held and blocked
     ones (with the rules that blocked them); marketplace notices are not listed."""
     conversation = _conversation(request, conversation_id)
-    shown = thread.visible_messages(conversation, Message.Author.SELLER, params.limit)
+    shown = visibility.visible_messages(conversation, Message.Author.SELLER, params.limit)
     earlier = len(shown) > params.limit
     shown = shown[1:] if earlier else shown
     relay = addresses.relay_pair(conversation.buyer, conversation.seller).buyer_address.address

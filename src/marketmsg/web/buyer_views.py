@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from marketmsg.accounts.models import SellerAccount
-from marketmsg.conversations import compose
+from marketmsg.conversations import compose, visibility
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.orders import identifiers
 from marketmsg.orders.models import Order, OrderItem
@@ -31,7 +31,7 @@ def orders(request: HttpRequest) -> HttpResponse:
     )
     page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     talks = dict(
-        thread.buyer_conversations(buyer)
+        visibility.buyer_conversations(buyer)
         .filter(order__in=list(page.object_list))
         .values_list("order_id", "id")
     )
@@ -109,7 +109,7 @@ def ask_about_product(request: HttpRequest) -> HttpResponse:
 
 @buyer_only
 def conversations(request: HttpRequest) -> HttpResponse:
-    rows = thread.buyer_conversations(access.buyer_of(request))
+    rows = visibility.buyer_conversations(access.buyer_of(request))
     page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "web/buyer_conversations.html", {"page": page})
 

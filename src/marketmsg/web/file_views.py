@@ -8,8 +8,8 @@ from django.http import FileResponse, Http404, HttpRequest
 
 from marketmsg.accounts.models import User
 from marketmsg.conversations.models import Attachment, Message
+from marketmsg.conversations.visibility import shown_to_buyer
 from marketmsg.web.access import user_of, works_for
-from marketmsg.web.thread import shown_to_buyer
 
 
 def _may_see(request: HttpRequest, message: Message) -> bool:

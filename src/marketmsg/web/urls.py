@@ -1,7 +1,5 @@
 from django.urls import include, path
 
-from marketmsg.api.v1 import api
-from marketmsg.integration.api import api as operator_api
 from marketmsg.sso import views as sso_views
 from marketmsg.web import (
     account_views,
@@ -45,8 +43,6 @@ urlpatterns = [
     path("account/", account_views.settings_page, name="account"),
     path("account/tokens/", token_views.tokens, name="api-tokens"),
     path("account/tokens/<int:token_id>/revoke/", token_views.revoke, name="api-token-revoke"),
-    path("api/v1/", api.urls),
-    path("api/operator/v1/", operator_api.urls),
     # seller
     path("messages/", seller_views.message_list, name="seller-messages"),
     path("messages/<int:conversation_id>/", seller_views.conversation, name="seller-conversation"),
