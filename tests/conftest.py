@@ -27,8 +27,9 @@ import pytest  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
 from aiosmtpd.smtp import SMTP, Envelope, Session  # noqa: E402
 
-# Chromium fixtures (browser, shots) for the browser tests.
-pytest_plugins = ["tests.browsing"]
+# Shared fixtures from their own modules: Chromium (browser, shots) for the browser tests, and the
+# process tests' own database (database_url).
+pytest_plugins = ["tests.browsing", "tests.support.processes"]
 
 CORPUS = Path(
     os.environ.get(

@@ -12,7 +12,7 @@ from marketmsg.conversations.models import Message
 from marketmsg.relay import inbound
 from tests.mail import compose
 from tests.personas import PASSWORD, make_buyer, make_pair, make_seller
-from tests.test_relay_smtp import deliver_all
+from tests.support.delivery import deliver_all
 
 OWNER = "owner@sakura-books.example.jp"
 BUYER = "taro.yamada@example.jp"

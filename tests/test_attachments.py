@@ -14,7 +14,7 @@ from marketmsg.policy import attachments as rules
 from tests import files
 from tests.mail import everything_readable, parse
 from tests.personas import make_pair
-from tests.test_relay_smtp import deliver_all
+from tests.support.delivery import deliver_all
 
 OWNER = "owner@sakura-books.example.jp"
 PNG = files.image("PNG")

@@ -23,7 +23,7 @@ from marketmsg.delivery.models import Delivery
 from tests import files as test_files
 from tests.mail import compose, parse
 from tests.personas import PASSWORD, Pair, make_buyer, make_order, make_pair
-from tests.test_relay_smtp import deliver_all
+from tests.support.delivery import deliver_all
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -25,7 +25,7 @@ from marketmsg.demo.seeding import seed
 from marketmsg.relay import parsing
 from tests.conftest import CORPUS
 from tests.mail import everything_readable, parse
-from tests.test_relay_smtp import deliver_all
+from tests.support.delivery import deliver_all
 
 pytestmark = pytest.mark.db
 ENHANCED = re.compile(r"^[245]\.\d{1,3}\.\d{1,3} \S+ \S+")

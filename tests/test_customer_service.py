@@ -15,7 +15,7 @@ from marketmsg.conversations.services import answer_as_marketplace
 from tests.mail import compose as mail
 from tests.mail import everything_readable, parse
 from tests.personas import PASSWORD, make_order, make_pair
-from tests.test_relay_smtp import deliver_all
+from tests.support.delivery import deliver_all
 
 pytestmark = pytest.mark.db
 TARO = "taro.yamada@example.jp"

@@ -13,7 +13,7 @@ from marketmsg.delivery.models import Delivery
 from marketmsg.delivery.notices import clean_reason
 from tests.mail import compose, everything_readable, parse
 from tests.personas import make_buyer, make_pair, make_seller
-from tests.test_relay_smtp import deliver_all
+from tests.support.delivery import deliver_all
 
 pytestmark = pytest.mark.db
 

@@ -17,7 +17,7 @@ from aiosmtpd.controller import Controller
 from tests.conftest import SinkHandler, free_port
 from tests.files import image
 from tests.mail import compose
-from tests.test_crash_safety import Service, migrated_and_seeded, smtp_answer
+from tests.support.processes import Service, migrated_and_seeded, smtp_answer
 
 pytestmark = [
     pytest.mark.db,

@@ -73,7 +73,7 @@ def scrape(client: Client, **headers: str) -> dict[str, float]:
 def test_metrics_count_replies_messages_deliveries_and_show_the_queue(gateway, sink, settings):
     from tests.mail import compose
     from tests.personas import make_pair
-    from tests.test_relay_smtp import deliver_all
+    from tests.support.delivery import deliver_all
 
     client = Client()
     before = scrape(client)
@@ -125,7 +125,7 @@ def test_json_logs_follow_one_message_from_gateway_to_worker_without_addresses(g
     from marketmsg.logs import JsonFormatter
     from tests.mail import compose
     from tests.personas import make_pair
-    from tests.test_relay_smtp import deliver_all
+    from tests.support.delivery import deliver_all
 
     caplog.set_level(logging.INFO)
     pair = make_pair()

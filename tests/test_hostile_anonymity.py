@@ -21,7 +21,7 @@ from marketmsg.api.models import ApiToken
 from tests import files
 from tests.mail import compose, everything_readable
 from tests.personas import PASSWORD, make_pair
-from tests.test_relay_smtp import deliver_all
+from tests.support.delivery import deliver_all
 
 pytestmark = [pytest.mark.db]
 OWNER = "owner@sakura-books.example.jp"

@@ -27,12 +27,7 @@ from aiosmtpd.controller import Controller
 
 from tests.conftest import SinkHandler, free_port
 from tests.mail import parse
-from tests.test_crash_safety import (  # noqa: F401 (database_url is a fixture)
-    Service,
-    database_url,
-    mail_about_order,
-    migrated_and_seeded,
-)
+from tests.support.processes import Service, mail_about_order, migrated_and_seeded
 
 pytestmark = [
     pytest.mark.db,
@@ -63,7 +58,7 @@ def post_to_either(ports: list[int], token: str, path: str, body: dict, key: str
     return 0
 
 
-def test_two_of_each_on_one_postgresql_with_one_of_each_killed(tmp_path: Path, database_url: str):  # noqa: F811
+def test_two_of_each_on_one_postgresql_with_one_of_each_killed(tmp_path: Path, database_url: str):
     sink = SinkHandler()
     sink_port = free_port()
     sink_controller = Controller(sink, hostname="127.0.0.1", port=sink_port)

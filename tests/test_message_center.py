@@ -17,7 +17,7 @@ from marketmsg.delivery.models import Delivery
 from marketmsg.orders.models import OrderItem
 from tests.mail import compose, everything_readable, parse
 from tests.personas import PASSWORD, buyer_writes_on_the_web, make_buyer, make_order, make_pair, make_seller
-from tests.test_relay_smtp import deliver_all
+from tests.support.delivery import deliver_all
 
 pytestmark = pytest.mark.db
 

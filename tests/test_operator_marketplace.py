@@ -16,7 +16,7 @@ from marketmsg.accounts.models import User
 from marketmsg.webhooks import sender
 from tests.mail import compose, everything_readable, parse
 from tests.personas import PASSWORD
-from tests.test_relay_smtp import deliver_all
+from tests.support.delivery import deliver_all
 from tests.webhook_receiver import Receiver
 
 pytestmark = [pytest.mark.db]

@@ -27,7 +27,7 @@ from marketmsg.gateway.postfix import PostfixPlan, write_instance
 from tests.conftest import crlf, free_port
 from tests.mail import compose, parse
 from tests.personas import make_pair
-from tests.test_relay_smtp import deliver_all
+from tests.support.delivery import deliver_all
 
 BUYER = "taro.yamada@example.jp"
 OWNER = "owner@sakura-books.example.jp"

@@ -19,7 +19,7 @@ from aiosmtpd.controller import Controller
 
 from tests.conftest import SinkHandler, free_port
 from tests.mail import compose, parse
-from tests.test_crash_safety import Service, database_url, migrated_and_seeded, smtp_answer  # noqa: F401
+from tests.support.processes import Service, migrated_and_seeded, smtp_answer
 
 pytestmark = [
     pytest.mark.db,
@@ -89,7 +89,7 @@ def smtp_code(port: int, sender: str, to: str, data: bytes) -> int:
     return smtp_answer(port, sender, to, data)[0]
 
 
-def test_postgresql_away_for_a_while_then_back(tmp_path: Path, database_url: str):  # noqa: F811
+def test_postgresql_away_for_a_while_then_back(tmp_path: Path, database_url: str):
     sink = SinkHandler()
     sink_port, gateway_port, web_port = free_port(), free_port(), free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=sink_port)

@@ -9,24 +9,15 @@ import pytest
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import SenderAddress
 from marketmsg.conversations.models import Conversation, Message
-from marketmsg.delivery import worker
 from marketmsg.delivery.models import Delivery
 from tests.conftest import crlf
 from tests.mail import compose, everything_readable, parse
 from tests.personas import make_buyer, make_pair, make_seller
+from tests.support.delivery import deliver_all
 
 pytestmark = pytest.mark.db
 TARO = "taro.yamada@example.jp"
 OWNER = "owner@sakura-books.example.jp"
-
-
-def deliver_all() -> int:
-    total = 0
-    while True:
-        done = worker.run_once("test-worker")
-        total += done
-        if not done:
-            return total
 
 
 def test_buyer_mail_reaches_seller_from_buyer_relay_address_without_real_address(gateway, sink):

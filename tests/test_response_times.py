@@ -24,7 +24,7 @@ from marketmsg.relay import inbound
 from tests.mail import compose as mail
 from tests.mail import everything_readable
 from tests.personas import PASSWORD, make_order, make_pair
-from tests.test_relay_smtp import deliver_all
+from tests.support.delivery import deliver_all
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 OWNER = "owner@sakura-books.example.jp"

@@ -20,7 +20,7 @@ from marketmsg.mailauth import inbound as mailauth
 from marketmsg.mailauth import resolver
 from tests.mail import compose
 from tests.personas import make_pair
-from tests.test_relay_smtp import deliver_all
+from tests.support.delivery import deliver_all
 
 pytestmark = pytest.mark.db
 OWNER = "owner@sakura-books.example.jp"

@@ -18,7 +18,7 @@ from marketmsg.conversations.models import Message
 from marketmsg.delivery.models import Delivery
 from tests.mail import compose, everything_readable, parse
 from tests.personas import PASSWORD, make_pair
-from tests.test_relay_smtp import deliver_all
+from tests.support.delivery import deliver_all
 
 pytestmark = pytest.mark.db
 OWNER = "owner@sakura-books.example.jp"

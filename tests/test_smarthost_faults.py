@@ -14,7 +14,7 @@ from marketmsg.delivery.models import Delivery
 from tests.conftest import free_port
 from tests.mail import compose, everything_readable, parse
 from tests.personas import make_buyer, make_pair
-from tests.test_relay_smtp import deliver_all
+from tests.support.delivery import deliver_all
 
 pytestmark = pytest.mark.db
 OWNER = "owner@sakura-books.example.jp"

@@ -17,7 +17,7 @@ from marketmsg.gateway.limits import Buckets, Limits, Rate, Settings
 from tests.conftest import Gateway, crlf
 from tests.mail import compose
 from tests.personas import make_buyer, make_pair, make_seller
-from tests.test_relay_smtp import deliver_all
+from tests.support.delivery import deliver_all
 
 pytestmark = [pytest.mark.db]
 

@@ -22,7 +22,7 @@ from marketmsg.staff.models import AuditEntry, Claim, CustomerServiceClosure
 from tests import files
 from tests.mail import compose as mail
 from tests.personas import PASSWORD, make_order, make_pair
-from tests.test_relay_smtp import deliver_all
+from tests.support.delivery import deliver_all
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db]
 OWNER = "owner@sakura-books.example.jp"

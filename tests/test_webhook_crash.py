@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_crash_safety import Service, database_url  # noqa: F401 (a fixture)
+from tests.support.processes import Service
 from tests.webhook_receiver import Receiver
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
@@ -60,7 +60,7 @@ def marketplace(path: Path) -> None:
     path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
 
 
-def test_sigkill_of_the_webhook_sender_loses_no_event(tmp_path: Path, database_url: str):  # noqa: F811
+def test_sigkill_of_the_webhook_sender_loses_no_event(tmp_path: Path, database_url: str):
     receiver = Receiver()
     env = {
         **__import__("os").environ,
