@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.management import call_command
 
-from marketmsg.addresses import senders
 from marketmsg.addresses.models import SenderAddress
+from marketmsg.conversations import senders
 from marketmsg.conversations.models import Message
 from marketmsg.mailauth import inbound as mailauth
 from marketmsg.mailauth import resolver

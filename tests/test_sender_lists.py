@@ -11,9 +11,9 @@ from django.contrib.admin.sites import site as admin_site
 from django.test import Client
 
 from marketmsg.accounts.models import SellerUser, User
-from marketmsg.addresses import senders
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import SenderAddress, SenderAddressChange
+from marketmsg.conversations import senders
 from marketmsg.conversations.models import Message
 from marketmsg.delivery.models import Delivery
 from tests.mail import compose, everything_readable, parse

@@ -235,3 +235,12 @@ def seller_real_addresses(account: SellerAccount) -> set[str]:
     addresses = {email for email, _ in found}
     addresses |= {a.strip() for a in account.notification_emails.split(",") if a.strip()}
     return {a.lower() for a in addresses}
+
+
+def replacement_map(pair: RelayPair, extra_seller: set[str] | None = None) -> dict[str, str]:
+    """Each real address of either party mapped to that party's relay address."""
+    buyer_relay, seller_relay = pair.buyer_address, pair.seller_address
+    sellers = seller_real_addresses(seller_relay.seller) | (extra_seller or set())
+    mapping = {a: seller_relay.address for a in sellers}
+    mapping[buyer_relay.buyer.email.lower()] = buyer_relay.address
+    return mapping

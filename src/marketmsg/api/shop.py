@@ -8,12 +8,11 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 
 from marketmsg.accounts.models import SellerUser
-from marketmsg.addresses import senders
 from marketmsg.addresses.models import SenderAddress
 from marketmsg.api.auth import needs, shop_of
 from marketmsg.api.problems import Problem, not_found
 from marketmsg.api.schemas import MetricsOut, ProblemOut, SenderAddressOut, TemplateIn, TemplateOut
-from marketmsg.conversations import metrics, templating
+from marketmsg.conversations import metrics, senders, templating
 from marketmsg.conversations.errors import FormProblem
 from marketmsg.conversations.models import Template
 

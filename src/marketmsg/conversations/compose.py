@@ -24,7 +24,6 @@ from marketmsg.conversations.errors import FormProblem, GuidelinesProblem
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.conversations.services import Draft, conversation_for, post_message
 from marketmsg.orders.models import Order
-from marketmsg.relay.inbound import replacement_map
 
 MAX_TEXT = 20_000
 MAX_SUBJECT = 200
@@ -105,7 +104,9 @@ def _post(
     accepted: list[uploads.StoredFile] = []
     if files:
         pair = addresses.relay_pair(conversation.buyer, conversation.seller)
-        replacements = replacement_map(pair, extra_seller={user.email} if author == Author.SELLER else set())
+        replacements = addresses.replacement_map(
+            pair, extra_seller={user.email} if author == Author.SELLER else set()
+        )
         accepted = uploads.store(uploads.scrubbed(uploads.accept(list(files)), replacements))
     draft = Draft(
         seller=conversation.seller,

@@ -23,9 +23,9 @@ from django.db import connection
 
 from marketmsg import rows
 from marketmsg.conversations import median
+from marketmsg.policy.response import ON_TIME_SECONDS
 
 SLOT_SECONDS = 15 * 60
-ON_TIME_SECONDS = 24 * 3600
 TABLE = "conversations_responsetally"
 
 # The buyer messages the response-time figures count (SPEC F6), as SQL: not auto-replies, not

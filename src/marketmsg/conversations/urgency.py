@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from marketmsg.conversations.tally import ON_TIME_SECONDS
+from marketmsg.policy.response import ON_TIME_SECONDS
 
 
 @dataclass(frozen=True)

@@ -211,7 +211,9 @@ def _draft(
         raise Refused(Refusal.LOOP)
     author = Message.Author.SELLER if relay.side == RelayAddress.Side.BUYER else Message.Author.BUYER
     pair = addresses.relay_pair_of(relay)
-    replacements = replacement_map(pair, extra_seller={sender} if author == Message.Author.SELLER else set())
+    replacements = addresses.replacement_map(
+        pair, extra_seller={sender} if author == Message.Author.SELLER else set()
+    )
     body = parsing.bodies(mail)
     subject = parsing.header_text(mail, "Subject")
     place = thread(mail, relay, subject)
@@ -251,15 +253,6 @@ def _draft(
         # Written now, outside the write transaction (ADR 7), scrubbed as the relayed mail will be.
         files=uploads.store(uploads.scrubbed(files, replacements)),
     )
-
-
-def replacement_map(pair: addresses.RelayPair, extra_seller: set[str] | None = None) -> dict[str, str]:
-    """Each real address of either party mapped to that party's relay address."""
-    buyer_relay, seller_relay = pair.buyer_address, pair.seller_address
-    sellers = addresses.seller_real_addresses(seller_relay.seller) | (extra_seller or set())
-    mapping = {a: seller_relay.address for a in sellers}
-    mapping[buyer_relay.buyer.email.lower()] = buyer_relay.address
-    return mapping
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from marketmsg.delivery.models import Delivery
 from marketmsg.mailauth import signing
 from marketmsg.policy import guidelines
 from marketmsg.relay import render
-from marketmsg.relay.inbound import replacement_map
 
 MARKETPLACE_NAME = "マーケットプレイス / Marketplace"
 REFERENCES_KEPT = 20
@@ -44,7 +43,7 @@ def render_delivery(delivery: Delivery, eight_bit: bool = True) -> Rendered:
     extra = (
         {message.sender_email} if message.author == Message.Author.SELLER and message.sender_email else set()
     )
-    replacements = replacement_map(pair, extra_seller=extra)
+    replacements = addresses.replacement_map(pair, extra_seller=extra)
     if message.author == Message.Author.BUYER:
         from_name, from_address = buyer.name, pair.buyer_address.address
         reader = Message.Author.SELLER

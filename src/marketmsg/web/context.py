@@ -8,7 +8,7 @@ from django.http import HttpRequest
 
 from marketmsg.accounts.models import SellerUser
 from marketmsg.accounts.profiles import is_seller_user
-from marketmsg.addresses import senders
+from marketmsg.conversations import senders
 from marketmsg.web import access
 
 

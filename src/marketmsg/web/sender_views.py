@@ -12,8 +12,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from marketmsg.accounts.models import SellerAccount, SellerUser
-from marketmsg.addresses import senders
 from marketmsg.addresses.models import SenderAddress, SenderAddressChange
+from marketmsg.conversations import senders
 from marketmsg.conversations.models import Message
 from marketmsg.web.access import seller_only, user_of
 

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from marketmsg import rows
-from marketmsg.conversations.tally import ON_TIME_SECONDS
+from marketmsg.policy.response import ON_TIME_SECONDS
 from marketmsg.webhooks import events
 
 _AT_RISK_SQL = (
