@@ -332,7 +332,8 @@ STAFF_OIDC_SCOPES = _env("STAFF_OIDC_SCOPES", "openid email profile marketmsg")
 STAFF_OIDC_ROLE_CLAIM = _env("STAFF_OIDC_ROLE_CLAIM", "marketmsg_role")
 # How long a session begun through a provider lasts before the provider is asked again.
 SSO_SESSION_SECONDS = _duration(_env("SSO_SESSION", "8h"))
-# Account mail (password links, invitations) is queued and sent by the worker (accounts.mail).
+# Account mail (password links, invitations) is queued (accounts.mail) and sent by the worker
+# (delivery.account_mail).
 ACCOUNT_MAIL_FROM = _env("ACCOUNT_MAIL_FROM", f"no-reply@{RELAY_DOMAIN}")
 DEFAULT_FROM_EMAIL = ACCOUNT_MAIL_FROM
 EMAIL_BACKEND = "marketmsg.accounts.mail.OutboxBackend"
