@@ -234,22 +234,22 @@ def mark_no_reply_needed(message: Message, user: User | None) -> bool:
     """Mark one buyer message; False when it was already answered or marked (nothing changes)."""
     if message.author != Author.BUYER:
         return False
-    return _mark("id = %s", message.pk, user) == 1
+    return len(_mark("id = %s", [message.pk], user)) == 1
 
 
 def mark_conversation_no_reply_needed(conversation: Conversation, user: User) -> int:
     """The reply form's checkbox: every buyer message still waiting in the conversation."""
-    return _mark("conversation_id = %s AND author = 'buyer'", conversation.pk, user)
+    return len(_mark("conversation_id = %s AND author = 'buyer'", [conversation.pk], user))
 
 
 def mark_many_no_reply_needed(seller: SellerAccount, message_ids: list[int], user: User) -> list[int]:
     """The list's one-click marks: the shop's buyer messages among ``message_ids`` that still
     wait; returns the IDs it marked (for undo)."""
-    marked: list[int] = []
-    for message_id in message_ids[:200]:
-        if _mark("id = %s AND seller_id = %s AND author = 'buyer'", message_id, user, extra=[seller.pk]):
-            marked.append(message_id)
-    return marked
+    chosen = message_ids[:200]
+    if not chosen:
+        return []
+    marks = ", ".join(["%s"] * len(chosen))
+    return _mark(f"id IN ({marks}) AND seller_id = %s AND author = 'buyer'", [*chosen, seller.pk], user)
 
 
 def undo_no_reply_needed(seller: SellerAccount, message_ids: list[int], user: User) -> int:
@@ -274,16 +274,16 @@ def undo_no_reply_needed(seller: SellerAccount, message_ids: list[int], user: Us
     return len(restored)
 
 
-def _mark(which: str, key: int, user: User | None, extra: list[object] | None = None) -> int:
-    """Mark the waiting messages ``which`` selects; a marked message leaves the response-time
-    figures, so it leaves the tally in the same transaction."""
+def _mark(which: str, params: list[object], user: User | None) -> list[int]:
+    """Mark the waiting messages ``which`` selects (one statement) and return their IDs; a marked
+    message leaves the response-time figures, so it leaves the tally in the same transaction."""
     with transaction.atomic():
         marked = rows.fetchall(
             "UPDATE conversations_message SET needs_reply = %s, marked_no_reply_at = %s, "
             f"marked_no_reply_by_id = %s WHERE {which} AND needs_reply "
-            f"RETURNING seller_id, {tally.epoch_sql('created_at')}",
-            [False, rows.db_value(timezone.now()), user.pk if user else None, key, *(extra or [])],
+            f"RETURNING id, seller_id, {tally.epoch_sql('created_at')}",
+            [False, rows.db_value(timezone.now()), user.pk if user else None, *params],
         )
-        for seller_id, arrived in marked:
+        for _, seller_id, arrived in marked:
             tally.received(seller_id, arrived, -1)
-    return len(marked)
+    return sorted(int(row[0]) for row in marked)

@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from marketmsg.accounts.models import AccountMail
-from marketmsg.delivery.sending import Outcome, SmtpSession
+from marketmsg.delivery.sending import Outcome, SmtpSession, next_attempt_delay
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +59,11 @@ def send_due(owner: str, session: SmtpSession) -> int:
         if result.outcome == Outcome.DELIVERED:
             fields.update(state=AccountMail.State.DELIVERED, finished_at=now)
         else:
-            schedule = settings.RETRY_SCHEDULE
-            attempt = mail.attempts + 1
-            if result.outcome == Outcome.PERMANENT or attempt > len(schedule):
+            delay = None if result.outcome == Outcome.PERMANENT else next_attempt_delay(mail.attempts + 1)
+            if delay is None:
                 fields.update(state=AccountMail.State.FAILED, finished_at=now)
             else:
-                fields.update(next_attempt_at=now + timedelta(seconds=schedule[attempt - 1]))
+                fields.update(next_attempt_at=now + timedelta(seconds=delay))
         AccountMail.objects.filter(pk=mail.pk, lease_owner=owner).update(lease_until=None, **fields)
-        log.info(
-            "account mail %s (%s): %s %s",
-            mail.pk,
-            mail.kind,
-            fields.get("state", "deferred"),
-            result.reply[:200],
-        )
+        log.info("account mail %s (%s): %s", mail.pk, mail.kind, fields.get("state", "deferred"))
     return len(claimed)

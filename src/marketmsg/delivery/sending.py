@@ -13,6 +13,8 @@ import smtplib
 from dataclasses import dataclass
 from enum import Enum
 
+from django.conf import settings
+
 log = logging.getLogger(__name__)
 
 
@@ -127,3 +129,10 @@ class SmtpSession:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def next_attempt_delay(attempts: int) -> int | None:
+    """Seconds until the next try after ``attempts`` failed tries, or None to give up (the relay's
+    schedule, MARKETMSG_RETRY_SCHEDULE; account mail follows it too)."""
+    schedule = settings.RETRY_SCHEDULE
+    return schedule[attempts - 1] if attempts <= len(schedule) else None

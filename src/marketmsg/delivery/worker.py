@@ -23,7 +23,7 @@ from marketmsg import observability, rows
 from marketmsg.delivery import account_mail
 from marketmsg.delivery.models import Delivery, DeliveryAttempt
 from marketmsg.delivery.notices import notify_failure
-from marketmsg.delivery.sending import Outcome, SendResult, SmtpSession
+from marketmsg.delivery.sending import Outcome, SendResult, SmtpSession, next_attempt_delay
 from marketmsg.relay.outbound import render_delivery
 from marketmsg.relay.render import LeakDetected
 from marketmsg.webhooks import events
@@ -78,12 +78,6 @@ def claim(owner: str, limit: int = 20) -> list[Delivery]:
         return []
     claimed = Delivery.objects.select_related("message").filter(pk__in=[row[0] for row in taken])
     return list(claimed.order_by("next_attempt_at", "id"))
-
-
-def next_attempt_delay(attempts: int) -> int | None:
-    """Seconds until the next try after ``attempts`` failed tries, or None to give up."""
-    schedule = settings.RETRY_SCHEDULE
-    return schedule[attempts - 1] if attempts <= len(schedule) else None
 
 
 def deliver(delivery: Delivery, owner: str, session: SmtpSession) -> Outcome:

@@ -4,7 +4,8 @@ happened and what to do next. The subject shown is the person's own ID at the ma
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
-from django.template import loader
+
+from marketmsg.web.errors import bilingual_page
 
 # reason → (status, icon, title ja, title en, text ja, text en)
 REFUSALS: dict[str, tuple[int, str, str, str, str, str]] = {
@@ -53,12 +54,6 @@ REFUSALS: dict[str, tuple[int, str, str, str, str, str]] = {
 def refused(request: HttpRequest, reason: str, subject: str = "") -> HttpResponse:
     status, icon, title_ja, title_en, text_ja, text_en = REFUSALS[reason]
     shown = subject[:80] or "—"
-    context = {
-        "code": status, "icon": icon, "title_ja": title_ja, "title_en": title_en,
-        "text_ja": text_ja.format(subject=shown), "text_en": text_en.format(subject=shown),
-        "again": True,
-    }  # fmt: skip
-    response = HttpResponse(loader.render_to_string("web/error.html", context, request), status=status)
-    if status == 503:
-        response["Retry-After"] = "60"
-    return response
+    return bilingual_page(
+        status, icon, title_ja, title_en, text_ja.format(subject=shown), text_en.format(subject=shown), True
+    )

@@ -33,10 +33,23 @@ PAGES = {
 
 
 def error_page(request: HttpRequest | None, code: int) -> HttpResponse:
-    icon, title_ja, title_en, text_ja, text_en = PAGES[code]
+    return bilingual_page(code, *PAGES[code])
+
+
+def bilingual_page(
+    code: int,
+    icon: str,
+    title_ja: str,
+    title_en: str,
+    text_ja: str,
+    text_en: str,
+    sign_in_again: bool = False,
+) -> HttpResponse:
+    """A page that says in Japanese and English what happened and what to do next (also the
+    sign-in refusals of marketmsg.sso); a 503 asks to come back in a minute."""
     context = {
         "code": code, "icon": icon, "title_ja": title_ja, "title_en": title_en,
-        "text_ja": text_ja, "text_en": text_en,
+        "text_ja": text_ja, "text_en": text_en, "again": sign_in_again,
     }  # fmt: skip
     response = HttpResponse(loader.render_to_string("web/error.html", context), status=code)
     if code == 503:
