@@ -5,6 +5,7 @@ system: a tmpfs the test mounts (needs root; CI runs as root and must not skip i
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sqlite3
 import subprocess
@@ -98,10 +99,14 @@ def test_a_full_disk_answers_452_keeps_nothing_half_written_and_recovers(small_d
         with sqlite3.connect(database) as db:
             assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
             subjects = [row[0] for row in db.execute("SELECT subject FROM conversations_message")]
+            [(raw_sha256,)] = db.execute("SELECT raw_sha256 FROM conversations_message").fetchall()
             files = db.execute("SELECT file FROM conversations_attachment").fetchall()
         assert subjects == ["before"]  # nothing of the refused mails was kept
         stored_files = [p for p in (small_disk / "media").rglob("*") if p.is_file()]
-        assert files == [] and stored_files == []  # not even half a photo
+        # Only the first mail's raw MIME is in the blob store: nothing of the refused ones, not
+        # even half a photo or a temporary file.
+        assert files == [] and len(stored_files) == 1 and stored_files[0].name == raw_sha256
+        assert hashlib.sha256(stored_files[0].read_bytes()).hexdigest() == raw_sha256
         assert smtp_answer(port, sender, to, with_photo(sender, to))[0] == 250  # room again
     finally:
         gateway.stop()

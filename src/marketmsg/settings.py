@@ -193,6 +193,8 @@ INSTALLED_APPS = [
     "marketmsg.integration",
     "marketmsg.webhooks",
     "marketmsg.sso",
+    "marketmsg.blobs",
+    "marketmsg.retention",
     "django_otp",
     "django_otp.plugins.otp_totp",
 ]
@@ -296,6 +298,58 @@ STATIC_ROOT = DATA_DIR / "static"
 STATICFILES_DIRS = [_NINJA / "static"]
 STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_ROOT = DATA_DIR / "media"
+
+# --- blob store: raw MIME and attachment files (ADR 21) ----------------------------------------
+# "file": this machine's MEDIA_ROOT (one machine only). "s3": an S3 bucket (AWS or any
+# S3-compatible server), which is what several machines share instead of a disk.
+BLOB_STORE = _env("BLOB_STORE", "file").strip().lower()
+if BLOB_STORE not in {"file", "s3"}:
+    raise ValueError(f"MARKETMSG_BLOB_STORE must be file or s3, not {BLOB_STORE!r}")
+S3_BUCKET = _env("S3_BUCKET")
+if BLOB_STORE == "s3" and not S3_BUCKET:
+    raise ValueError("MARKETMSG_BLOB_STORE=s3 needs MARKETMSG_S3_BUCKET")
+_BLOBS: dict[str, Any] = (
+    {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "location": _env("S3_PREFIX").strip("/"),
+            # Unset: boto3's own chain (environment, instance profile, ~/.aws).
+            "access_key": _env("S3_ACCESS_KEY_ID") or None,
+            "secret_key": _env("S3_SECRET_ACCESS_KEY") or None,
+            "endpoint_url": _env("S3_ENDPOINT_URL") or None,
+            "region_name": _env("S3_REGION") or None,
+            "file_overwrite": True,  # content-addressed: the same name is the same bytes
+            "default_acl": None,
+            "querystring_auth": True,
+        },
+    }
+    if BLOB_STORE == "s3"
+    else {
+        "BACKEND": "marketmsg.blobs.filesystem.BlobFileStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT)},
+    }
+)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "blobs": _BLOBS,
+}
+# A blob written by a mail or upload whose transaction then failed is removed after this long.
+BLOB_SWEEP_GRACE = _duration(_env("BLOB_SWEEP_GRACE", "1d"))
+
+
+# --- retention (marketmsg purge, daily) -------------------------------------------------------
+# How long after a message arrived its raw MIME, its files and its text are kept; "forever" (or
+# empty) keeps them. A conversation whose order has an open claim keeps everything.
+def _days(name: str, default: str) -> int | None:
+    text = _env(name, default).strip().lower()
+    return None if text in {"", "forever", "0"} else _duration(text if text[-1].isalpha() else text + "d")
+
+
+KEEP_RAW_MIME = _days("KEEP_RAW_MIME", "730d")
+KEEP_ATTACHMENTS = _days("KEEP_ATTACHMENTS", "730d")
+KEEP_MESSAGE_TEXT = _days("KEEP_MESSAGE_TEXT", "forever")
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES")

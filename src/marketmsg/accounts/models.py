@@ -46,6 +46,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Marketplace staff who may read the audit log of every staff member's looks and actions.
     is_supervisor = models.BooleanField(default=False, db_default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Erased on request (retention.erasure): the address and name are placeholders, sign-in is off,
+    # and the operator API refuses to bring the person back under the same external_id.
+    erased_at = models.DateTimeField(null=True, blank=True)
     # Times on every page are shown in this zone (stored in UTC); Japanese sellers are the default.
     time_zone = models.CharField(max_length=64, default="Asia/Tokyo")
     # The pages' language when the browser has not chosen one (the language switch sets a cookie).

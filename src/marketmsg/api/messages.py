@@ -37,7 +37,8 @@ from marketmsg.api.schemas import (
     ProblemOut,
     ReplyIn,
 )
-from marketmsg.conversations import compose, screening, visibility
+from marketmsg.blobs.store import BlobMissing
+from marketmsg.conversations import compose, screening, stored, visibility
 from marketmsg.conversations.errors import FormProblem, GuidelinesProblem
 from marketmsg.conversations.listing import ListQuery, messages_for, row_facts
 from marketmsg.conversations.models import Attachment, Conversation, Message
@@ -368,9 +369,11 @@ def download(request: HttpRequest, attachment_id: int) -> FileResponse:
     ).first()
     if found is None or not found.file:
         raise not_found("file")
-    return FileResponse(
-        found.file.open("rb"), as_attachment=True, filename=found.filename, content_type=found.content_type
-    )
+    try:
+        handle = stored.opened(found)
+    except BlobMissing as error:
+        raise not_found("file") from error
+    return FileResponse(handle, as_attachment=True, filename=found.filename, content_type=found.content_type)
 
 
 @router.post("/guidelines/check", response={200: CheckOut, **ERRORS}, tags=["guidelines"])

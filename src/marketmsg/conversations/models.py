@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from marketmsg.accounts.models import Buyer, SellerAccount, User
+from marketmsg.blobs.store import storage as blob_storage
 from marketmsg.orders.models import Order
 
 
@@ -122,6 +123,11 @@ class Message(models.Model):
     # message's record_hash in its conversation (conversations.record). Empty for messages stored
     # before the record existed.
     record_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
+    # SHA-256 of the message's canonical content (conversations.record): the chain commits to it,
+    # so the record stays verifiable after the content is erased or purged (ADR 22).
+    content_digest = models.CharField(max_length=64, blank=True, default="", db_default="")
+    redacted_at = models.DateTimeField(null=True, blank=True)
+    redacted_because = models.CharField(max_length=20, blank=True, default="", db_default="")
     # Mail only: the sender-authentication verdict (SPF, DKIM, DMARC) the gateway found, for staff.
     authentication = models.JSONField(
         default=dict, blank=True, db_default=models.Value({}, models.JSONField())
@@ -191,7 +197,10 @@ class Attachment(models.Model):
     content_type = models.CharField(max_length=100)
     size = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)
-    file = models.FileField(upload_to="attachments/%Y/%m/", max_length=255, blank=True)
+    # The blob store's name for the file (blobs.store); blank once removed by staff or retention.
+    file = models.FileField(
+        upload_to="attachments/%Y/%m/", max_length=255, blank=True, storage=blob_storage, db_index=True
+    )
     created_at = models.DateTimeField(default=timezone.now)
     removed_at = models.DateTimeField(null=True, blank=True)
     removed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -218,10 +227,16 @@ class Template(models.Model):
 
 
 class RawMime(models.Model):
-    """The message exactly as received, kept for disputes; committed with the message."""
+    """The message exactly as received, kept for disputes. The bytes are a blob in the store
+    (``blob``, written before this row commits; ADR 21); rows from before the store hold them in
+    ``data`` until ``marketmsg migrate-blobs`` moves them. Retention and erasure remove the bytes
+    and keep the row saying when and why."""
 
     message = models.OneToOneField(Message, on_delete=models.PROTECT, primary_key=True, related_name="raw")
-    data = models.BinaryField()
+    data = models.BinaryField(null=True, blank=True)
+    blob = models.CharField(max_length=100, blank=True, default="", db_default="", db_index=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_reason = models.CharField(max_length=20, blank=True, default="", db_default="")
 
 
 class ResponseTally(models.Model):
@@ -267,3 +282,12 @@ class ResponseBucket(models.Model):
 
     def __str__(self) -> str:
         return f"bucket {self.bucket} of seller {self.seller_id}, day {self.day}"
+
+
+class BlobRelease(models.Model):
+    """A blob a row stopped naming (retention, erasure, staff removal), written in the same
+    transaction as that change and removed from the store after it commits (conversations.stored).
+    A crash in between leaves this row, so the next ``marketmsg purge`` finishes the removal."""
+
+    name = models.CharField(max_length=255)
+    queued_at = models.DateTimeField(default=timezone.now)

@@ -1,10 +1,18 @@
 """The tamper-evident record of a conversation (SPEC F11).
 
-Every stored message carries ``record_hash``: SHA-256 over the previous message's hash in its
-conversation and this message's content (when, who, by which channel, subject, text, HTML, the
-raw MIME's hash and each attachment's name, size and hash). Changing any stored message, or
-leaving one out, breaks every hash after it. ``staff.export`` writes these hashes into an archive
-and ``verify-export`` recomputes them.
+Every stored message carries ``content_digest``, SHA-256 of its canonical content (when, who, by
+which channel, subject, text, HTML, the raw MIME's hash and each attachment's name, size and
+hash), and ``record_hash``, SHA-256 over the previous message's record hash in its conversation
+and this digest. Changing any stored message, or leaving one out, breaks every hash after it.
+
+The chain commits to the digest rather than to the content itself (ADR 22), so a message whose
+text was later erased (a person's erasure) or purged (retention) still has its place in the chain:
+the digest shows that a message existed and what it hashed to, without its text. Such a message
+is *redacted*, not changed. Messages sealed before digests existed (the first form, the content
+hashed straight into the link) are checked the first way and re-sealed in the digest form before
+anything of them is redacted (``reseal``).
+
+``staff.export`` writes these hashes into an archive and ``verify-export`` recomputes them.
 """
 
 from __future__ import annotations
@@ -68,8 +76,48 @@ class Content:
         return json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
-def seal(previous: str, content: Content) -> str:
+def digest(content: Content) -> str:
+    return hashlib.sha256(content.canonical()).hexdigest()
+
+
+def link(previous: str, content_digest: str) -> str:
+    """The record hash of a message in the digest form (a canonical content starts with "{", so
+    the two forms never hash the same input)."""
+    return hashlib.sha256(previous.encode() + b"\ndigest:" + content_digest.encode()).hexdigest()
+
+
+def sealed(previous: str, content: Content) -> tuple[str, str]:
+    """(content_digest, record_hash) of a new message."""
+    found = digest(content)
+    return found, link(previous, found)
+
+
+def first_form_seal(previous: str, content: Content) -> str:
+    """How messages were sealed before digests: the content hashed straight into the link."""
     return hashlib.sha256(previous.encode() + b"\n" + content.canonical()).hexdigest()
+
+
+class Verdict:
+    SOUND = "sound"
+    REDACTED = "redacted"
+    CHANGED = "changed"
+    UNSEALED = "unsealed"
+
+
+def check(previous: str, record_hash: str, content_digest: str, content: Content | None) -> str:
+    """What a stored or exported message's link says. ``content`` is None for a redacted message,
+    whose text is gone: then only its digest's place in the chain can be checked."""
+    if not record_hash:
+        return Verdict.UNSEALED
+    if not content_digest:  # the first form
+        if content is None:
+            return Verdict.CHANGED
+        return Verdict.SOUND if first_form_seal(previous, content) == record_hash else Verdict.CHANGED
+    if link(previous, content_digest) != record_hash:
+        return Verdict.CHANGED
+    if content is None:
+        return Verdict.REDACTED
+    return Verdict.SOUND if digest(content) == content_digest else Verdict.CHANGED
 
 
 def attachments_of(files: Iterable[Any]) -> tuple[tuple[str, int, str], ...]:

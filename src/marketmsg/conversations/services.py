@@ -21,7 +21,7 @@ from marketmsg import observability, rows
 from marketmsg.accounts.models import Buyer, SellerAccount, User
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import SenderAddress
-from marketmsg.conversations import record, routing, tally
+from marketmsg.conversations import record, routing, stored, tally
 from marketmsg.conversations import screening as guideline_screening
 from marketmsg.conversations.errors import Refusal, Refused
 from marketmsg.conversations.models import Attachment, Conversation, Message, RawMime
@@ -54,6 +54,9 @@ class Draft:
     conversation: Conversation | None = None
     parent: Message | None = None
     raw: bytes | None = None
+    # The raw MIME's name in the blob store, written before the transaction (stored.put_raw);
+    # post_message writes it itself when a caller gives only ``raw``.
+    raw_blob: str = ""
     incoming_message_id: str = ""
     has_attachments: bool = False
     is_auto: bool = False
@@ -286,7 +289,7 @@ CHAIN_HEAD_SQL = (
 )
 
 
-def _sealed(message: Message, files: list[StoredFile]) -> str:
+def _sealed(message: Message, files: list[StoredFile]) -> tuple[str, str]:
     """The message's link in its conversation's tamper-evident record (conversations.record)."""
     if connection.vendor == "postgresql":  # two writers to one conversation take turns here
         rows.fetchall(
@@ -294,7 +297,7 @@ def _sealed(message: Message, files: list[StoredFile]) -> str:
         )
     last = rows.fetchall(CHAIN_HEAD_SQL, [message.conversation_id])
     content = record.Content.of(message, tuple((_attachment_name(f), f.size, f.sha256) for f in files))
-    return record.seal(last[0][0] if last else "", content)
+    return record.sealed(last[0][0] if last else "", content)
 
 
 def _counted(message: Message) -> None:
@@ -345,20 +348,21 @@ def post_message(draft: Draft) -> Message:
             },
             {"conversation": conversation, "sender_user": draft.sender_user, "parent": draft.parent},
         )
-        message.record_hash = _sealed(message, draft.files)
+        message.content_digest, message.record_hash = _sealed(message, draft.files)
         # Hand-written writes (ADR 5): every mail, web and API message passes here.
         rows.save_new(message)
         if draft.raw is not None:
-            rows.insert(RawMime, message_id=message.pk, data=draft.raw)
-        for stored in draft.files:
+            blob = draft.raw_blob or stored.put_raw(draft.raw)
+            rows.insert(RawMime, message_id=message.pk, blob=blob, data=None, removed_reason="")
+        for file in draft.files:
             rows.insert(
                 Attachment,
                 message_id=message.pk,
-                filename=_attachment_name(stored),
-                content_type=stored.content_type,
-                size=stored.size,
-                sha256=stored.sha256,
-                file=stored.name,
+                filename=_attachment_name(file),
+                content_type=file.content_type,
+                size=file.size,
+                sha256=file.sha256,
+                file=file.name,
                 created_at=now,
                 removed_reason="",
             )

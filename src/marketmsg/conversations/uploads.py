@@ -3,19 +3,13 @@ images cleaned of metadata, then stored with the message by post_message."""
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
-from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
+from marketmsg.blobs import store as blobs
 from marketmsg.conversations.errors import FormProblem
 from marketmsg.conversations.models import Attachment, Conversation, Message
 from marketmsg.policy import attachments as rules
@@ -56,22 +50,12 @@ def scrubbed(files: list[NewFile], replacements: Mapping[str, str]) -> list[NewF
 
 
 def store(files: list[NewFile]) -> list[StoredFile]:
-    """Write the files before the message's transaction, so no write lock is held while they are.
-    A transaction that then fails leaves unreferenced files behind, never a message without its file."""
+    """Write the files to the blob store before the message's transaction, so no write lock is held
+    while they are. A transaction that then fails leaves blobs no row names (the orphan sweep removes
+    them), never a message without its file."""
     stored: list[StoredFile] = []
-    now = timezone.now()
     for new in files:
-        extension = PurePosixPath(new.filename.lower()).suffix
-        wanted = f"attachments/{now:%Y/%m}/{secrets.token_hex(16)}{extension}"
-        try:
-            name = default_storage.save(wanted, ContentFile(new.data))
-        except OSError:
-            # A full disk leaves the file half-written: remove it and this message's other files.
-            for written in [*(done.name for done in stored), wanted]:
-                with contextlib.suppress(OSError):
-                    default_storage.delete(written)
-            raise
-        digest = hashlib.sha256(new.data).hexdigest()
+        name, digest = blobs.put(new.data)
         stored.append(StoredFile(new.filename, new.content_type, len(new.data), digest, name))
     return stored
 

@@ -20,6 +20,7 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from marketmsg import observability, rows
+from marketmsg.conversations import stored
 from marketmsg.delivery import account_mail
 from marketmsg.delivery.models import Delivery, DeliveryAttempt
 from marketmsg.delivery.notices import notify_failure
@@ -87,6 +88,9 @@ def deliver(delivery: Delivery, owner: str, session: SmtpSession) -> Outcome:
         # Never send it: a real address would reach the other party. An operator must look.
         log.error("delivery %s withheld: %s", delivery.pk, error)
         result = SendResult(Outcome.PERMANENT, None, "withheld by the anonymity check")
+    except stored.NoRawMime:  # erased or purged while the delivery waited: nothing left to send
+        log.warning("delivery %s dropped: its message's raw MIME was removed", delivery.pk)
+        result = SendResult(Outcome.PERMANENT, None, "the message was removed (erasure or retention)")
     except Exception:
         # A bug in rendering must not stall the queue or lose the message: it is retried on the
         # schedule (a fixed release will send it) and the sender is told if it never goes out.

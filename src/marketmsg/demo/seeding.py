@@ -469,6 +469,7 @@ class _Seeder:
                     moment,
                     None,
                     "",
+                    "",
                 )
             )
             if not from_buyer:  # this answer fixes the response time of the buyer's message before
@@ -476,7 +477,7 @@ class _Seeder:
                 question[RESPONSE] = max(0, int((moment - question[CREATED]).total_seconds()))
                 rows[-2] = tuple(question)
             sealed = list(rows[-1])
-            sealed[SEALED] = _seal(previous, sealed)
+            sealed[DIGEST], sealed[SEALED] = _seal(previous, sealed)
             previous = sealed[SEALED]
             rows[-1] = tuple(sealed)
             deliveries.append(
@@ -517,16 +518,17 @@ MESSAGE_FIELDS = (
     "created_at",
     "response_seconds",
     "record_hash",
+    "content_digest",
 )
-CREATED, RESPONSE, SEALED = (
-    MESSAGE_FIELDS.index(f) for f in ("created_at", "response_seconds", "record_hash")
+CREATED, RESPONSE, SEALED, DIGEST = (
+    MESSAGE_FIELDS.index(f) for f in ("created_at", "response_seconds", "record_hash", "content_digest")
 )
 
 
-def _seal(previous: str, row: list[Any]) -> str:
-    """The seeded message's link in the conversation's tamper-evident record, as post_message
-    would have written it."""
-    return record.seal(previous, record.Content.of(dict(zip(MESSAGE_FIELDS, row, strict=True)), ()))
+def _seal(previous: str, row: list[Any]) -> tuple[str, str]:
+    """The seeded message's digest and link in the conversation's tamper-evident record, as
+    post_message would have written them."""
+    return record.sealed(previous, record.Content.of(dict(zip(MESSAGE_FIELDS, row, strict=True)), ()))
 
 
 DELIVERY_FIELDS = (

@@ -19,7 +19,7 @@ from marketmsg import rows
 from marketmsg.addresses import customer_service
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import RelayAddress, SenderAddress
-from marketmsg.conversations import routing, screening, services, uploads
+from marketmsg.conversations import routing, screening, services, stored, uploads
 from marketmsg.conversations.errors import Refusal, Refused
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.conversations.uploads import NewFile
@@ -111,6 +111,8 @@ def prepare(
     bounces = {recipient: verp.delivery_id_of(recipient) for recipient in recipients}
     # Reports to VERP addresses carry no files; mail to a relay address must pass the file rules.
     files = _checked_files(prepared.mail) if None in bounces.values() else []
+    # One blob for every recipient's copy, written here, outside the write transaction (ADR 21).
+    raw_blob = stored.put_raw(raw) if None in bounces.values() else ""
     for recipient in recipients:
         delivery_id = bounces[recipient]
         if delivery_id is not None:
@@ -125,6 +127,7 @@ def prepare(
         if relay is None:  # deactivated between RCPT and DATA
             raise Refused(Refusal.UNKNOWN_RECIPIENT, "deactivated between RCPT and DATA")
         prepared.drafts.append(_draft(prepared.mail, raw, envelope_from, relay, files, answering))
+        prepared.drafts[-1].raw_blob = raw_blob
         prepared.drafts[-1].authentication = authentication or {}
     _screen_together(prepared.drafts)
     return prepared

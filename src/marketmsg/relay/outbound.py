@@ -11,8 +11,8 @@ from django.utils.html import escape
 from marketmsg import rows
 from marketmsg.addresses import customer_service
 from marketmsg.addresses import services as addresses
-from marketmsg.conversations import noreply_link
-from marketmsg.conversations.models import Message, RawMime
+from marketmsg.conversations import noreply_link, stored
+from marketmsg.conversations.models import Message
 from marketmsg.delivery import verp
 from marketmsg.delivery.models import Delivery
 from marketmsg.mailauth import signing
@@ -60,10 +60,7 @@ def render_delivery(delivery: Delivery, eight_bit: bool = True) -> Rendered:
     in_reply_to, references = _thread_headers(message, reader)
     raw = None
     if _relays_raw(message):
-        found = rows.fetchall("SELECT data FROM conversations_rawmime WHERE message_id = %s", [message.pk])
-        if not found:
-            raise RawMime.DoesNotExist(f"message {message.pk} has no stored MIME")
-        raw = bytes(found[0][0])
+        raw = stored.raw_bytes(stored.raw_row(message.pk))
     outbound = render.Outbound(
         from_name=from_name,
         from_address=from_address,

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,8 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from marketmsg.conversations import record
-from marketmsg.conversations.models import Conversation, Message, RawMime
+from marketmsg.conversations import record, stored
+from marketmsg.conversations.models import Conversation, Message
 
 FORMAT = "marketmsg-conversation-export/1"
 MANIFEST, SIGNATURE = "manifest.json", "manifest.sig"
@@ -74,18 +75,19 @@ def _message(
     archive: zipfile.ZipFile, message: Message, previous: str, counts: dict[str, int]
 ) -> dict[str, Any]:
     counts["messages"] += 1
-    raw = RawMime.objects.filter(message_id=message.pk).first()
-    raw_path = None
-    if raw is not None:
+    raw = stored.raw_row(message.pk)
+    raw_path, raw_removed = None, ""
+    if raw is not None and raw.removed_at is not None:
+        raw_removed = f"{raw.removed_reason} {raw.removed_at.date().isoformat()}"
+    elif raw is not None:
         raw_path = f"raw/{message.pk}.eml"
-        archive.writestr(raw_path, bytes(raw.data))
+        _copy(archive, raw_path, stored.raw_chunks(raw))
     files = []
     for attachment in sorted(message.attachments.all(), key=lambda a: a.pk):
         path = None
         if attachment.file and attachment.removed_at is None:
             path = f"files/{attachment.pk}/{_safe_name(attachment.filename)}"
-            with attachment.file.open("rb") as stored:
-                archive.writestr(path, stored.read())
+            _copy(archive, path, stored.file_chunks(attachment))
             counts["files"] += 1
         files.append(
             {
@@ -109,10 +111,20 @@ def _message(
         "html": message.html,
         "raw_sha256": message.raw_sha256,
         "raw": raw_path,
+        "raw_removed": raw_removed,
         "attachments": files,
         "previous_hash": previous,
         "record_hash": message.record_hash,
+        "content_digest": message.content_digest,
+        "redacted": message.redacted_because if message.redacted_at else "",
     }
+
+
+def _copy(archive: zipfile.ZipFile, path: str, pieces: Iterable[bytes]) -> None:
+    """Stream a blob into the archive, piece by piece: a 14 MB mail is never held whole."""
+    with archive.open(path, "w", force_zip64=True) as out:
+        for piece in pieces:
+            out.write(piece)
 
 
 @dataclass
@@ -121,6 +133,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     messages: int = 0
     files: int = 0
+    redacted: int = 0
 
     @property
     def ok(self) -> bool:
@@ -176,6 +189,8 @@ def _check_message(
         f"({message.get('created_at', '?')}, {message.get('author', '?')})"
     )
     seen: set[str] = set()
+    if message.get("raw_removed"):
+        report.notes.append(f"{label}: its raw MIME was removed ({message['raw_removed']}).")
     raw_path = message.get("raw")
     if raw_path:
         seen.add(raw_path)
@@ -201,12 +216,21 @@ def _check_message(
         report.problems.append(
             f"{label}: the chain is broken before it (a message was removed, added or reordered)."
         )
-    files = tuple(
-        (a.get("filename", ""), int(a.get("size", 0)), a.get("sha256", ""))
-        for a in message.get("attachments", [])
-    )
-    content = record.Content.of({name: message.get(name, "") for name in record.FIELDS}, files)
-    if record.seal(previous, content) != stored:
+    content = None
+    if not message.get("redacted"):
+        files = tuple(
+            (a.get("filename", ""), int(a.get("size", 0)), a.get("sha256", ""))
+            for a in message.get("attachments", [])
+        )
+        content = record.Content.of({name: message.get(name, "") for name in record.FIELDS}, files)
+    verdict = record.check(previous, stored, message.get("content_digest", ""), content)
+    if verdict == record.Verdict.REDACTED:
+        report.redacted += 1
+        report.notes.append(
+            f"{label} was redacted ({message['redacted']}): its text is gone; its place in the chain "
+            "and its digest are intact."
+        )
+    elif verdict != record.Verdict.SOUND:
         report.problems.append(
             f"{label}: its content does not match its record hash (changed after it was stored)."
         )

@@ -3,13 +3,20 @@
 
 from __future__ import annotations
 
+import logging
+from typing import IO
+
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest
 
 from marketmsg.accounts.models import User
+from marketmsg.blobs.store import BlobMissing
+from marketmsg.conversations import stored
 from marketmsg.conversations.models import Attachment, Message
 from marketmsg.conversations.visibility import shown_to_buyer
 from marketmsg.web.access import user_of, works_for
+
+log = logging.getLogger(__name__)
 
 
 def _may_see(request: HttpRequest, message: Message) -> bool:
@@ -20,6 +27,15 @@ def _may_see(request: HttpRequest, message: Message) -> bool:
     if conversation.buyer.user_id == user.pk and shown_to_buyer(message):
         return True  # their own conversation as a buyer (a shopkeeper may be one too)
     return works_for(request, conversation.seller_id)
+
+
+def opened_or_404(attachment: Attachment) -> IO[bytes]:
+    """The stored file as a stream; a file the store has lost is "not found", not a 500."""
+    try:
+        return stored.opened(attachment)
+    except BlobMissing as error:
+        log.error("attachment %d: the blob store has no %s", attachment.pk, attachment.file.name)
+        raise Http404("The file is not available.") from error
 
 
 @login_required
@@ -34,5 +50,5 @@ def download(request: HttpRequest, attachment_id: int) -> FileResponse:
     if found is None or not found.file or not _may_see(request, found.message):
         raise Http404("No such file.")
     return FileResponse(
-        found.file.open("rb"), as_attachment=True, filename=found.filename, content_type=found.content_type
+        opened_or_404(found), as_attachment=True, filename=found.filename, content_type=found.content_type
     )

@@ -3,14 +3,16 @@ grounds (a claim on the conversation's order, or a stated reason) and each look 
 
 from __future__ import annotations
 
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
-from marketmsg.conversations.models import Attachment, Conversation, Message, RawMime
+from marketmsg.conversations import stored
+from marketmsg.conversations.models import Attachment, Conversation, Message
 from marketmsg.staff import audit, timeline
 from marketmsg.staff.access import MIN_REASON, Grounds, grounds_for
 from marketmsg.staff.models import Claim
 from marketmsg.web.access import user_of
+from marketmsg.web.file_views import opened_or_404
 from marketmsg.web.staff_views import staff_only
 
 Action = audit.Action
@@ -86,9 +88,11 @@ def _grounds_or_404(request: HttpRequest, conversation: Conversation) -> Grounds
 @staff_only
 def raw_message(request: HttpRequest, message_id: int) -> HttpResponse:
     message = Message.objects.filter(pk=message_id).select_related("conversation").first()
-    raw = RawMime.objects.filter(message_id=message_id).first()
+    raw = stored.raw_row(message_id)
     if message is None or raw is None:
         raise Http404("No raw message: it was written on the web or through the API.")
+    if raw.removed_at is not None:
+        raise Http404(f"The raw message was removed ({raw.removed_reason}, {raw.removed_at:%Y-%m-%d}).")
     grounds = _grounds_or_404(request, message.conversation)
     audit.record(
         user_of(request),
@@ -98,7 +102,8 @@ def raw_message(request: HttpRequest, message_id: int) -> HttpResponse:
         conversation_id=message.conversation_id,
         message_id=message.pk,
     )
-    response = HttpResponse(bytes(raw.data), content_type="text/plain; charset=utf-8")
+    # Streamed from the blob store: a 14 MB mail is not held whole in memory.
+    response = StreamingHttpResponse(stored.raw_chunks(raw), content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'inline; filename="message-{message.pk}.eml"'
     response["X-Content-Type-Options"] = "nosniff"
     return response
@@ -119,4 +124,4 @@ def attachment_file(request: HttpRequest, attachment_id: int) -> FileResponse:
         message_id=found.message_id,
         attachment_id=found.pk,
     )
-    return FileResponse(found.file.open("rb"), as_attachment=True, filename=found.filename)
+    return FileResponse(opened_or_404(found), as_attachment=True, filename=found.filename)

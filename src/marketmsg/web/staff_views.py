@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from marketmsg.accounts.models import User
+from marketmsg.conversations import stored
 from marketmsg.conversations.models import Attachment, Message
 from marketmsg.conversations.services import answer_as_marketplace
 from marketmsg.staff import audit
@@ -51,11 +52,15 @@ def remove_attachment(request: HttpRequest, attachment_id: int) -> HttpResponse:
         notices.error(request, _("Give a reason: both parties will see it in place of the file."))
         return redirect("staff-attachments")
     if found.removed_at is None:
-        if found.file:
-            found.file.delete(save=False)
-        found.file = ""  # type: ignore[assignment]
-        found.removed_at, found.removed_by, found.removed_reason = timezone.now(), user_of(request), reason
-        found.save(update_fields=["file", "removed_at", "removed_by", "removed_reason"])
+        with transaction.atomic():
+            stored.release([found.file.name])  # the blob goes once no other message names it
+            found.file = ""  # type: ignore[assignment]
+            found.removed_at, found.removed_by, found.removed_reason = (
+                timezone.now(),
+                user_of(request),
+                reason,
+            )
+            found.save(update_fields=["file", "removed_at", "removed_by", "removed_reason"])
         log.info("attachment %d removed by staff user %d", found.pk, request.user.pk)
         audit.record(
             user_of(request),
