@@ -9,8 +9,8 @@ from email.message import EmailMessage
 import pytest
 from PIL import Image
 
-from marketmsg.conversations.stored import raw_bytes as raw_of
 from marketmsg.conversations.models import Message
+from marketmsg.conversations.stored import raw_bytes as raw_of
 from marketmsg.policy import attachments as rules
 from tests import files
 from tests.mail import everything_readable, parse

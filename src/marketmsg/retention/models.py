@@ -5,8 +5,6 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from marketmsg.accounts.models import User
-
 
 class PurgeRun(models.Model):
     """One run of ``marketmsg purge``: counts of what it removed, by kind."""
