@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 export MARKETMSG_TEST_DATA_DIR ?= $(CURDIR)/var/test
 
-.PHONY: install oidc-provider axe screenshots demo demo-sso test test-sqlite test-postgres lint fuzz soak bench bench-relay bench-lists bench-uploads bench-guidelines bench-metrics bench-production bench-import messages clean
+.PHONY: install oidc-provider axe screenshots demo demo-sso test test-sqlite test-postgres test-s3 lint fuzz soak bench bench-relay bench-lists bench-uploads bench-guidelines bench-metrics bench-production bench-import messages clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +49,7 @@ lint: install
 	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy
 
-test: lint test-sqlite test-postgres
+test: lint test-sqlite test-postgres test-s3
 
 test-sqlite: install oidc-provider axe
 	$(BIN)/pytest
@@ -59,6 +59,12 @@ test-postgres: install oidc-provider axe
 	@if [ -n "$$MARKETMSG_TEST_POSTGRES_URL" ]; then \
 	  MARKETMSG_DATABASE_URL="$$MARKETMSG_TEST_POSTGRES_URL" $(BIN)/pytest -m db; \
 	else echo "PostgreSQL tests skipped: set MARKETMSG_TEST_POSTGRES_URL=postgresql://user@host:port/db (CI does)"; fi
+
+# The blob-store tests again with raw MIME and files on a real S3 API server (moto's server mode on
+# loopback; tools/with_s3.py), on PostgreSQL when a server is given: the production shape.
+test-s3: install oidc-provider axe
+	@if [ -n "$$MARKETMSG_TEST_POSTGRES_URL" ]; then export MARKETMSG_DATABASE_URL="$$MARKETMSG_TEST_POSTGRES_URL"; fi; \
+	  $(BIN)/python tools/with_s3.py $(BIN)/pytest -m blobs
 
 # Hostile input at scale: the generated-mail fuzzer with many examples (MARKETMSG_FUZZ_EXAMPLES,
 # default 3000), then the SMTP-abuse, web-security and access-matrix tests; figures for

@@ -17,6 +17,7 @@ from tests.mail import everything_readable, parse
 from tests.personas import make_pair
 from tests.support.delivery import deliver_all
 
+pytestmark = pytest.mark.blobs
 OWNER = "owner@sakura-books.example.jp"
 PNG = files.image("PNG")
 

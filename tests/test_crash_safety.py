@@ -21,7 +21,7 @@ from tests.conftest import SinkHandler, free_port
 from tests.mail import parse
 from tests.support.processes import Service, mail_about_order, migrated_and_seeded
 
-pytestmark = [pytest.mark.db, pytest.mark.slow]
+pytestmark = [pytest.mark.db, pytest.mark.slow, pytest.mark.blobs]
 MESSAGES = 300
 KILL_EVERY = 40  # accepted mails between two kills
 

@@ -24,7 +24,7 @@ from tests.mail import compose as mail
 from tests.personas import PASSWORD, make_order, make_pair
 from tests.support.delivery import deliver_all
 
-pytestmark = [pytest.mark.db, pytest.mark.django_db]
+pytestmark = [pytest.mark.db, pytest.mark.django_db, pytest.mark.blobs]
 OWNER = "owner@sakura-books.example.jp"
 STAFF = "staff@marketplace.example"
 BOSS = "boss@marketplace.example"

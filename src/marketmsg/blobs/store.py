@@ -117,7 +117,7 @@ def listing(folder: str) -> Iterator[tuple[str, datetime]]:
     backend = storage()
     bucket = getattr(backend, "bucket", None)
     if bucket is not None:  # S3: one listing request per thousand keys
-        root = backend.location.strip("/")
+        root = str(getattr(backend, "location", "")).strip("/")
         prefix = f"{root}/{folder}/" if root else f"{folder}/"
         for found in bucket.objects.filter(Prefix=prefix):
             yield folder + "/" + found.key[len(prefix) :], found.last_modified

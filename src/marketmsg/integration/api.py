@@ -16,7 +16,7 @@ from ninja import Router, Status
 
 from marketmsg.api.problems import Problem
 from marketmsg.api.v1 import LocalSwagger, MarketmsgAPI, ReadableJSON, handle_errors
-from marketmsg.integration import notices, reading, subscriptions
+from marketmsg.integration import erasures, notices, reading, subscriptions
 from marketmsg.integration.auth import OperatorAuth, needs
 from marketmsg.integration.schemas import ERRORS, BatchIn, BatchOut, NoticeIn, NoticeOut
 from marketmsg.integration.upsert import Upserter
@@ -139,6 +139,7 @@ def get_order(request: HttpRequest, order_id: str) -> dict[str, Any]:
 
 
 router.add_router("/webhooks", subscriptions.router)
+router.add_router("", erasures.router)
 
 api = MarketmsgAPI(
     renderer=ReadableJSON(),

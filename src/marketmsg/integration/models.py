@@ -16,6 +16,7 @@ SCOPES = {
     "messages": "post notices into conversations as the marketplace",
     "webhooks": "manage webhook subscriptions",
     "read": "read what was upserted and the state of webhook deliveries",
+    "erasure": "erase a person on request (cannot be undone)",
 }
 
 

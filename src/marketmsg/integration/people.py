@@ -302,6 +302,12 @@ def _changed_buyer(
     record: BuyerRecord, buyer: Buyer, holder: User | None, writes: _BuyerWrites, adopted: bool = False
 ) -> Outcome:
     user = buyer.user
+    if user.erased_at is not None:
+        return refused(
+            record.key,
+            "external_id",
+            f"was erased at the person's request on {user.erased_at:%Y-%m-%d}; it cannot be brought back.",
+        )
     if record.email != user.email and holder is not None and holder.pk != user.pk:
         return refused(record.key, "email", "belongs to another person; one address is one person.")
     if (user.email, user.name, user.language) != (record.email, record.name, record.language):

@@ -49,6 +49,7 @@ def buyer(external_id: str) -> dict[str, Any]:
         "name": user.name,
         "language": user.language,
         "is_mobile": found.is_mobile,
+        "erased_at": user.erased_at.isoformat() if user.erased_at else None,
     }
 
 

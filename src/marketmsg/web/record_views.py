@@ -86,7 +86,7 @@ def _grounds_or_404(request: HttpRequest, conversation: Conversation) -> Grounds
 
 
 @staff_only
-def raw_message(request: HttpRequest, message_id: int) -> HttpResponse:
+def raw_message(request: HttpRequest, message_id: int) -> StreamingHttpResponse:
     message = Message.objects.filter(pk=message_id).select_related("conversation").first()
     raw = stored.raw_row(message_id)
     if message is None or raw is None:
