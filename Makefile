@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 export MARKETMSG_TEST_DATA_DIR ?= $(CURDIR)/var/test
 
-.PHONY: install oidc-provider axe screenshots demo demo-sso test test-sqlite test-postgres test-s3 lint fuzz soak bench bench-relay bench-lists bench-uploads bench-guidelines bench-metrics bench-production bench-import messages clean
+.PHONY: install oidc-provider axe screenshots demo demo-sso test test-sqlite test-postgres test-s3 lint fuzz soak bench bench-relay bench-lists bench-uploads bench-guidelines bench-metrics bench-production bench-import bench-storage messages clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -81,10 +81,18 @@ fuzz: install
 soak: install
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
-bench: bench-relay bench-uploads bench-guidelines bench-lists bench-metrics bench-production bench-import
+bench: bench-relay bench-storage bench-uploads bench-guidelines bench-lists bench-metrics bench-production bench-import
 
 bench-relay: install
 	$(BIN)/python bench/relay_bench.py
+	$(BIN)/python tools/with_s3.py $(BIN)/python bench/relay_bench.py
+
+# Database bytes per stored message (1 KB; 100 KB with a file), SQLite and (with
+# MARKETMSG_BENCH_POSTGRES_URL) PostgreSQL; MARKETMSG_BENCH_SRC=<older checkout>/src for "before".
+bench-storage: install
+	$(BIN)/python bench/storage_bench.py
+	@if [ -n "$$MARKETMSG_BENCH_POSTGRES_URL" ]; then \
+	  $(BIN)/python bench/storage_bench.py --postgres "$$MARKETMSG_BENCH_POSTGRES_URL"; fi
 
 # A marketplace's first day: 1,000,000 orders with their buyers and sellers through `marketmsg import`,
 # on SQLite and (with MARKETMSG_BENCH_POSTGRES_URL) PostgreSQL; orders/s and peak memory.
