@@ -182,3 +182,18 @@ def test_the_staff_view_and_the_worker_read_raw_mime_from_the_store(gateway, sin
     message = Message.objects.get()
     kept = stored.raw_bytes(stored.raw_row(message.pk))
     assert hashlib.sha256(kept).hexdigest() == message.raw_sha256 and b"box.png" in kept
+
+
+def test_deploy_checks_warn_before_a_second_machine_joins(settings, monkeypatch):
+    from types import SimpleNamespace
+
+    from marketmsg.blobs import checks
+
+    monkeypatch.setattr(checks, "connection", SimpleNamespace(vendor="postgresql"))
+    settings.BLOB_STORE, settings.SECRET_KEY_CONFIGURED = "file", False
+    assert [w.id for w in checks.several_machines(None)] == ["marketmsg.W001", "marketmsg.W002"]
+    settings.BLOB_STORE, settings.SECRET_KEY_CONFIGURED = "s3", True
+    assert checks.several_machines(None) == []
+    monkeypatch.setattr(checks, "connection", SimpleNamespace(vendor="sqlite"))
+    settings.BLOB_STORE, settings.SECRET_KEY_CONFIGURED = "file", False
+    assert checks.several_machines(None) == []  # one machine: its disk is fine

@@ -26,6 +26,8 @@ PAGES = (
     "webhooks/subscription",
     "webhooks/webhookdelivery",
     "webhooks/event",
+    "retention/purgerun",
+    "retention/erasure",
 )
 
 
@@ -97,3 +99,17 @@ def test_replay_and_enable_from_the_admin(operator):
     assert subscription.state == "active"
     page = operator.get("/admin/webhooks/subscription/").content.decode()
     assert "active / 有効" in page
+
+
+def test_the_admin_erases_a_buyer_only_after_asking_once_more(operator):
+    pair = make_pair()
+    url = "/admin/accounts/buyer/"
+    chosen = {"action": "erase", "_selected_action": [pair.buyer.pk]}
+    asked = operator.post(url, chosen)
+    assert asked.status_code == 200 and "元に戻せません" in asked.content.decode()
+    assert User.objects.get(pk=pair.buyer.user_id).erased_at is None  # nothing yet
+    done = operator.post(url, {**chosen, "confirmed": "yes", "reference": "REQ-9"}, follow=True)
+    assert "1 person(s) erased" in done.content.decode()
+    erased = User.objects.get(pk=pair.buyer.user_id)
+    assert erased.erased_at is not None and erased.email.endswith("@erased.invalid")
+    assert operator.get("/admin/retention/erasure/").content.decode().count("REQ-9") == 1
