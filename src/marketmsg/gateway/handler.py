@@ -165,6 +165,7 @@ class RelayHandler:
         self.steps = DatabaseSteps(threads)
         self.commits = GroupCommit(inbound.store, run=self.steps, parallel=max(1, threads))
         self.auth_threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mailauth")
+        self.blob_threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="blobs")
         self.limits = limits.Limits(limits.from_settings())
 
     async def _authenticate(
@@ -192,6 +193,7 @@ class RelayHandler:
         await self.commits.finish()
         self.commits.close()
         self.auth_threads.shutdown(wait=False, cancel_futures=True)
+        self.blob_threads.shutdown(wait=False, cancel_futures=True)
         await self.steps.close()
 
     async def handle_MAIL(
@@ -245,6 +247,11 @@ class RelayHandler:
             log.info("refused mail failing DMARC (%s, policy %s)", verdict.summary(), verdict.policy)
             return replies.dmarc_refused(verdict.from_domain, verdict.policy)
         try:
+            # The raw MIME goes to the blob store first, on a thread: a disk's fsync or an S3 PUT
+            # must not stop the event loop's other sessions (ADR 21).
+            raw_blob = await asyncio.get_running_loop().run_in_executor(
+                self.blob_threads, inbound.write_raw, raw, list(envelope.rcpt_tos)
+            )
             # Parsing, scrubbing and threading only read, so they run outside the write transaction
             # (beside other processes' writes); the writes then join the next group commit.
             prepared = await self.steps(
@@ -255,6 +262,7 @@ class RelayHandler:
                 _known_relays(envelope),
                 verdict.as_dict(),
                 parsed,
+                raw_blob or "",
             )
             receipt = await self.commits.store(prepared)
         except Refused as refusal:

@@ -95,12 +95,14 @@ def prepare(
     known: Mapping[str, RelayAddress] | None = None,
     authentication: dict[str, Any] | None = None,
     parsed: MailMessage | None = None,
+    raw_blob: str | None = None,
 ) -> Prepared:
     """Parse, scrub and thread the mail: reads only, so it runs outside the write transaction.
 
     ``known`` holds relay addresses already looked up at RCPT time; ``authentication`` is the
     sender-authentication verdict the gateway found (stored with each message); ``parsed`` is
-    ``raw`` already parsed by ``parsing.parse``, if it was. Raises Refused.
+    ``raw`` already parsed by ``parsing.parse``, if it was; ``raw_blob`` its name in the blob store
+    when the caller wrote it already (write_raw). Raises Refused.
     """
     prepared = Prepared(parsed if parsed is not None else parsing.parse(raw))
     if parsing.too_many_parts(prepared.mail):
@@ -111,8 +113,9 @@ def prepare(
     bounces = {recipient: verp.delivery_id_of(recipient) for recipient in recipients}
     # Reports to VERP addresses carry no files; mail to a relay address must pass the file rules.
     files = _checked_files(prepared.mail) if None in bounces.values() else []
-    # One blob for every recipient's copy, written here, outside the write transaction (ADR 21).
-    raw_blob = stored.put_raw(raw) if None in bounces.values() else ""
+    # One blob for every recipient's copy, written outside the write transaction (ADR 21).
+    if raw_blob is None:
+        raw_blob = stored.put_raw(raw) if None in bounces.values() else ""
     for recipient in recipients:
         delivery_id = bounces[recipient]
         if delivery_id is not None:
@@ -131,6 +134,15 @@ def prepare(
         prepared.drafts[-1].authentication = authentication or {}
     _screen_together(prepared.drafts)
     return prepared
+
+
+def write_raw(raw: bytes, recipients: list[str]) -> str | None:
+    """The mail's raw MIME written to the blob store, unless every recipient is a VERP bounce
+    address (a delivery report is not stored as a message). For callers that write it on a thread
+    of their own before ``prepare``: the gateway, whose event loop must not wait for a disk."""
+    if all(verp.delivery_id_of(recipient) is not None for recipient in recipients):
+        return None
+    return stored.put_raw(raw)
 
 
 def _screen_together(drafts: list[services.Draft]) -> None:
