@@ -44,18 +44,8 @@ class AlreadyErased(Exception):
 
 def erase_buyer(buyer: Buyer, requested_by: str, reference: str = "") -> Erasure:
     with transaction.atomic():
-        user = User.objects.select_for_update().get(pk=buyer.user_id)
-        if user.erased_at is not None:
-            raise AlreadyErased(f"buyer {buyer.pk} was erased on {user.erased_at:%Y-%m-%d}")
-        now = timezone.now()
-        erasure = Erasure(
-            kind=Erasure.Kind.BUYER,
-            user_id_erased=user.pk,
-            external_id=buyer.external_id or "",
-            requested_by=requested_by[:200],
-            reference=reference[:200],
-            erased_at=now,
-        )
+        user, erasure = _begin(buyer.user_id, Erasure.Kind.BUYER, buyer.external_id, requested_by, reference)
+        now = erasure.erased_at
         real, name = user.email.lower(), user.name
         for conversation_id in buyer.conversations.order_by("pk").values_list("pk", flat=True):
             erasure.conversations_resealed += redaction.reseal(conversation_id)
@@ -78,19 +68,8 @@ def erase_buyer(buyer: Buyer, requested_by: str, reference: str = "") -> Erasure
 
 def erase_seller_user(user: User, requested_by: str, reference: str = "") -> Erasure:
     with transaction.atomic():
-        user = User.objects.select_for_update().get(pk=user.pk)
-        if user.erased_at is not None:
-            raise AlreadyErased(f"user {user.pk} was erased on {user.erased_at:%Y-%m-%d}")
-        now = timezone.now()
-        real = user.email.lower()
-        erasure = Erasure(
-            kind=Erasure.Kind.SELLER_USER,
-            user_id_erased=user.pk,
-            external_id=user.external_id or "",
-            requested_by=requested_by[:200],
-            reference=reference[:200],
-            erased_at=now,
-        )
+        user, erasure = _begin(user.pk, Erasure.Kind.SELLER_USER, user.external_id, requested_by, reference)
+        now, real = erasure.erased_at, user.email.lower()
         sent = Message.objects.filter(Q(sender_email=real) | Q(sender_user=user))
         ids = list(sent.values_list("pk", flat=True))
         conversations = set(sent.values_list("conversation_id", flat=True))
@@ -108,6 +87,24 @@ def erase_seller_user(user: User, requested_by: str, reference: str = "") -> Era
         _erase_account(user, now)
         erasure.save()
     return erasure
+
+
+def _begin(
+    user_id: int, kind: str, external_id: str | None, requested_by: str, reference: str
+) -> tuple[User, Erasure]:
+    """The person, locked against a second erasure at the same moment, and the record to fill."""
+    user = User.objects.select_for_update().get(pk=user_id)
+    if user.erased_at is not None:
+        raise AlreadyErased(f"{kind} {external_id or user.pk} was erased on {user.erased_at:%Y-%m-%d}")
+    record = Erasure(
+        kind=kind,
+        user_id_erased=user.pk,
+        external_id=external_id or "",
+        requested_by=requested_by[:200],
+        reference=reference[:200],
+        erased_at=timezone.now(),
+    )
+    return user, record
 
 
 def _replace_in_others(messages: QuerySet[Message], real: str, name: str, now: datetime) -> int:
