@@ -171,6 +171,15 @@ def test_erasing_a_buyer_leaves_no_address_or_name_and_the_record_still_verifies
     assert report.redacted == 2
     reply = Message.objects.get(author=Message.Author.SELLER)
     assert reply.text.startswith("（削除済み） 様") and reply.redacted_because == "erasure"
+    # Staff see what happened in place of the text and the raw mail.
+    User.objects.create_user("cs@marketplace.example", PASSWORD, name="CS", role=User.Role.STAFF)
+    staff = Client()
+    assert staff.login(username="cs@marketplace.example", password=PASSWORD)
+    page = staff.get(
+        f"/staff/conversations/{question.conversation_id}/", {"reason": "checking an erasure request"}
+    ).content.decode()
+    assert "本文を削除（erasure）" in page and "元メールは削除済み（erasure" in page
+    assert ERASED_EMAIL not in page
 
     # The marketplace cannot bring the person back, and a second request is answered plainly.
     upsert = client.post(

@@ -42,7 +42,8 @@ def timeline(conversation: Conversation) -> list[Entry]:
     """Oldest first, every message of every author and state."""
     messages = (
         conversation.messages.order_by("created_at", "id")
-        .select_related("sender_user")
+        .select_related("sender_user", "raw")
+        .defer("raw__data")  # rows from before the blob store hold the whole mail
         .prefetch_related(
             Prefetch(
                 "deliveries",
