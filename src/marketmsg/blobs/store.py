@@ -3,9 +3,10 @@ same bytes twice on a day makes one blob, a retry writes nothing new, and a read
 it got. The day in the name bounds the orphan sweep to a few days' folders instead of the whole store.
 
 Blobs are written *before* the database row that names them commits (ADR 7, ADR 21). A crash in
-between leaves a blob no row names; ``sweep`` removes those after a grace period. Writing always
-overwrites, which refreshes the blob's modification time: a blob that is named again by a new row
-is therefore never old enough to be swept while that row's transaction is open.
+between leaves a blob no row names; the orphan sweep (conversations.stored) removes those after a
+grace period. Writing always overwrites, which refreshes the blob's modification time: a blob
+that is named again by a new row is therefore never old enough to be swept while that row's
+transaction is open.
 """
 
 from __future__ import annotations
@@ -54,18 +55,17 @@ def put(data: bytes, day: date | None = None) -> tuple[str, str]:
     without a second copy."""
     digest = hashlib.sha256(data).hexdigest()
     name = name_of(digest, day or datetime.now(UTC).date())
-    saved = storage().save(name, ContentFile(data))
-    if saved != name:  # a storage that renames instead of overwriting would break addressing
-        storage().delete(saved)
-        raise RuntimeError(f"the blob storage renamed {name} to {saved}: it must allow overwriting")
-    return name, digest
+    return _saved(name, ContentFile(data)), digest
 
 
 def put_file(source: IO[bytes], sha256: str, day: date) -> str:
     """Store a stream whose digest the caller already knows (migrate-blobs); returns the name."""
-    name = name_of(sha256, day)
-    saved = storage().save(name, File(source))
-    if saved != name:
+    return _saved(name_of(sha256, day), File(source))
+
+
+def _saved(name: str, content: File) -> str:  # type: ignore[type-arg]
+    saved = storage().save(name, content)
+    if saved != name:  # a storage that renames instead of overwriting would break addressing
         storage().delete(saved)
         raise RuntimeError(f"the blob storage renamed {name} to {saved}: it must allow overwriting")
     return name
