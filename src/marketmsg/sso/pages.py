@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
-from marketmsg.web.errors import bilingual_page
+from marketmsg.bilingual import bilingual_page
 
 # reason → (status, icon, title ja, title en, text ja, text en)
 REFUSALS: dict[str, tuple[int, str, str, str, str, str]] = {

@@ -11,7 +11,8 @@ import sys
 
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
-from django.template import loader
+
+from marketmsg.bilingual import bilingual_page
 
 log = logging.getLogger(__name__)
 
@@ -34,27 +35,6 @@ PAGES = {
 
 def error_page(request: HttpRequest | None, code: int) -> HttpResponse:
     return bilingual_page(code, *PAGES[code])
-
-
-def bilingual_page(
-    code: int,
-    icon: str,
-    title_ja: str,
-    title_en: str,
-    text_ja: str,
-    text_en: str,
-    sign_in_again: bool = False,
-) -> HttpResponse:
-    """A page that says in Japanese and English what happened and what to do next (also the
-    sign-in refusals of marketmsg.sso); a 503 asks to come back in a minute."""
-    context = {
-        "code": code, "icon": icon, "title_ja": title_ja, "title_en": title_en,
-        "text_ja": text_ja, "text_en": text_en, "again": sign_in_again,
-    }  # fmt: skip
-    response = HttpResponse(loader.render_to_string("web/error.html", context), status=code)
-    if code == 503:
-        response["Retry-After"] = "60"
-    return response
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
