@@ -38,7 +38,7 @@ def mail_with_photo(to: str, subject: str = "写真です") -> bytes:
 def test_the_store_is_the_one_configured():
     backend = store.storage()
     if os.environ.get("MARKETMSG_BLOB_STORE") == "s3":
-        assert type(backend).__name__ == "S3Storage"
+        assert type(backend).__name__ == "BlobS3Storage"
         name, _ = store.put(b"where am I")
         keys = [o.key for o in backend.bucket.objects.filter(Prefix="blobs/")]  # type: ignore[attr-defined]
         assert name in keys  # really in the bucket, over the S3 API
@@ -197,3 +197,17 @@ def test_deploy_checks_warn_before_a_second_machine_joins(settings, monkeypatch)
     monkeypatch.setattr(checks, "connection", SimpleNamespace(vendor="sqlite"))
     settings.BLOB_STORE, settings.SECRET_KEY_CONFIGURED = "file", False
     assert checks.several_machines(None) == []  # one machine: its disk is fine
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(os.environ.get("MARKETMSG_BLOB_STORE") != "s3", reason="the S3 backend's own paths")
+def test_s3_small_blobs_take_one_put_large_ones_go_multipart_and_a_refusal_is_an_error(monkeypatch):
+    from marketmsg.blobs import s3
+
+    monkeypatch.setattr(s3, "SMALL", 1024)
+    small, _ = store.put(b"s" * 100)
+    large, _ = store.put(b"L" * 5000)  # through django-storages' upload_fileobj
+    assert store.read(small) == b"s" * 100 and store.read(large) == b"L" * 5000
+    monkeypatch.setattr(store.storage(), "bucket_name", "no-such-bucket")
+    with pytest.raises(s3.S3PutFailed, match="404"):
+        store.put(b"not kept anywhere")

@@ -311,7 +311,7 @@ if BLOB_STORE == "s3" and not S3_BUCKET:
     raise ValueError("MARKETMSG_BLOB_STORE=s3 needs MARKETMSG_S3_BUCKET")
 _BLOBS: dict[str, Any] = (
     {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "marketmsg.blobs.s3.BlobS3Storage",
         "OPTIONS": {
             "bucket_name": S3_BUCKET,
             "location": _env("S3_PREFIX").strip("/"),
