@@ -83,9 +83,12 @@ soak: install
 
 bench: bench-relay bench-storage bench-uploads bench-guidelines bench-lists bench-metrics bench-production bench-import
 
+# Three runs: the file blob store; S3 on the bare S3 endpoint (the gateway's own cost of S3); S3 on
+# moto's server sharing the CPUs (bench/results/relay.json, relay-s3-sink.json, relay-s3.json).
 bench-relay: install
-	$(BIN)/python bench/relay_bench.py
-	$(BIN)/python tools/with_s3.py $(BIN)/python bench/relay_bench.py
+	$(BIN)/python bench/relay_bench.py $(RELAY_ARGS)
+	$(BIN)/python bench/relay_bench.py --s3-sink $(RELAY_ARGS)
+	$(BIN)/python tools/with_s3.py $(BIN)/python bench/relay_bench.py $(RELAY_ARGS)
 
 # Database bytes per stored message (1 KB; 100 KB with a file), SQLite and (with
 # MARKETMSG_BENCH_POSTGRES_URL) PostgreSQL; MARKETMSG_BENCH_SRC=<older checkout>/src for "before".

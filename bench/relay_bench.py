@@ -191,6 +191,11 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="delivery workers (default: one per CPU)"
     )
+    parser.add_argument(
+        "--s3-sink",
+        action="store_true",
+        help="blobs to the bare S3 endpoint (bench/s3_sink.py): the gateway's own cost of the S3 store",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="marketmsg-bench-"))
 
@@ -205,6 +210,21 @@ def main() -> None:
     )
     env.pop("MARKETMSG_DATABASE_URL", None)
     python = sys.executable
+    s3_sink = None
+    if args.s3_sink:
+        s3_port = free_port()
+        s3_sink = Proc(
+            [python, str(ROOT / "bench" / "s3_sink.py"), "--port", str(s3_port)], env, work / "s3.log"
+        )
+        wait_for_port(s3_port)
+        env.update(
+            MARKETMSG_BLOB_STORE="s3",
+            MARKETMSG_S3_BUCKET="bench-blobs",
+            MARKETMSG_S3_ENDPOINT_URL=f"http://127.0.0.1:{s3_port}",
+            MARKETMSG_S3_REGION="us-east-1",
+            MARKETMSG_S3_ACCESS_KEY_ID="bench",
+            MARKETMSG_S3_SECRET_ACCESS_KEY="bench",
+        )
     sys.stderr.write(f"marketmsg relay benchmark (work dir {work})\n")
     data = seeded(env, work)
     # The gateway checks SPF and DMARC of every mail (SPEC F1): the senders' domains publish an
@@ -244,7 +264,7 @@ def main() -> None:
         "gateway_processes": args.gateway_processes,
         "workers": args.workers,
         "sqlite_synchronous": args.synchronous,
-        "blob_store": os.environ.get("MARKETMSG_BLOB_STORE", "file"),
+        "blob_store": "s3-sink" if args.s3_sink else os.environ.get("MARKETMSG_BLOB_STORE", "file"),
     }
     sink_port = free_port()
     count_file = work / "sink.count"
@@ -383,6 +403,8 @@ def main() -> None:
     finally:
         gateway.stop()
         sink.stop()
+        if s3_sink is not None:
+            s3_sink.stop()
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     # Under tools/with_s3.py the blobs go to an S3 API server: its figures are kept apart.
