@@ -53,7 +53,7 @@ def api_tokens(env: dict[str, str], owners: list[str]) -> dict[str, str]:
     made = subprocess.run(
         [
             sys.executable, "-m", "marketmsg", "shell", "-c",
-            "import json; from marketmsg.api.models import ApiToken; "
+            "import json; from marketmsg.accounts.models import ApiToken; "
             "from marketmsg.accounts.models import User; "
             "print(json.dumps({e: ApiToken.issue(User.objects.get(email=e), 'soak', ['read', 'write'])[1] "
             f"for e in {owners!r}}}))",

@@ -17,8 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from marketmsg.accounts.models import SellerUser, User
-from marketmsg.api.models import ApiToken
+from marketmsg.accounts.models import ApiToken, SellerUser, User
 from marketmsg.conversations import compose
 from marketmsg.conversations.models import Attachment, Message, Template
 from marketmsg.conversations.services import Draft, post_message

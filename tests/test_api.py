@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from marketmsg.accounts.models import SellerUser, User
+from marketmsg.accounts.models import ApiToken, SellerUser, User
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import SenderAddress
-from marketmsg.api.models import ApiToken
 from marketmsg.conversations.models import Message, Template
 from marketmsg.relay import inbound
 from tests import files

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from marketmsg.api.models import ApiToken
+from marketmsg.accounts.models import ApiToken
 from marketmsg.conversations.models import Message
 from marketmsg.relay import inbound
 from tests.mail import compose

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from marketmsg.accounts.models import SellerUser
-from marketmsg.api.models import ApiToken
+from marketmsg.accounts.models import ApiToken, SellerUser
 from marketmsg.demo.seeding import seed
 from marketmsg.integration.models import SCOPES, OperatorCredential
 

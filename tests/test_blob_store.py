@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from email.message import EmailMessage
 
 import pytest
@@ -209,5 +210,22 @@ def test_s3_small_blobs_take_one_put_large_ones_go_multipart_and_a_refusal_is_an
     large, _ = store.put(b"L" * 5000)  # through django-storages' upload_fileobj
     assert store.read(small) == b"s" * 100 and store.read(large) == b"L" * 5000
     monkeypatch.setattr(store.storage(), "bucket_name", "no-such-bucket")
-    with pytest.raises(s3.S3PutFailed, match="404"):
+    with pytest.raises(s3.S3RequestFailed, match="404"):
         store.put(b"not kept anywhere")
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(os.environ.get("MARKETMSG_BLOB_STORE") == "s3", reason="the file store's own syncs")
+def test_the_gateway_syncs_its_blobs_once_per_batch_before_the_commit(monkeypatch):
+    from marketmsg.blobs import filesystem
+
+    monkeypatch.setattr(filesystem, "_deferred", True)
+    monkeypatch.setattr(filesystem, "_unsynced", 0)
+    synced: list[Path] = []
+    real = filesystem._syncfs
+    monkeypatch.setattr(filesystem, "_syncfs", lambda folder: (synced.append(folder), real(folder)))
+    names = [store.put(f"mail {n}".encode())[0] for n in range(3)]
+    assert filesystem.has_unsynced() and all(store.exists(n) for n in names)
+    filesystem.sync_written()
+    filesystem.sync_written()  # nothing new: no second sync
+    assert len(synced) == 1 and not filesystem.has_unsynced()

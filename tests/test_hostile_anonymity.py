@@ -14,10 +14,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from marketmsg.accounts.models import SellerUser, User
+from marketmsg.accounts.models import ApiToken, SellerUser, User
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import SenderAddress
-from marketmsg.api.models import ApiToken
 from tests import files
 from tests.mail import compose, everything_readable
 from tests.personas import PASSWORD, make_pair

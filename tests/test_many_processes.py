@@ -80,7 +80,7 @@ def test_two_of_each_on_one_postgresql_with_one_of_each_killed(tmp_path: Path, d
             *run,
             "shell",
             "-c",
-            "import json; from marketmsg.api.models import ApiToken; "
+            "import json; from marketmsg.accounts.models import ApiToken; "
             "from marketmsg.accounts.models import User; "
             "print(json.dumps({e: ApiToken.issue(User.objects.get(email=e), 'load', ['read', 'write'])[1] "
             f"for e in {[s['owner_email'] for s in data['sellers']]!r}}}))",

@@ -8,8 +8,7 @@ import re
 import pytest
 from django.test import Client
 
-from marketmsg.accounts.models import User
-from marketmsg.api.models import digest
+from marketmsg.accounts.models import User, digest
 from marketmsg.integration.models import OperatorCredential
 from marketmsg.webhooks.models import Event, Subscription, WebhookDelivery
 from tests.personas import PASSWORD, make_pair

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from marketmsg.accounts.models import Buyer, SellerAccount, SellerUser, User
+from marketmsg.accounts.models import ApiToken, Buyer, SellerAccount, SellerUser, User
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import RelayAddress, SenderAddress
-from marketmsg.api.models import ApiToken
 from marketmsg.conversations.models import Message
 from marketmsg.delivery.models import Delivery
 from marketmsg.integration.models import OperatorCredential

@@ -14,8 +14,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from marketmsg.accounts.models import SellerSettingChange, SellerUser, User
-from marketmsg.api.models import ApiToken
+from marketmsg.accounts.models import ApiToken, SellerSettingChange, SellerUser, User
 from marketmsg.conversations import compose, median, metrics, tally
 from marketmsg.conversations.listing import ListQuery, messages_for
 from marketmsg.conversations.models import Message, ResponseBucket, ResponseTally

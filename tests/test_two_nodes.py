@@ -101,7 +101,7 @@ def test_mail_accepted_on_one_node_is_delivered_and_served_by_the_other(tmp_path
         assert part.get_filename() == "box.png"
         facts = in_node(
             node_b,
-            "import json; from marketmsg.api.models import ApiToken; "
+            "import json; from marketmsg.accounts.models import ApiToken; "
             "from marketmsg.conversations.models import Attachment, RawMime; "
             "from marketmsg.accounts.models import User; a = Attachment.objects.get(); "
             f"owner = User.objects.get(email={order_owner(data, order)!r}); "

@@ -7,10 +7,9 @@ from typing import Any
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
-from marketmsg.accounts.models import SellerAccount, SellerUser, User
+from marketmsg.accounts.models import ApiToken, SellerAccount, SellerUser, User, digest
 from marketmsg.accounts.profiles import is_seller_user
 from marketmsg.api import limits
-from marketmsg.api.models import ApiToken, digest
 from marketmsg.api.problems import Problem
 
 

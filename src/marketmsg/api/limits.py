@@ -19,7 +19,8 @@ from django.db.models import F, Model
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
-from marketmsg.api.models import ApiToken, IdempotentRequest
+from marketmsg.accounts.models import ApiToken
+from marketmsg.api.models import IdempotentRequest
 from marketmsg.api.problems import Problem
 
 KEY_HEADER = "Idempotency-Key"

@@ -6,7 +6,9 @@ took 3.3 ms of CPU in the calling process for a 1 KB blob; boto3's ``put_object`
 signed by botocore's own SigV4 signer and sent over a kept-alive connection per thread 0.45 ms
 (measured against moto's server on loopback, see docs/benchmarks.md). Blobs up to 8 MiB go that
 way; larger ones, and anything a bucket policy asks extra headers for (``object_parameters``),
-go through django-storages as before (multipart). Reads, listing and deletes are django-storages'.
+go through django-storages as before (multipart). The worker reads a mail whole to render it:
+``read_bytes`` fetches it by one signed GET the same way (django-storages' S3File asks HEAD, then
+downloads through s3transfer's threads). Streaming reads, listing and deletes are django-storages'.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ SMALL = 8 * 1024 * 1024
 RETRIES = 3
 
 
-class S3PutFailed(OSError):
-    """The store did not take the blob: the caller answers "try again later" (4xx SMTP)."""
+class S3RequestFailed(OSError):
+    """The store did not answer as it should (after retries): the gateway answers "try again later"."""
 
 
 class BlobS3Storage(S3Storage):
@@ -54,12 +56,12 @@ class BlobS3Storage(S3Storage):
             except (OSError, http.client.HTTPException) as error:  # a dropped keep-alive, a reset
                 self._local.connection = None
                 if attempt == RETRIES:
-                    raise S3PutFailed(f"PUT {key}: {error}") from error
+                    raise S3RequestFailed(f"PUT {key}: {error}") from error
             else:
                 if status == 200:
                     return
                 if (status < 500 and status != 429) or attempt == RETRIES:
-                    raise S3PutFailed(f"PUT {key}: HTTP {status} {body[:200]!r}")
+                    raise S3RequestFailed(f"PUT {key}: HTTP {status} {body[:200]!r}")
             time.sleep(0.05 * 2**attempt)
 
     def _send(self, key: str, data: bytes) -> tuple[int, bytes]:
@@ -94,7 +96,7 @@ class BlobS3Storage(S3Storage):
         if self._credentials is None:
             self._credentials = self._create_session().get_credentials()
             if self._credentials is None:
-                raise S3PutFailed("no S3 credentials: set MARKETMSG_S3_ACCESS_KEY_ID or an instance role")
+                raise S3RequestFailed("no S3 credentials: set MARKETMSG_S3_ACCESS_KEY_ID or an instance role")
         return self._credentials.get_frozen_credentials()
 
     def _connection(self, scheme: str, host: str) -> http.client.HTTPConnection:

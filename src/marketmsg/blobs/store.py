@@ -85,8 +85,16 @@ def opened(name: str) -> Iterator[IO[bytes]]:
 
 
 def read(name: str) -> bytes:
-    with opened(name) as handle:
-        return handle.read()
+    """The whole blob (the worker parses a mail whole); S3 fetches it by one GET."""
+    backend = storage()
+    whole = getattr(backend, "read_bytes", None)
+    if whole is None:
+        with opened(name) as handle:
+            return handle.read()
+    try:
+        return bytes(whole(name))
+    except FileNotFoundError as error:
+        raise BlobMissing(name) from error
 
 
 def chunks(name: str) -> Iterator[bytes]:

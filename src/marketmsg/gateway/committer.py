@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from django.db import DatabaseError, connection, transaction
 
+from marketmsg.blobs import filesystem
 from marketmsg.gateway import walflush
 from marketmsg.gateway.checkpoint import Checkpointer
 
@@ -167,6 +168,9 @@ class GroupCommit:
         self.turn = WriterTurn()
         self.wal = walflush.WalFlush() if walflush.wanted() else None
         self.checkpoints = Checkpointer() if connection.vendor == "sqlite" else None
+        # Blobs written with deferred syncs (the file store) reach the disk before their batch
+        # commits: one sync per batch on this thread (blobs.filesystem, ADR 21).
+        self.blob_sync = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-blob-sync")
         self.background: set[asyncio.Task[Any]] = set()  # batches being stored or log-synced
         self.storing: set[asyncio.Task[Any]] = set()  # of those, batches on a database thread
 
@@ -197,9 +201,17 @@ class GroupCommit:
         finally:
             self.draining = False
 
-    def _take(self) -> list[tuple[Any, asyncio.Future[Any]]]:
-        taken, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
+    def _take(self, ready: int | None = None) -> list[tuple[Any, asyncio.Future[Any]]]:
+        """The next batch: at most ``ready`` mails (those whose blobs the last sync covered)."""
+        count = min(self.max_batch, len(self.pending) if ready is None else ready)
+        taken, self.pending = self.pending[:count], self.pending[count:]
         return taken
+
+    async def _blobs_on_disk(self) -> None:
+        """Every blob of the mails pending now is durable (the mails were prepared, so their blobs
+        were written, before they joined the queue)."""
+        if filesystem.has_unsynced():
+            await asyncio.get_running_loop().run_in_executor(self.blob_sync, filesystem.sync_written)
 
     async def _batch_in_turn(self) -> bool:
         """One batch, taken once the writer turn is ours (mails that arrive while waiting join it).
@@ -207,8 +219,10 @@ class GroupCommit:
         taken: list[tuple[Any, asyncio.Future[Any]]] = []
         outcomes: list[Outcome] | None = None
         try:
+            ready = len(self.pending)  # mails that join while waiting go in the next batch
+            await self._blobs_on_disk()
             async with self.turn():
-                taken = self._take()
+                taken = self._take(ready)
                 outcomes = await self.run(commit_batch, self.store_one, [item for item, _ in taken])
         except BaseException as error:  # no turn (or shutdown): answer every waiting session
             failure = _as_failure(error)
@@ -225,6 +239,7 @@ class GroupCommit:
     async def _store_taken(self, taken: list[tuple[Any, asyncio.Future[Any]]]) -> None:
         """One batch on a database thread of its own (PostgreSQL: no writer turn to wait for)."""
         try:
+            await self._blobs_on_disk()
             outcomes = await self.run(commit_batch, self.store_one, [item for item, _ in taken])
         except BaseException as error:  # the thread pool is gone (shutdown): nothing was stored
             failure = _as_failure(error)
@@ -268,6 +283,7 @@ class GroupCommit:
 
     def close(self) -> None:
         self.turn.close()
+        self.blob_sync.shutdown(wait=True)
         if self.wal is not None:
             self.wal.close()
         if self.checkpoints is not None:

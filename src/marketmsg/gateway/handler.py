@@ -20,6 +20,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, close_old_connections, co
 
 from marketmsg import observability
 from marketmsg.addresses.models import RelayAddress
+from marketmsg.blobs import filesystem
 from marketmsg.conversations.errors import Refused
 from marketmsg.gateway import limits, replies
 from marketmsg.gateway.committer import GroupCommit
@@ -160,6 +161,8 @@ def database_threads() -> int:
 
 class RelayHandler:
     def __init__(self, max_recipients: int) -> None:
+        # Each mail writes a blob; the group commit syncs them once per batch (blobs.filesystem).
+        filesystem.defer_syncs()
         self.max_recipients = max_recipients
         threads = database_threads()
         self.steps = DatabaseSteps(threads)

@@ -8,8 +8,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from marketmsg.accounts.models import digest
 from marketmsg.admin_base import KeptAdmin, ReadOnlyAdmin
-from marketmsg.api.models import digest
 from marketmsg.integration.models import SCOPES, ImportRun, OperatorCredential
 
 

@@ -8,8 +8,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
+from marketmsg.accounts.models import digest
 from marketmsg.api import limits
-from marketmsg.api.models import digest
 from marketmsg.api.problems import Problem
 from marketmsg.integration.models import OperatorCredential
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
-from marketmsg.api.models import BearerKey, digest
+from marketmsg.accounts.models import BearerKey, digest
 
 PREFIX = "mmop_"
 SCOPES = {

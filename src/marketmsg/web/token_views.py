@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from marketmsg.api.models import ApiToken
+from marketmsg.accounts.models import ApiToken
 from marketmsg.web.access import seller_only, user_of
 
 
