@@ -7,8 +7,8 @@ from __future__ import annotations
 import hashlib
 import os
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
