@@ -216,7 +216,7 @@ def test_s3_small_blobs_take_one_put_large_ones_go_multipart_and_a_refusal_is_an
 
 @pytest.mark.django_db
 @pytest.mark.skipif(os.environ.get("MARKETMSG_BLOB_STORE") == "s3", reason="the file store's own syncs")
-def test_the_gateway_syncs_its_blobs_once_per_batch_before_the_commit(monkeypatch):
+def test_the_gateway_syncs_the_blobs_of_a_batch_together(monkeypatch):
     from marketmsg.blobs import filesystem
 
     monkeypatch.setattr(filesystem, "_deferred", True)

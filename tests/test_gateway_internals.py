@@ -495,4 +495,4 @@ def test_when_the_log_cannot_be_synced_the_mail_is_answered_451(
     finally:
         server.stop()
     assert refused.value.smtp_code == 451 and b"4.3.0" in refused.value.smtp_error
-    assert "could not sync the database log" in caplog.text
+    assert "could not sync blobs or the database log" in caplog.text

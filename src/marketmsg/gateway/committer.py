@@ -6,6 +6,13 @@ answered. A refused mail (or one that hits an error) makes the batch be written 
 mail in a savepoint of its own, so that it alone is answered with its refusal (ADR 16); a failed
 commit answers the whole batch with a temporary failure. So no mail is answered 250 before its
 own rows are durable, and under load one commit (one fsync) covers several mails (ADR 5).
+
+Blobs (the file store, ADR 21): each mail wrote its raw MIME and files to the page cache before
+it joined a batch, and one sync of the file system covers a whole batch's. On SQLite it runs right
+before the log sync, outside the write lock like that sync (ADR 12); on PostgreSQL, whose commit
+is durable at once, before the commit. On SQLite a crash between the commit and that sync can
+leave a committed row whose blob did not reach the disk, but only for a mail not yet answered:
+its sender sends the same bytes again, which (same day, same digest) write the same blob anew.
 """
 
 from __future__ import annotations
@@ -168,8 +175,6 @@ class GroupCommit:
         self.turn = WriterTurn()
         self.wal = walflush.WalFlush() if walflush.wanted() else None
         self.checkpoints = Checkpointer() if connection.vendor == "sqlite" else None
-        # Blobs written with deferred syncs (the file store) reach the disk before their batch
-        # commits: one sync per batch on this thread (blobs.filesystem, ADR 21).
         self.blob_sync = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-blob-sync")
         self.background: set[asyncio.Task[Any]] = set()  # batches being stored or log-synced
         self.storing: set[asyncio.Task[Any]] = set()  # of those, batches on a database thread
@@ -201,17 +206,9 @@ class GroupCommit:
         finally:
             self.draining = False
 
-    def _take(self, ready: int | None = None) -> list[tuple[Any, asyncio.Future[Any]]]:
-        """The next batch: at most ``ready`` mails (those whose blobs the last sync covered)."""
-        count = min(self.max_batch, len(self.pending) if ready is None else ready)
-        taken, self.pending = self.pending[:count], self.pending[count:]
+    def _take(self) -> list[tuple[Any, asyncio.Future[Any]]]:
+        taken, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
         return taken
-
-    async def _blobs_on_disk(self) -> None:
-        """Every blob of the mails pending now is durable (the mails were prepared, so their blobs
-        were written, before they joined the queue)."""
-        if filesystem.has_unsynced():
-            await asyncio.get_running_loop().run_in_executor(self.blob_sync, filesystem.sync_written)
 
     async def _batch_in_turn(self) -> bool:
         """One batch, taken once the writer turn is ours (mails that arrive while waiting join it).
@@ -219,10 +216,8 @@ class GroupCommit:
         taken: list[tuple[Any, asyncio.Future[Any]]] = []
         outcomes: list[Outcome] | None = None
         try:
-            ready = len(self.pending)  # mails that join while waiting go in the next batch
-            await self._blobs_on_disk()
             async with self.turn():
-                taken = self._take(ready)
+                taken = self._take()
                 outcomes = await self.run(commit_batch, self.store_one, [item for item, _ in taken])
         except BaseException as error:  # no turn (or shutdown): answer every waiting session
             failure = _as_failure(error)
@@ -239,7 +234,7 @@ class GroupCommit:
     async def _store_taken(self, taken: list[tuple[Any, asyncio.Future[Any]]]) -> None:
         """One batch on a database thread of its own (PostgreSQL: no writer turn to wait for)."""
         try:
-            await self._blobs_on_disk()
+            await self._blobs_on_disk()  # PostgreSQL: the commit is durable the moment it returns
             outcomes = await self.run(commit_batch, self.store_one, [item for item, _ in taken])
         except BaseException as error:  # the thread pool is gone (shutdown): nothing was stored
             failure = _as_failure(error)
@@ -248,6 +243,11 @@ class GroupCommit:
                 raise
             return
         self._answer(taken, outcomes)
+
+    async def _blobs_on_disk(self) -> None:
+        """Every blob written by this process so far is durable (one sync of the file system)."""
+        if filesystem.has_unsynced():
+            await asyncio.get_running_loop().run_in_executor(self.blob_sync, filesystem.sync_written)
 
     def _answer(self, taken: list[tuple[Any, asyncio.Future[Any]]], outcomes: list[Outcome]) -> None:
         if self.wal is not None and any(stored for stored, _ in outcomes):
@@ -267,12 +267,15 @@ class GroupCommit:
     ) -> None:
         assert self.wal is not None
         try:
+            await self._blobs_on_disk()  # the batch's blobs first, then its rows
             await self.wal.flush()
         except OSError as error:
             # Committed but perhaps not on disk: the sender is told to try again (a duplicate at
             # worst, never a mail that was answered 250 and then lost).
-            log.error("could not sync the database log; %d mail(s) answered 451: %s", len(batch), error)
-            failure = BatchAborted(f"the database log could not be synced: {error}")
+            log.error(
+                "could not sync blobs or the database log; %d mail(s) answered 451: %s", len(batch), error
+            )
+            failure = BatchAborted(f"the blobs or the database log could not be synced: {error}")
             outcomes = [(False, failure) if stored else (stored, value) for stored, value in outcomes]
         _settle(batch, outcomes)
 
