@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import sys
 import tempfile
 import time
@@ -27,11 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def mail(sender: str, to: str, size: int, n: int, attach: bool) -> bytes:
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = sender, to, f"question {n}"
-    if attach:  # a plain-text file (allowed type) makes up most of the size
+    if attach:  # a PDF (random bytes behind its header: files do not compress) makes up most of it
         message.set_content("添付をご確認ください。")
-        message.add_attachment(
-            ("あ" * (size // 3)).encode(), maintype="text", subtype="plain", filename="a.txt"
-        )
+        pdf = b"%PDF-1.4\n" + random.Random(n).randbytes(size * 3 // 4 - 9)
+        message.add_attachment(pdf, maintype="application", subtype="pdf", filename="a.pdf")
     else:
         message.set_content(("ご質問です。" * (size // 18 + 1))[: size // 3])
     return message.as_bytes()
