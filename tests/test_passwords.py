@@ -14,10 +14,9 @@ from django.test import Client
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from marketmsg.accounts.models import AccountMail, SellerUser, User
+from marketmsg.accounts.models import AccountMail, SellerUser, User, unusable_password
 from marketmsg.addresses.models import SenderAddress
 from marketmsg.delivery import worker
-from marketmsg.integration.people import unusable_password
 from marketmsg.web.password_views import InvitationTokens
 from tests.personas import PASSWORD, make_buyer, make_seller
 

@@ -7,16 +7,14 @@ a seller that already exists, or whose people already have an account, is writte
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import transaction
 from django.utils import timezone
 
 from marketmsg import bulk
-from marketmsg.accounts.models import Buyer, SellerAccount, SellerUser, User
+from marketmsg.accounts.models import Buyer, SellerAccount, SellerUser, User, unusable_password
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import SenderAddress, SenderAddressChange
 from marketmsg.integration.outcomes import CREATED, REFUSED, UNCHANGED, UPDATED, Outcome, refused
@@ -49,13 +47,6 @@ _USER_FIELDS = (
     "time_zone",
     "external_id",
 )
-
-
-def unusable_password() -> str:
-    """What make_password(None) stores (an unusable password: these people sign in through the
-    marketplace), from one call for random bytes instead of forty: imports create users by the
-    hundred thousand."""
-    return UNUSABLE_PASSWORD_PREFIX + secrets.token_hex(20)
 
 
 def _user_row(

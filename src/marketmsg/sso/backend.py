@@ -21,8 +21,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
-from marketmsg.accounts.models import Buyer, User
-from marketmsg.integration.people import unusable_password
+from marketmsg.accounts.models import Buyer, User, unusable_password
 from marketmsg.sso.models import SignInIdentity
 from marketmsg.sso.providers import STAFF, Provider, ProviderUnavailable
 
