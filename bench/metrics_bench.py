@@ -34,8 +34,8 @@ from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from marketmsg.accounts.models import SellerAccount, SellerUser  # noqa: E402
-from marketmsg.conversations import median, metrics, tally  # noqa: E402
 from marketmsg.conversations.models import Conversation, Message  # noqa: E402
+from marketmsg.metrics import median, response_times, tally  # noqa: E402
 
 WARMUP = 10
 TOP_UP_TAG = "metrics-bench"
@@ -117,10 +117,10 @@ def direct_count(seller_id: int, days: int, now) -> tuple[int, int, int, int, in
         answered.filter(response_seconds__isnull=False).values_list("response_seconds", flat=True)
     )
     waiting = answered.filter(needs_reply=True)
-    deadline = now - timedelta(seconds=metrics.ON_TIME_SECONDS)
+    deadline = now - timedelta(seconds=response_times.ON_TIME_SECONDS)
     return (
-        sum(1 for s in seconds if s <= metrics.ON_TIME_SECONDS),
-        sum(1 for s in seconds if s > metrics.ON_TIME_SECONDS),
+        sum(1 for s in seconds if s <= response_times.ON_TIME_SECONDS),
+        sum(1 for s in seconds if s > response_times.ON_TIME_SECONDS),
         waiting.filter(created_at__lt=deadline).count(),
         waiting.filter(created_at__gte=deadline).count(),
         seconds[(len(seconds) - 1) // 2] if seconds else None,
@@ -151,7 +151,7 @@ def main() -> int:
     rng = random.Random(3)
     times: list[float] = []
     for n in range(WARMUP + args.requests):
-        days = rng.choice(metrics.PERIODS)
+        days = rng.choice(response_times.PERIODS)
         started = time.perf_counter()
         response = client.get("/performance/", {"days": days})
         elapsed = (time.perf_counter() - started) * 1000
@@ -165,8 +165,8 @@ def main() -> int:
         f"p95 {p95:.1f} ms, max {times[-1]:.1f} ms; target p95 ≤ 100 ms: {'met' if p95 <= 100 else 'NOT met'}"
     )
     now = timezone.now()
-    for days in metrics.PERIODS:
-        figures, direct = metrics.figures(seller.pk, days, now), direct_count(seller.pk, days, now)
+    for days in response_times.PERIODS:
+        figures, direct = response_times.figures(seller.pk, days, now), direct_count(seller.pk, days, now)
         kept = (
             figures.on_time,
             figures.answered_late,
@@ -179,7 +179,7 @@ def main() -> int:
         print("equal" if kept == direct else "DIFFERENT")
     if args.plans:
         since = timezone.now() - timedelta(days=90)
-        sql = "SELECT COUNT(response_seconds) " + metrics._counted()
+        sql = "SELECT COUNT(response_seconds) " + response_times._counted()
         params = [seller.pk, since]
         with connection.cursor() as cursor:
             prefix = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "

@@ -76,7 +76,7 @@ def everything_readable(data: bytes) -> str:
     return "\n".join([joined, html.unescape(joined), unquote(joined), as_a_reader_sees(joined)]).lower()
 
 
-# Written apart from marketmsg's relay.spelling, on purpose: characters no reader sees.
+# Written apart from marketmsg's mail.spelling, on purpose: characters no reader sees.
 _UNSEEN = {"\u00ad", "\u034f", "\u115f", "\u1160", "\u3164", "\uffa0", '"'}
 
 

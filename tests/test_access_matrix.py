@@ -21,7 +21,7 @@ from marketmsg.accounts.models import ApiToken, SellerUser, User
 from marketmsg.conversations import compose
 from marketmsg.conversations.models import Attachment, Message, Template
 from marketmsg.conversations.services import Draft, post_message
-from marketmsg.staff.models import Claim
+from marketmsg.orders.models import Claim
 from tests import files
 from tests.mail import compose as mail
 from tests.personas import PASSWORD, make_buyer, make_order, make_pair, make_seller

@@ -16,10 +16,10 @@ from django.utils import timezone
 from playwright.sync_api import ConsoleMessage, Page, expect
 
 from marketmsg.accounts.models import SellerUser, User
-from marketmsg.conversations import metrics, tally
 from marketmsg.conversations.models import Message, Template
 from marketmsg.conversations.services import Draft, post_message
 from marketmsg.delivery.models import Delivery
+from marketmsg.metrics import response_times, tally
 from tests import files as test_files
 from tests.mail import compose, parse
 from tests.personas import PASSWORD, Pair, make_buyer, make_order, make_pair
@@ -407,7 +407,7 @@ def test_the_performance_page_shows_figures_and_its_chart_in_both_languages(
     sign_in(page, live_server.url, "owner@sakura-books.example.jp")
     page.click("nav.main-nav a:has-text('応答時間')")
     page.click("nav.tabs a:has-text('過去90日間')")
-    assert page.locator("svg.chart rect.bar:not(.late)").count() == metrics.CHART_DAYS
+    assert page.locator("svg.chart rect.bar:not(.late)").count() == response_times.CHART_DAYS
     assert page.locator("svg.chart polyline.line").count() >= 1  # broken where a day had nothing due
     assert page.locator("svg.chart rect.bar.late").count() >= 1  # the late answers, in red
     assert page.locator(".stat-value").first.inner_text().endswith("%")
@@ -415,7 +415,7 @@ def test_the_performance_page_shows_figures_and_its_chart_in_both_languages(
     page.select_option("header select[name=language]", "en")
     expect(page.locator("h1.page-title")).to_have_text("⏱ Response times")
     expect(page.locator(".stat-label").first).to_contain_text("Answered within 24 hours")
-    expect(page.locator("svg.chart rect.bar:not(.late)")).to_have_count(metrics.CHART_DAYS)
+    expect(page.locator("svg.chart rect.bar:not(.late)")).to_have_count(response_times.CHART_DAYS)
     page.screenshot(path=shots / "performance-en.png", full_page=True)
     page.close()
 

@@ -22,7 +22,7 @@ from marketmsg.addresses.models import SenderAddress
 from marketmsg.conversations.models import Message
 from marketmsg.delivery.models import Delivery
 from marketmsg.demo.seeding import seed
-from marketmsg.relay import parsing
+from marketmsg.mail import parsing
 from tests.conftest import CORPUS
 from tests.mail import everything_readable, parse
 from tests.support.delivery import deliver_all

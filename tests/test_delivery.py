@@ -8,9 +8,10 @@ import pytest
 from django.utils import timezone
 
 from marketmsg.conversations.models import Message
-from marketmsg.delivery import verp, worker
+from marketmsg.delivery import verp
 from marketmsg.delivery.models import Delivery
-from marketmsg.delivery.notices import clean_reason
+from marketmsg.relay import worker
+from marketmsg.relay.notices import clean_reason
 from tests.mail import compose, everything_readable, parse
 from tests.personas import make_buyer, make_pair, make_seller
 from tests.support.delivery import deliver_all

@@ -26,9 +26,9 @@ from hypothesis import strategies as st
 
 from marketmsg.conversations.errors import Refused
 from marketmsg.delivery.models import Delivery
+from marketmsg.mail.render import LeakDetected
 from marketmsg.relay import inbound
 from marketmsg.relay.outbound import render_delivery
-from marketmsg.relay.render import LeakDetected
 from tests.conftest import crlf
 from tests.fuzzmail import whole_mail
 from tests.mail import everything_readable
@@ -142,8 +142,8 @@ def test_what_the_fuzzer_found_stays_fixed():
     would have answered 451 for ever); an address spelt with %40, or in UTF-16 inside a part that
     claims another charset, survived scrubbing, and the mail was withheld by the leak check
     instead of relayed."""
-    from marketmsg.relay import parsing
-    from marketmsg.relay.scrub import scrub_bytes, scrub_text
+    from marketmsg.mail import parsing
+    from marketmsg.mail.scrub import scrub_bytes, scrub_text
 
     assert parsing.decode_bytes(b"abc", "utf-8\x00") == "abc"
     # ...and in a part's charset parameter, where the standard library's own decoding raised.
@@ -259,7 +259,7 @@ def test_the_leak_check_reads_a_file_as_the_scrubber_does():
     text took the check seconds per delivery."""
     import os
 
-    from marketmsg.relay.scrub import leaked_in_file, scrub_bytes
+    from marketmsg.mail.scrub import leaked_in_file, scrub_bytes
 
     real = ["taro.yamada@example.jp"]
     noise = bytes(range(256)) * 400  # 100 KB of binary: no reading as text

@@ -441,7 +441,7 @@ def test_time_left_of_the_24_hours_reads_as_a_person_would():
 
     from django.utils import translation
 
-    from marketmsg.conversations.urgency import time_left
+    from marketmsg.metrics.urgency import time_left
 
     received = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     with translation.override("en"):

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from marketmsg.mail import parsing
 from marketmsg.mailauth import inbound as mailauth
-from marketmsg.relay import parsing
 from tests.conftest import CORPUS
 from tests.test_corpus import corpus_paths
 

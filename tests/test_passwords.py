@@ -16,7 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from marketmsg.accounts.models import AccountMail, SellerUser, User, unusable_password
 from marketmsg.addresses.models import SenderAddress
-from marketmsg.delivery import worker
+from marketmsg.relay import worker
 from marketmsg.web.password_views import InvitationTokens
 from tests.personas import PASSWORD, make_buyer, make_seller
 

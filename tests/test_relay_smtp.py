@@ -375,7 +375,7 @@ def test_a_seller_reply_quoting_the_buyer_never_passes_on_our_no_reply_link(gate
 
 
 def test_own_links_are_removed_whole_lines_in_text_and_whole_anchors_in_html():
-    from marketmsg.relay.ownlinks import without_own_links, without_own_links_html
+    from marketmsg.mail.ownlinks import without_own_links, without_own_links_html
 
     url = "https://mm.example/no-reply/MTIz:1vAbCd:Zx-9_q/"
     assert without_own_links(f"ok\n> click here: {url}\n> bye") == "ok\n> bye"

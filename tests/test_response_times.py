@@ -15,10 +15,11 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from marketmsg.accounts.models import ApiToken, SellerSettingChange, SellerUser, User
-from marketmsg.conversations import compose, median, metrics, tally
+from marketmsg.conversations import compose
 from marketmsg.conversations.listing import ListQuery, messages_for
 from marketmsg.conversations.models import Message, ResponseBucket, ResponseTally
 from marketmsg.delivery.models import Delivery
+from marketmsg.metrics import median, response_times, tally
 from marketmsg.relay import inbound
 from tests.mail import compose as mail
 from tests.mail import everything_readable
@@ -90,7 +91,7 @@ def test_on_time_late_and_unanswered_give_the_shares_average_and_median(clock):
     clock.advance(hours=25)
     waiting = buyer_mail(pair, "四つ目")
     clock.advance(hours=1)
-    figures = metrics.figures(pair.seller.pk, 7, clock.now)
+    figures = response_times.figures(pair.seller.pk, 7, clock.now)
     assert (figures.on_time, figures.answered_late, figures.overdue, figures.waiting) == (1, 1, 1, 1)
     assert figures.share_on_time == pytest.approx(1 / 3) and figures.share_late == pytest.approx(2 / 3)
     assert figures.average_seconds == pytest.approx((2 + 30) * 3600 / 2)
@@ -108,9 +109,9 @@ def test_marked_no_reply_needed_after_being_late_is_not_counted(clock):
     pair = make_pair()
     message = buyer_mail(pair)
     clock.advance(hours=40)
-    assert metrics.figures(pair.seller.pk, 7, clock.now).overdue == 1
+    assert response_times.figures(pair.seller.pk, 7, clock.now).overdue == 1
     assert compose.mark_no_reply_needed(message, User.objects.get(email=OWNER))
-    figures = metrics.figures(pair.seller.pk, 7, clock.now)
+    figures = response_times.figures(pair.seller.pk, 7, clock.now)
     assert figures.due == 0 and figures.unanswered == 0 and figures.share_on_time is None
 
 
@@ -128,7 +129,7 @@ def test_auto_replies_neither_count_nor_answer(clock):
     seller_web_reply(question)
     question.refresh_from_db()
     assert question.response_seconds == 4 * 3600
-    figures = metrics.figures(pair.seller.pk, 7, clock.now)
+    figures = response_times.figures(pair.seller.pk, 7, clock.now)
     assert (figures.on_time, figures.due) == (1, 1)
 
 
@@ -138,7 +139,7 @@ def test_a_weekend_counts_friday_evening_to_monday_morning_is_late(clock):
     question = buyer_mail(pair)
     clock.at(datetime(2026, 11, 9, 9, 0, tzinfo=TOKYO))  # Monday
     seller_web_reply(question)
-    figures = metrics.figures(pair.seller.pk, 7, clock.now)
+    figures = response_times.figures(pair.seller.pk, 7, clock.now)
     assert (figures.on_time, figures.answered_late) == (0, 1)
     assert figures.median_seconds == 61 * 3600
 
@@ -152,7 +153,7 @@ def test_the_windows_end_exactly_at_their_edges(clock):
         clock.at(start - timedelta(days=days, seconds=1))
         buyer_mail(pair, f"{days}+1s")  # one second before: outside
     clock.at(start)
-    counts = {d: metrics.figures(pair.seller.pk, d, start).overdue for d in (7, 30, 90)}
+    counts = {d: response_times.figures(pair.seller.pk, d, start).overdue for d in (7, 30, 90)}
     assert counts == {7: 1, 30: 3, 90: 5}
 
 
@@ -165,9 +166,9 @@ def test_a_window_that_begins_inside_a_slot_counts_from_its_exact_second(clock):
     buyer_mail(pair, "ちょうど")
     clock.advance(hours=1)
     seller_web_reply(Message.objects.filter(author=Message.Author.BUYER).first())  # answers both
-    figures = metrics.figures(pair.seller.pk, 7, start)
+    figures = response_times.figures(pair.seller.pk, 7, start)
     assert (figures.on_time, figures.average_seconds, figures.median_seconds) == (1, 3600, 3600)
-    assert metrics.figures(pair.seller.pk, 30, start).average_seconds == 3600.5
+    assert response_times.figures(pair.seller.pk, 30, start).average_seconds == 3600.5
 
 
 def buckets_of(seller_id: int) -> list[tuple[int, int, int]]:
@@ -235,7 +236,9 @@ def test_the_median_is_exact_over_many_answers_in_every_window(clock):
             ).values_list("response_seconds", flat=True)
         )
         assert len(stored) > 5
-        assert metrics.figures(pair.seller.pk, days, now).median_seconds == statistics.median_low(stored)
+        assert response_times.figures(pair.seller.pk, days, now).median_seconds == statistics.median_low(
+            stored
+        )
 
 
 def test_the_daily_chart_counts_days_in_the_sellers_time_zone(clock):
@@ -247,15 +250,19 @@ def test_the_daily_chart_counts_days_in_the_sellers_time_zone(clock):
     clock.advance(hours=1)
     seller_web_reply(late_evening)
     tokyo = {
-        d.day.isoformat(): d for d in metrics.daily(pair.seller.pk, "Asia/Tokyo", clock.now) if d.received
+        d.day.isoformat(): d
+        for d in response_times.daily(pair.seller.pk, "Asia/Tokyo", clock.now)
+        if d.received
     }
     utc = {
-        d.day.isoformat(): d.received for d in metrics.daily(pair.seller.pk, "UTC", clock.now) if d.received
+        d.day.isoformat(): d.received
+        for d in response_times.daily(pair.seller.pk, "UTC", clock.now)
+        if d.received
     }
     assert {day: d.received for day, d in tokyo.items()} == {"2026-11-02": 1, "2026-11-03": 1}
     assert utc == {"2026-11-02": 2}
     assert tokyo["2026-11-02"].on_time == 1
-    days = metrics.daily(pair.seller.pk, "Asia/Tokyo", clock.now)
+    days = response_times.daily(pair.seller.pk, "Asia/Tokyo", clock.now)
     assert len(days) == 90 and days[-1].day.isoformat() == "2026-11-03"
 
 
@@ -275,7 +282,8 @@ def test_the_daily_chart_counts_the_day_the_clocks_change_as_one_day(clock):
         buyer_mail(pair, moment.isoformat())
     clock.at(datetime(2026, 11, 3, 12, 0, tzinfo=new_york))
     chart = {
-        d.day.isoformat(): (d.received, d.late) for d in metrics.daily(pair.seller.pk, zone=new_york.key)
+        d.day.isoformat(): (d.received, d.late)
+        for d in response_times.daily(pair.seller.pk, zone=new_york.key)
     }
     assert {day: n for day, n in chart.items() if n[0]} == {
         "2026-10-31": (1, 1),
@@ -291,11 +299,11 @@ def test_at_risk_lists_waiting_messages_close_to_their_deadline(clock, settings)
     clock.advance(hours=10)
     risky = buyer_mail(pair, "期限間近")
     clock.advance(hours=10)
-    assert metrics.at_risk(pair.seller.pk, clock.now) == [safe.pk]  # 4 h left
+    assert response_times.at_risk(pair.seller.pk, clock.now) == [safe.pk]  # 4 h left
     clock.advance(hours=5)  # safe is late now (25 h); risky has 9 h left
-    assert metrics.at_risk(pair.seller.pk, clock.now) == []
+    assert response_times.at_risk(pair.seller.pk, clock.now) == []
     clock.advance(hours=4)
-    assert metrics.at_risk(pair.seller.pk, clock.now) == [risky.pk]
+    assert response_times.at_risk(pair.seller.pk, clock.now) == [risky.pk]
 
 
 def test_the_command_prints_the_same_figures_as_json(clock):
@@ -357,7 +365,7 @@ def test_fba_messages_go_to_customer_service_by_web_and_mail_when_support_is_off
     assert [m.rcpt_tos for m in sink.messages] == [[BUYER]]  # the buyer is told by mail who answers
     assert "customer service will answer" in everything_readable(sink.messages[0].data)
     assert not list(messages_for(pair.seller, ListQuery.from_params({"box": "received"})))
-    assert metrics.figures(pair.seller.pk, 7).due == 0  # not the seller's to answer
+    assert response_times.figures(pair.seller.pk, 7).due == 0  # not the seller's to answer
     client.logout()
     User.objects.create_user("staff@marketplace.example", PASSWORD, name="Staff", role=User.Role.STAFF)
     assert client.login(username="staff@marketplace.example", password=PASSWORD)
@@ -418,7 +426,7 @@ def test_only_the_owner_changes_product_support_and_each_change_is_recorded(clie
 def test_the_chart_leaves_a_gap_for_days_with_nothing_due_and_shows_late_in_red():
     from datetime import date
 
-    from marketmsg.conversations.metrics import Day
+    from marketmsg.metrics.response_times import Day
     from marketmsg.web.charts import response_chart
 
     days = [

@@ -19,14 +19,14 @@ from django.utils import timezone
 from marketmsg.accounts.models import User
 from marketmsg.addresses.models import SenderAddress
 from marketmsg.blobs import store
+from marketmsg.console import export
 from marketmsg.conversations import compose, record
 from marketmsg.conversations.models import Attachment, Message, RawMime
 from marketmsg.integration.models import OperatorCredential
+from marketmsg.orders.models import Claim
 from marketmsg.relay import inbound
 from marketmsg.retention import redaction
 from marketmsg.retention.models import Erasure, PurgeRun
-from marketmsg.staff import export
-from marketmsg.staff.models import Claim
 from tests import files
 from tests.personas import PASSWORD, buyer_writes_on_the_web, make_buyer, make_order, make_pair
 from tests.support.delivery import deliver_all

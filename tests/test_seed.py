@@ -12,9 +12,9 @@ from django.core.management import call_command
 from django.test import Client
 
 from marketmsg.addresses.models import RelayAddress
-from marketmsg.conversations import metrics
 from marketmsg.conversations.models import Message
 from marketmsg.delivery.models import Delivery
+from marketmsg.metrics import response_times
 from marketmsg.orders.models import Order
 
 pytestmark = pytest.mark.db
@@ -82,7 +82,7 @@ def test_seed_writes_the_documented_json_and_stores_the_same_marketplace(tmp_pat
         assert reply.author == "seller"
         assert question.response_seconds == int((reply.created_at - question.created_at).total_seconds())
     seller = data["sellers"][0]["id"]
-    recount = metrics.figures(seller, 90)
+    recount = response_times.figures(seller, 90)
     assert recount.on_time + recount.answered_late == answered.filter(seller_id=seller).count()
     client = Client()
     people = [

@@ -15,10 +15,11 @@ from django.core.management.base import CommandError
 from django.test import Client
 
 from marketmsg.accounts.models import User
+from marketmsg.console.models import AuditEntry, CustomerServiceClosure
 from marketmsg.conversations import compose, record
 from marketmsg.conversations.models import Attachment, Message
 from marketmsg.conversations.services import Draft, post_message
-from marketmsg.staff.models import AuditEntry, Claim, CustomerServiceClosure
+from marketmsg.orders.models import Claim
 from tests import files
 from tests.mail import compose as mail
 from tests.personas import PASSWORD, make_order, make_pair

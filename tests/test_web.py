@@ -9,7 +9,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.test import Client
 
-from marketmsg.demo.mailcatcher import CatcherHandler
+from marketmsg.ops.mailcatcher import CatcherHandler
 from tests.conftest import free_port
 from tests.mail import compose
 from tests.personas import PASSWORD, make_pair

@@ -16,9 +16,9 @@ from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import SenderAddress
 from marketmsg.conversations.models import Message
 from marketmsg.conversations.services import Draft, post_message, release_held
-from marketmsg.delivery import worker
 from marketmsg.delivery.models import Delivery
-from marketmsg.delivery.sending import Outcome, SendResult
+from marketmsg.relay import worker
+from marketmsg.relay.sending import Outcome, SendResult
 from marketmsg.webhooks import at_risk, manage, sender
 from marketmsg.webhooks.models import Event, Subscription, WebhookAttempt, WebhookDelivery
 from tests.personas import Pair, make_order, make_pair

@@ -186,9 +186,12 @@ INSTALLED_APPS = [
     "marketmsg.addresses",
     "marketmsg.conversations",
     "marketmsg.delivery",
+    "marketmsg.relay",
+    "marketmsg.metrics",
     "marketmsg.gateway",
     "marketmsg.demo",
-    "marketmsg.staff",
+    "marketmsg.console",
+    "marketmsg.ops",
     "marketmsg.web",
     "marketmsg.api",
     "marketmsg.integration",
@@ -388,7 +391,7 @@ STAFF_OIDC_ROLE_CLAIM = _env("STAFF_OIDC_ROLE_CLAIM", "marketmsg_role")
 # How long a session begun through a provider lasts before the provider is asked again.
 SSO_SESSION_SECONDS = _duration(_env("SSO_SESSION", "8h"))
 # Account mail (password links, invitations) is queued (accounts.mail) and sent by the worker
-# (delivery.account_mail).
+# (relay.account_mail).
 ACCOUNT_MAIL_FROM = _env("ACCOUNT_MAIL_FROM", f"no-reply@{RELAY_DOMAIN}")
 DEFAULT_FROM_EMAIL = ACCOUNT_MAIL_FROM
 EMAIL_BACKEND = "marketmsg.accounts.mail.OutboxBackend"

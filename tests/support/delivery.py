@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marketmsg.delivery import worker
+from marketmsg.relay import worker
 
 
 def deliver_all() -> int:

@@ -1,5 +1,5 @@
 """Account mail (password links, invitations): queued in AccountMail; the delivery worker sends
-it (delivery.account_mail).
+it (relay.account_mail).
 
 ``OutboxBackend`` is Django's e-mail backend here, so Django's own password-reset form queues its
 mail like everything else. The text never goes to the log.

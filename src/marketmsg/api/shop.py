@@ -12,9 +12,10 @@ from marketmsg.addresses.models import SenderAddress
 from marketmsg.api.auth import needs, shop_of
 from marketmsg.api.problems import Problem, not_found
 from marketmsg.api.schemas import MetricsOut, ProblemOut, SenderAddressOut, TemplateIn, TemplateOut
-from marketmsg.conversations import metrics, senders, templating
+from marketmsg.conversations import senders, templating
 from marketmsg.conversations.errors import FormProblem
 from marketmsg.conversations.models import Template
+from marketmsg.metrics import response_times as times
 
 router = Router()
 ERRORS: dict[int, Any] = {401: ProblemOut, 403: ProblemOut, 404: ProblemOut, 422: ProblemOut, 429: ProblemOut}
@@ -111,6 +112,6 @@ class MetricsParams(Schema):
 def response_times(request: HttpRequest, params: Query[MetricsParams]) -> dict[str, Any]:
     """The shop's response-time figures for the last 7, 30 or 90 days (SPEC F6), as on the
     performance page: shares on time and late, average and median seconds, still unanswered."""
-    if params.days not in metrics.PERIODS:
+    if params.days not in times.PERIODS:
         raise Problem(422, "invalid_request", "Invalid request", "days is 7, 30 or 90.", field="days")
-    return metrics.figures(shop_of(needs(request, "read")).pk, params.days).as_dict()
+    return times.figures(shop_of(needs(request, "read")).pk, params.days).as_dict()

@@ -19,10 +19,11 @@ from django.utils.translation import gettext_lazy as _
 from marketmsg import rows
 from marketmsg.accounts.models import Buyer, SellerAccount, User
 from marketmsg.addresses import services as addresses
-from marketmsg.conversations import placeholders, screening, tally, templating, uploads
+from marketmsg.conversations import placeholders, screening, templating, uploads
 from marketmsg.conversations.errors import FormProblem, GuidelinesProblem
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.conversations.services import Draft, conversation_for, post_message
+from marketmsg.metrics import tally
 from marketmsg.orders.models import Order
 
 MAX_TEXT = 20_000

@@ -114,7 +114,7 @@ class Message(models.Model):
     guideline_findings = models.JSONField(default=list, db_default=Value([], models.JSONField()), blank=True)
     guideline_rules = models.CharField(max_length=200, blank=True, default="", db_default="")
     # How long a buyer message needing a reply waited for its first answer (SPEC F6); written by
-    # post_message when the seller answers, read by conversations.metrics. (The moment of the
+    # post_message when the seller answers, read by metrics.response_times. (The moment of the
     # answer is created_at plus this; it is not stored twice.)
     response_seconds = models.PositiveIntegerField(null=True, blank=True)
     # Why a seller started the conversation ("contact buyer"): an order problem passes a buyer's opt-out.
@@ -141,7 +141,7 @@ class Message(models.Model):
             # message of the conversation, a cost that grew with the conversation.
             models.Index(fields=["conversation", "id"], name="message_record_chain"),
             # Response-time figures: a seller's buyer messages in time order, with every column the
-            # figures test, so that they are computed from the index alone (conversations.metrics).
+            # figures test, so that they are computed from the index alone (metrics.response_times).
             models.Index(
                 fields=[
                     "seller",
@@ -165,7 +165,7 @@ class Message(models.Model):
                 fields=["seller", "author", "created_at", "needs_reply", "has_attachments", "state"],
                 name="message_seller_box",
             ),
-            # The median response time (conversations.median): a seller's answered messages by
+            # The median response time (metrics.median): a seller's answered messages by
             # response time, so that one bucket of them is read in order.
             models.Index(
                 fields=["seller", "response_seconds", "created_at"],
@@ -241,7 +241,7 @@ class RawMime(models.Model):
 
 class ResponseTally(models.Model):
     """What a seller's counted buyer messages that arrived in one 15-minute slot came to: kept by
-    ``post_message`` and the "no reply needed" marks (conversations.tally, ADR 9)."""
+    ``post_message`` and the "no reply needed" marks (metrics.tally, ADR 9)."""
 
     seller = models.ForeignKey(SellerAccount, on_delete=models.CASCADE, db_index=False, related_name="+")
     slot = models.BigIntegerField(help_text="Unix time // 900 of the messages' arrival")
@@ -265,7 +265,7 @@ class ResponseTally(models.Model):
 
 class ResponseBucket(models.Model):
     """How many of a seller's answers on one UTC day (by the question's arrival) took a response
-    time within one bucket: the first step to the median (conversations.median, ADR 9)."""
+    time within one bucket: the first step to the median (metrics.median, ADR 9)."""
 
     seller = models.ForeignKey(SellerAccount, on_delete=models.CASCADE, db_index=False, related_name="+")
     day = models.IntegerField(help_text="Unix time // 86400 of the messages' arrival")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core import signing
 
-from marketmsg.relay import ownlinks
+from marketmsg.mail import ownlinks
 
 SALT = "marketmsg.no-reply-needed"
 

@@ -21,15 +21,16 @@ from marketmsg import observability, rows
 from marketmsg.accounts.models import Buyer, SellerAccount, User
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import SenderAddress
-from marketmsg.conversations import record, routing, stored, tally
+from marketmsg.conversations import record, routing, stored
 from marketmsg.conversations import screening as guideline_screening
 from marketmsg.conversations.errors import Refusal, Refused
 from marketmsg.conversations.models import Attachment, Conversation, Message, RawMime
 from marketmsg.conversations.screening import Screening
 from marketmsg.conversations.uploads import StoredFile
 from marketmsg.delivery.models import Delivery
+from marketmsg.mail import ownlinks
+from marketmsg.metrics import tally
 from marketmsg.orders.models import Order
-from marketmsg.relay import ownlinks
 from marketmsg.webhooks import events
 
 Author = Message.Author

@@ -12,8 +12,8 @@ from django.utils.translation import gettext_lazy
 from marketmsg.blobs import store as blobs
 from marketmsg.conversations.errors import FormProblem
 from marketmsg.conversations.models import Attachment, Conversation, Message
+from marketmsg.mail import images, scrub
 from marketmsg.policy import attachments as rules
-from marketmsg.relay import images, scrub
 
 
 @dataclass(frozen=True)

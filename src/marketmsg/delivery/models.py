@@ -6,8 +6,6 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from marketmsg.conversations.models import Message
-
 
 class Delivery(models.Model):
     class State(models.TextChoices):
@@ -21,7 +19,7 @@ class Delivery(models.Model):
 
     OPEN_STATES = (State.PENDING, State.DEFERRED)
 
-    message = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="deliveries")
+    message = models.ForeignKey("conversations.Message", on_delete=models.PROTECT, related_name="deliveries")
     recipient = models.EmailField(help_text="The real mailbox; never shown to the other party.")
     state = models.CharField(max_length=9, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)

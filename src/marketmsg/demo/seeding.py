@@ -29,11 +29,12 @@ from django.utils import timezone
 from marketmsg.accounts.models import Buyer, SellerAccount, SellerUser, User
 from marketmsg.addresses.models import RelayAddress, SenderAddress, SenderAddressChange
 from marketmsg.bulk import FastSQLiteWrites, insert, next_id, reset_sequences
-from marketmsg.conversations import record, tally
+from marketmsg.conversations import record
 from marketmsg.conversations.models import Conversation, Message, Template
 from marketmsg.delivery.models import Delivery
 from marketmsg.demo import personas
 from marketmsg.integration import importer
+from marketmsg.metrics import tally
 from marketmsg.orders.models import Order, OrderItem
 
 CHUNK = 20_000

@@ -24,9 +24,10 @@ from marketmsg.blobs import filesystem
 from marketmsg.conversations.errors import Refused
 from marketmsg.gateway import limits, replies
 from marketmsg.gateway.committer import GroupCommit
+from marketmsg.mail import parsing
 from marketmsg.mailauth import inbound as mailauth
 from marketmsg.mailauth.inbound import Verdict
-from marketmsg.relay import inbound, parsing
+from marketmsg.relay import inbound
 from marketmsg.relay.inbound import RecipientCheck
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from marketmsg.conversations.errors import Refusal
-from marketmsg.relay.parsing import MAX_PARTS
+from marketmsg.mail.parsing import MAX_PARTS
 
 
 def _reply(code: int, status: str, text: str) -> str:

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from marketmsg.accounts.models import Buyer, SellerAccount
+from marketmsg.accounts.models import Buyer, SellerAccount, User
 
 
 class Order(models.Model):
@@ -68,3 +68,32 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product_id} {self.title}"
+
+
+class Claim(models.Model):
+    """An A-to-z guarantee claim about an order: staff read the record and decide."""
+
+    class Decision(models.TextChoices):
+        OPEN = "open", _("Open")
+        BUYER = "buyer", _("Decided for the buyer")
+        SELLER = "seller", _("Decided for the seller")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="claims")
+    opened_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    opened_at = models.DateTimeField(default=timezone.now)
+    decision = models.CharField(max_length=10, choices=Decision.choices, default=Decision.OPEN)
+    note = models.TextField(blank=True, default="")
+    decided_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        # Written by the staff console before claims moved here (a state-only move, orders 0005).
+        db_table = "staff_claim"
+
+    def __str__(self) -> str:
+        return f"claim {self.pk} on order {self.order_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.decision == self.Decision.OPEN

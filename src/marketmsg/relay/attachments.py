@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from email.message import Message
 
 from marketmsg.conversations.uploads import NewFile
+from marketmsg.mail import images, parsing
 from marketmsg.policy import attachments as rules
-from marketmsg.relay import images, parsing
 
 _BODY_TYPES = {"text/plain", "text/html"}
 # Parts that describe the mail itself rather than carry a file someone attached: delivery and

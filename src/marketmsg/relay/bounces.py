@@ -1,53 +1,36 @@
-"""Reading a delivery status notification (RFC 3464) or a plain-text bounce."""
+"""Bounces that come back to a VERP address update the delivery they belong to."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from email.message import Message
+import logging
+from email.message import Message as MailMessage
 
-from marketmsg.relay import parsing
+from django.db import transaction
+from django.utils import timezone
 
-_STATUS = re.compile(r"^Status:\s*([245])\.(\d{1,3})\.(\d{1,3})", re.IGNORECASE | re.MULTILINE)
-_ACTION = re.compile(r"^Action:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
-_DIAGNOSTIC = re.compile(r"^Diagnostic-Code:\s*(?:smtp;\s*)?(.+)$", re.IGNORECASE | re.MULTILINE)
-_SMTP_REPLY = re.compile(r"\b([45])\d\d[ -]([45]\.\d{1,3}\.\d{1,3})?")
+from marketmsg import observability
+from marketmsg.delivery.models import Delivery, DeliveryAttempt
+from marketmsg.mail.bounces import read_bounce
+from marketmsg.relay.notices import notify_failure
 
-
-@dataclass(frozen=True)
-class BounceReport:
-    permanent: bool
-    status: str
-    diagnostic: str
+log = logging.getLogger(__name__)
 
 
-def read_bounce(message: Message) -> BounceReport | None:
-    """What the bounce says about our delivery; None when it is only a delay or success notice."""
-    report = ""
-    for part in parsing.walk(message):
-        if part.get_content_type() == "message/delivery-status":
-            payload = part.get_payload()
-            if isinstance(payload, list):
-                report = "\n".join(p.as_string() for p in payload if isinstance(p, Message))
-            else:
-                report = str(payload)
-            break
-    if report:
-        action = _ACTION.search(report)
-        if action and action.group(1).lower() in {"delayed", "delivered", "relayed", "expanded"}:
-            return None
-        status = _STATUS.search(report)
-        diagnostic = _DIAGNOSTIC.search(report)
-        code = ".".join(status.groups()) if status else "5.0.0"
-        return BounceReport(
-            permanent=code.startswith("5"),
-            status=code,
-            diagnostic=(diagnostic.group(1).strip() if diagnostic else "")[:500],
-        )
-    text = parsing.bodies(message).text
-    match = _SMTP_REPLY.search(text)
-    if match:
-        return BounceReport(
-            permanent=match.group(1) == "5", status=match.group(2) or "5.0.0", diagnostic=match.group(0)
-        )
-    return BounceReport(permanent=True, status="5.0.0", diagnostic="")
+def record_bounce(delivery_id: int, mail: MailMessage) -> None:
+    delivery = Delivery.objects.select_for_update().filter(pk=delivery_id).first()
+    if delivery is None:
+        return
+    report = read_bounce(mail)
+    if report is None or not report.permanent:
+        return  # a delay warning: the remote side is still trying
+    reply = f"{report.status} {report.diagnostic}".strip()
+    DeliveryAttempt.objects.create(delivery=delivery, code=None, reply=reply, outcome="bounced")
+    if delivery.state == Delivery.State.BOUNCED:
+        return
+    delivery.state = Delivery.State.BOUNCED
+    delivery.last_reply = reply
+    delivery.finished_at = timezone.now()
+    delivery.save(update_fields=["state", "last_reply", "finished_at"])
+    log.info("delivery %s bounced (%s)", delivery.pk, report.status)
+    transaction.on_commit(observability.BOUNCES.inc)
+    notify_failure(delivery)

@@ -23,13 +23,14 @@ from marketmsg.conversations import routing, screening, services, stored, upload
 from marketmsg.conversations.errors import Refusal, Refused
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.conversations.uploads import NewFile
-from marketmsg.delivery import bounces as delivery_bounces
 from marketmsg.delivery import verp
+from marketmsg.mail import parsing, scrub
+from marketmsg.mail.autoreply import is_auto_generated
 from marketmsg.orders import identifiers
 from marketmsg.orders.models import Order
 from marketmsg.policy import attachments as attachment_rules
-from marketmsg.relay import attachments, parsing, scrub
-from marketmsg.relay.autoreply import is_auto_generated
+from marketmsg.relay import attachments
+from marketmsg.relay import bounces as delivery_bounces
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Mail out: gather what a delivery needs from the database and render it with relay.render."""
+"""Mail out: gather what a delivery needs from the database and render it with mail.render."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from marketmsg.conversations import noreply_link, stored
 from marketmsg.conversations.models import Message
 from marketmsg.delivery import verp
 from marketmsg.delivery.models import Delivery
+from marketmsg.mail import render
 from marketmsg.mailauth import signing
 from marketmsg.policy import guidelines
-from marketmsg.relay import render
 
 MARKETPLACE_NAME = "マーケットプレイス / Marketplace"
 REFERENCES_KEPT = 20

@@ -22,9 +22,9 @@ from django.utils import timezone
 
 from marketmsg.conversations import stored
 from marketmsg.conversations.models import Attachment, Message
+from marketmsg.orders.models import Claim
 from marketmsg.retention import redaction
 from marketmsg.retention.models import PurgeRun
-from marketmsg.staff.models import Claim
 
 log = logging.getLogger(__name__)
 BECAUSE = "retention"

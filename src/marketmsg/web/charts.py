@@ -8,7 +8,7 @@ from django.utils.formats import date_format
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from marketmsg.conversations.metrics import Day
+from marketmsg.metrics.response_times import Day
 
 WIDTH, HEIGHT = 900, 240
 LEFT, RIGHT, TOP, BOTTOM = 44, 44, 14, 30

@@ -15,7 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from marketmsg.conversations import compose, screening, urgency
+from marketmsg.addresses import order_report as report
+from marketmsg.conversations import compose, screening
 from marketmsg.conversations.listing import (
     PAGE_SIZES,
     ListQuery,
@@ -27,7 +28,8 @@ from marketmsg.conversations.listing import (
 from marketmsg.conversations.models import Attachment, Message, Template
 from marketmsg.conversations.services import existing_conversation
 from marketmsg.delivery import status as delivery_status
-from marketmsg.orders import identifiers, report
+from marketmsg.metrics import urgency
+from marketmsg.orders import identifiers
 from marketmsg.orders.models import Order
 from marketmsg.web import access, guideline_views, list_chips, quick_mark_views, thread
 from marketmsg.web.access import seller_only

@@ -7,7 +7,6 @@ from typing import Any
 from django.utils import timezone
 
 from marketmsg.addresses import services as addresses
-from marketmsg.conversations import urgency
 from marketmsg.conversations.errors import FormProblem
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.conversations.visibility import (
@@ -15,6 +14,7 @@ from marketmsg.conversations.visibility import (
     body_of,
     visible_messages,
 )
+from marketmsg.metrics import urgency
 from marketmsg.orders.models import OrderItem
 from marketmsg.web.guideline_views import marked_body
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 def count_existing(apps, schema_editor):
     """The tally of the messages stored before it existed."""
-    from marketmsg.conversations import tally
+    from marketmsg.metrics import tally
 
     tally.rebuild()
 
