@@ -19,6 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from marketmsg.accounts.models import ApiToken, SellerUser, User
 from marketmsg.conversations import compose
+from marketmsg.conversations.drafts import Received
 from marketmsg.conversations.models import Attachment, Message, Template
 from marketmsg.conversations.services import Draft, post_message
 from marketmsg.orders.models import Claim
@@ -179,7 +180,8 @@ def world() -> tuple[dict[str, Client], dict[str, object]]:
         Draft(
             seller=pair.seller, buyer=pair.buyer, author=Message.Author.SELLER, channel=Message.Channel.MAIL,
             subject="Re: 箱", text="交換します", sender_email="owner@sakura-books.example.jp",
-            conversation=question.conversation, raw=mail("owner@sakura-books.example.jp", pair.buyer_relay),
+            conversation=question.conversation,
+            mail=Received(raw=mail("owner@sakura-books.example.jp", pair.buyer_relay)),
         )
     )  # fmt: skip
     from marketmsg.conversations import noreply_link

@@ -16,6 +16,7 @@ from django.utils import timezone
 from playwright.sync_api import ConsoleMessage, Page, expect
 
 from marketmsg.accounts.models import SellerUser, User
+from marketmsg.conversations.drafts import Received
 from marketmsg.conversations.models import Message, Template
 from marketmsg.conversations.services import Draft, post_message
 from marketmsg.delivery.models import Delivery
@@ -437,7 +438,7 @@ def test_the_owner_approves_an_unknown_sender_from_the_banner_and_a_seller_user_
             text="明日発送いたします。",
             sender_email=alias,
             conversation=shop["today"].conversation,  # type: ignore[attr-defined]
-            raw=compose(alias, taro.buyer_relay, "Re: 配送について", "明日発送いたします。"),
+            mail=Received(raw=compose(alias, taro.buyer_relay, "Re: 配送について", "明日発送いたします。")),
         )
     )
     assert held.state == Message.State.HELD

@@ -135,3 +135,20 @@ def test_by_the_api_an_address_in_the_text_is_refused_and_a_pdf_carries_none(gat
     answer = Client().post(url, {"text": "見積書です。", "files": [upload]}, **auth)
     assert answer.status_code == 201, answer.content
     assert_anonymous(reaches_buyer(sink, pair))
+
+
+def test_a_buyers_own_address_typed_on_the_web_reaches_the_seller_as_the_relay_address(gateway, sink):
+    # Mail and web are scrubbed by one step (conversations.drafts.prepare): before it, a buyer who
+    # typed their address into the web form had it relayed to the seller as typed.
+    pair, question = shop_with_a_clerk()
+    assert gateway.send(pair.buyer.email, pair.seller_relay, question)[0] == 250
+    conversation = pair.seller.conversations.get()
+    client = Client()
+    assert client.login(username=pair.buyer.email, password=PASSWORD)
+    typed = f"連絡先は {pair.buyer.email.upper()} です。"
+    assert client.post(f"/my/messages/{conversation.pk}/", {"text": typed}).status_code == 302
+    stored = conversation.messages.filter(author="buyer").latest("created_at", "id")
+    assert pair.buyer_relay in stored.text and pair.buyer.email not in stored.text.lower()
+    deliver_all()
+    relayed = "\n".join(everything_readable(m.data) for m in sink.messages if m.rcpt_tos != [pair.buyer.email])
+    assert pair.buyer_relay in relayed and pair.buyer.email not in relayed.lower()

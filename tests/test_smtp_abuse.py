@@ -13,7 +13,8 @@ from collections.abc import Iterator
 import pytest
 
 from marketmsg.conversations.models import Message
-from marketmsg.gateway.limits import Buckets, Limits, Rate, Settings
+from marketmsg.gateway.limits import Limits, Settings
+from marketmsg.limits.rate import Rate
 from tests.conftest import Gateway, crlf
 from tests.mail import compose
 from tests.personas import make_buyer, make_pair, make_seller
@@ -28,28 +29,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def test_a_bucket_lets_a_burst_through_then_one_per_share_of_the_window():
-    clock = Clock()
-    bucket = Buckets(Rate(3, 60.0), clock)
-    for _ in range(3):
-        assert bucket.available("a")
-        bucket.take("a")
-    assert not bucket.available("a") and bucket.available("b")  # keys are apart
-    clock.now += 19.0
-    assert not bucket.available("a")
-    clock.now += 1.5  # 20 s is one third of the window: one token back
-    assert bucket.available("a")
-    assert Buckets(Rate.parse("off"), clock).available("x")
-
-
-def test_rates_are_read_from_settings_text():
-    assert Rate.parse("300/1h") == Rate(300, 3600.0)
-    assert Rate.parse("5/30s") == Rate(5, 30.0)
-    assert Rate.parse("off").limit == 0
-    with pytest.raises(ValueError):
-        Rate.parse("lots/1h")
 
 
 def test_limits_count_connections_per_address_and_spare_the_mta_in_front():

@@ -17,6 +17,7 @@ from django.test import Client
 from marketmsg.accounts.models import User
 from marketmsg.console.models import AuditEntry, CustomerServiceClosure
 from marketmsg.conversations import compose, record
+from marketmsg.conversations.drafts import Received
 from marketmsg.conversations.models import Attachment, Message
 from marketmsg.conversations.services import Draft, post_message
 from marketmsg.orders.models import Claim
@@ -44,7 +45,8 @@ def story(settings):  # type: ignore[no-untyped-def]
         Draft(
             seller=pair.seller, buyer=pair.buyer, author=Message.Author.SELLER, channel=Message.Channel.MAIL,
             subject="Re: 箱", text="返品してください", sender_email="stranger@elsewhere.example",
-            conversation=question.conversation, raw=mail("stranger@elsewhere.example", pair.buyer_relay),
+            conversation=question.conversation,
+            mail=Received(raw=mail("stranger@elsewhere.example", pair.buyer_relay)),
         )
     )  # fmt: skip
     owner = User.objects.get(email=OWNER)

@@ -192,6 +192,7 @@ INSTALLED_APPS = [
     "marketmsg.demo",
     "marketmsg.console",
     "marketmsg.ops",
+    "marketmsg.limits",
     "marketmsg.web",
     "marketmsg.api",
     "marketmsg.integration",

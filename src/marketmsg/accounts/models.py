@@ -156,22 +156,6 @@ class SellerSettingChange(models.Model):
     changed_at = models.DateTimeField(default=timezone.now)
 
 
-class SignInFailure(models.Model):
-    """One failed sign-in, kept while the throttle's window lasts (``accounts.throttle``).
-
-    ``key`` is ``account:`` and a hash of the address that was typed (never the address itself:
-    a mistyped one may be someone's password) or ``client:`` and the client's IP address.
-    """
-
-    key = models.CharField(max_length=80)
-    at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        indexes: ClassVar[list[models.Index]] = [
-            models.Index(fields=["key", "at"], name="signin_failure_key_at")
-        ]
-
-
 class AccountMail(models.Model):
     """Mail about a person's account (a password link, an invitation), written here first and sent
     by the delivery worker through the smarthost, with retries: the page that asked for it answers
@@ -224,9 +208,6 @@ class BearerKey(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    # The rate limit's current one-minute window and the requests counted in it (api.limits).
-    window_start = models.DateTimeField(null=True, blank=True)
-    window_count = models.PositiveIntegerField(default=0)
 
     class Meta:
         abstract = True

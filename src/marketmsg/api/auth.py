@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
 from marketmsg.accounts.models import ApiToken, SellerAccount, SellerUser, User, digest
 from marketmsg.accounts.profiles import is_seller_user
-from marketmsg.api import limits
-from marketmsg.api.problems import Problem
+from marketmsg.apikit.problems import Problem
+from marketmsg.apikit.turns import take_turn
 
 
 class TokenAuth(HttpBearer):
@@ -22,7 +23,7 @@ class TokenAuth(HttpBearer):
         )
         if found is None or not is_seller_user(found.user):
             return None
-        limits.take_turn(found)  # counts the request and records when the token was last used
+        take_turn(found, "api", settings.API_RATE_LIMIT)
         return found
 
 

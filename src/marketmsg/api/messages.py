@@ -19,24 +19,22 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from ninja import Query, Router, Schema
 
 from marketmsg.addresses import services as addresses
-from marketmsg.api import limits
+from marketmsg.api import idempotency
 from marketmsg.api.auth import needs, shop_of, token_of
-from marketmsg.api.problems import Problem, not_found
 from marketmsg.api.schemas import (
     AttachmentOut,
     CheckIn,
     CheckOut,
     ConversationOut,
-    FindingOut,
     ListedMessageOut,
     MarkedOut,
     MessageOut,
     MessagePage,
     OrderItemOut,
     OrderMessageIn,
-    ProblemOut,
     ReplyIn,
 )
+from marketmsg.apikit.problems import FindingOut, Problem, ProblemOut, not_found
 from marketmsg.blobs.store import BlobMissing
 from marketmsg.conversations import compose, screening, stored, visibility
 from marketmsg.conversations.errors import FormProblem, GuidelinesProblem
@@ -164,7 +162,7 @@ def _conversation(request: HttpRequest, conversation_id: int) -> Conversation:
     return found
 
 
-def _sent(message: Message) -> limits.Answer:
+def _sent(message: Message) -> idempotency.Answer:
     fresh = Message.objects.prefetch_related("attachments").get(pk=message.pk)
     return 201, message_out(fresh).model_dump(mode="json")
 
@@ -297,7 +295,7 @@ def reply(request: HttpRequest, conversation_id: int) -> HttpResponse:
     user = needs(request, "write")
     conversation = _conversation(request, conversation_id)
 
-    def send() -> limits.Answer:
+    def send() -> idempotency.Answer:
         body, files = _body(request, ReplyIn)
         try:
             sent = compose.seller_reply(
@@ -308,7 +306,7 @@ def reply(request: HttpRequest, conversation_id: int) -> HttpResponse:
         assert sent is not None
         return _sent(sent)
 
-    return limits.once(request, token_of(request), send)
+    return idempotency.once(request, token_of(request), send)
 
 
 @router.post(
@@ -329,7 +327,7 @@ def contact_buyer(request: HttpRequest, order_id: str) -> HttpResponse:
     if order is None:
         raise not_found("order")
 
-    def send() -> limits.Answer:
+    def send() -> idempotency.Answer:
         body, files = _body(request, OrderMessageIn)
         try:
             sent = compose.contact_buyer(
@@ -339,7 +337,7 @@ def contact_buyer(request: HttpRequest, order_id: str) -> HttpResponse:
             raise _form_problem(error) from error
         return _sent(sent)
 
-    return limits.once(request, token_of(request), send)
+    return idempotency.once(request, token_of(request), send)
 
 
 @router.post("/messages/{message_id}/no-reply-needed", response={200: MarkedOut, **ERRORS})

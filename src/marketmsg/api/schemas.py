@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from ninja import Schema
 from pydantic import Field
 
-
-class FindingOut(Schema):
-    rule: str
-    severity: str
-    start: int
-    end: int
-    text: str
-    explanation_ja: str
-    explanation_en: str
+from marketmsg.apikit.problems import FindingOut
 
 
 class CheckIn(Schema):
@@ -134,18 +125,6 @@ class SenderAddressOut(Schema):
     state: str
     is_shared: bool
     updated_at: datetime
-
-
-class ProblemOut(Schema):
-    type: str
-    title: str
-    status: int
-    code: str
-    detail: str
-    instance: str
-    field: str | None = None
-    findings: list[FindingOut] | None = None
-    errors: list[dict[str, Any]] | None = None
 
 
 class MetricsOut(Schema):

@@ -10,8 +10,8 @@ from ninja import Query, Router, Schema, Status
 from marketmsg.accounts.models import SellerUser
 from marketmsg.addresses.models import SenderAddress
 from marketmsg.api.auth import needs, shop_of
-from marketmsg.api.problems import Problem, not_found
-from marketmsg.api.schemas import MetricsOut, ProblemOut, SenderAddressOut, TemplateIn, TemplateOut
+from marketmsg.api.schemas import MetricsOut, SenderAddressOut, TemplateIn, TemplateOut
+from marketmsg.apikit.problems import Problem, ProblemOut, not_found
 from marketmsg.conversations import senders, templating
 from marketmsg.conversations.errors import FormProblem
 from marketmsg.conversations.models import Template

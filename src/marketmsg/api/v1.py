@@ -21,8 +21,8 @@ from ninja.renderers import JSONRenderer
 
 from marketmsg.api import messages, shop
 from marketmsg.api.auth import TokenAuth
-from marketmsg.api.problems import CONTENT_TYPE as PROBLEM
-from marketmsg.api.problems import Problem, not_found
+from marketmsg.apikit.problems import CONTENT_TYPE as PROBLEM
+from marketmsg.apikit.problems import Problem, not_found
 
 
 class ReadableJSON(JSONRenderer):

@@ -18,11 +18,11 @@ from django.utils.translation import gettext_lazy as _
 
 from marketmsg import rows
 from marketmsg.accounts.models import Buyer, SellerAccount, User
-from marketmsg.addresses import services as addresses
-from marketmsg.conversations import placeholders, screening, templating, uploads
+from marketmsg.conversations import drafts, placeholders, screening, templating, uploads
+from marketmsg.conversations.drafts import Draft
 from marketmsg.conversations.errors import FormProblem, GuidelinesProblem
 from marketmsg.conversations.models import Conversation, Message
-from marketmsg.conversations.services import Draft, conversation_for, post_message
+from marketmsg.conversations.services import conversation_for, post_message
 from marketmsg.metrics import tally
 from marketmsg.orders.models import Order
 
@@ -102,13 +102,6 @@ def _post(
             raise problem
         if placeholders.used(text):  # the values cost queries; most messages have none
             text = placeholders.fill(text, templating.values_for(conversation.seller, conversation))
-    accepted: list[uploads.StoredFile] = []
-    if files:
-        pair = addresses.relay_pair(conversation.buyer, conversation.seller)
-        replacements = addresses.replacement_map(
-            pair, extra_seller={user.email} if author == Author.SELLER else set()
-        )
-        accepted = uploads.store(uploads.scrubbed(uploads.accept(list(files)), replacements))
     draft = Draft(
         seller=conversation.seller,
         buyer=conversation.buyer,
@@ -120,16 +113,16 @@ def _post(
         sender_user=user,
         conversation=conversation,
         parent=_last_from(conversation, other),
-        files=accepted,
         reason=reason,
         topic=topic,
     )
-    if author == Author.SELLER:
-        draft.screening = screening.screen(draft, conversation)
-    message = post_message(draft)
-    if draft.screening is not None and draft.screening.blocked:
-        findings = tuple(f for f in draft.screening.verdict.findings if f.severity == "block")
-        raise GuidelinesProblem(findings, draft.screening.opted_out, message.pk)
+    if files:  # scrubbed as the texts are, and written before the transaction (ADR 7)
+        draft.files = uploads.store(uploads.scrubbed(uploads.accept(list(files)), drafts.replacements(draft)))
+    message = post_message(drafts.prepare(draft))  # the guideline check runs outside the transaction
+    screened = draft.decided.screening
+    if screened is not None and screened.blocked:
+        findings = tuple(f for f in screened.verdict.findings if f.severity == "block")
+        raise GuidelinesProblem(findings, screened.opted_out, message.pk)
     return message
 
 

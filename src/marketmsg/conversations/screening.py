@@ -25,7 +25,7 @@ from marketmsg.policy import guidelines
 from marketmsg.policy.guidelines import Verdict
 
 if TYPE_CHECKING:
-    from marketmsg.conversations.services import Draft
+    from marketmsg.conversations.drafts import Draft
 
 OPTED_OUT = "buyer_opted_out"
 
@@ -104,7 +104,8 @@ def screen(draft: Draft, conversation: Conversation | None) -> Screening:
     links included, which the stored copy no longer has), the subject, further text parts, text
     files and forwarded mail. Only the body's findings can be removed in place; elsewhere a rule
     set to "remove" blocks, as there is no copy without the words to deliver."""
-    verdict = check_draft(draft.text, draft.received_html or draft.html, conversation)
+    received_html = draft.mail.html_as_received if draft.mail else ""
+    verdict = check_draft(draft.text, received_html or draft.html, conversation)
     blocked = verdict.rules(guidelines.BLOCK)
     elsewhere = _elsewhere(draft, conversation)
     blocked += [f.rule for f in elsewhere if f.severity != guidelines.WARN and f.rule not in blocked]
@@ -122,7 +123,7 @@ def screen(draft: Draft, conversation: Conversation | None) -> Screening:
 def _elsewhere(draft: Draft, conversation: Conversation | None) -> tuple[guidelines.Finding, ...]:
     """Findings in the texts besides the body (subject, other parts, files, forwarded mail)."""
     found: list[guidelines.Finding] = []
-    for text in (draft.subject, *draft.other_texts):
+    for text in (draft.subject, *(draft.mail.other_texts if draft.mail else ())):
         if text.strip():
             found += check_draft(text, "", conversation).findings
     return tuple(found)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,11 +20,10 @@ from marketmsg import observability, rows
 from marketmsg.accounts.models import Buyer, SellerAccount, User
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import SenderAddress
-from marketmsg.conversations import record, routing, stored
-from marketmsg.conversations import screening as guideline_screening
+from marketmsg.conversations import drafts, record, stored
+from marketmsg.conversations.drafts import Draft
 from marketmsg.conversations.errors import Refusal, Refused
 from marketmsg.conversations.models import Attachment, Conversation, Message, RawMime
-from marketmsg.conversations.screening import Screening
 from marketmsg.conversations.uploads import StoredFile
 from marketmsg.delivery.models import Delivery
 from marketmsg.mail import ownlinks
@@ -37,50 +35,6 @@ Author = Message.Author
 State = Message.State
 
 AUTO_REPLY_WINDOW = timedelta(hours=24)
-
-
-@dataclass
-class Draft:
-    seller: SellerAccount
-    buyer: Buyer
-    author: str
-    channel: str
-    subject: str
-    text: str
-    html: str = ""
-    sender_email: str = ""
-    sender_user: User | None = None
-    order: Order | None = None
-    asin: str = ""
-    conversation: Conversation | None = None
-    parent: Message | None = None
-    raw: bytes | None = None
-    # The raw MIME's name in the blob store, written before the transaction (stored.put_raw);
-    # post_message writes it itself when a caller gives only ``raw``.
-    raw_blob: str = ""
-    incoming_message_id: str = ""
-    has_attachments: bool = False
-    is_auto: bool = False
-    # Only for the marketplace's own notices, which go to one particular sender address.
-    recipients: list[str] | None = None
-    # Files that came with the message, checked and already written to storage (uploads.store).
-    files: list[StoredFile] = field(default_factory=list)
-    # Why a seller starts a conversation (screening.REASONS); an order problem passes an opt-out.
-    reason: str = ""
-    # The guidelines' decision for a seller's message, when the channel made it beforehand
-    # (outside the write transaction); post_message makes it otherwise.
-    screening: Screening | None = None
-    # A buyer's topic (compose.TOPICS), and whether customer service answers the message instead
-    # of the seller (routing; None: post_message decides).
-    topic: str = ""
-    customer_service: bool | None = None
-    # Mail only: what SPF, DKIM and DMARC said about the sender (mailauth.inbound.Verdict).
-    authentication: dict[str, Any] = field(default_factory=dict)
-    # Mail only: every other text the recipient will read (further text parts, text/enriched, a
-    # forwarded mail, .txt files), and the HTML as received (before images were stripped), so that
-    # the guidelines read all of it (screening).
-    other_texts: tuple[str, ...] = ()
-    received_html: str = ""
 
 
 def new_message_id() -> str:
@@ -190,26 +144,18 @@ _SECONDS_SINCE = {
 }
 
 
-def _decide(draft: Draft, conversation: Conversation, state: str) -> tuple[str, Screening | None]:
-    """The state the message is stored in, after loops (auto-replies), FBA routing (a buyer's
-    message) and the communication guidelines (a seller's); and the guidelines' decision."""
+def _final_state(draft: Draft, conversation: Conversation, state: str) -> str:
+    """The state the message is stored in, from what ``authorize`` allowed and what ``prepare``
+    decided: an auto-reply that would loop is suppressed, a buyer's message for customer service
+    is kept for the marketplace's staff, a seller's message the guidelines block is kept, blocked."""
     if state == State.RELAYED and _loops(conversation, draft):
-        state = State.SUPPRESSED
-    if draft.author == Author.BUYER and state == State.RELAYED:
-        # Decided by the order for a person's message; given (True) for mail to customer service's
-        # own address, which an auto-reply to its answer also reaches and must not leave.
-        if draft.customer_service is None and not draft.is_auto:
-            draft.customer_service = routing.decide(
-                conversation.order_id, draft.topic, draft.subject, draft.text
-            )
-        if draft.customer_service:
-            state = State.CUSTOMER_SERVICE  # kept for marketplace staff; the seller gets nothing
-    screening = None
-    if draft.author == Author.SELLER:
-        screening = draft.screening or guideline_screening.screen(draft, conversation)
-        if screening.blocked:
-            state = State.BLOCKED  # kept, with the rules that fired, and never delivered
-    return state, screening
+        return State.SUPPRESSED
+    if draft.author == Author.BUYER and state == State.RELAYED and draft.decided.customer_service:
+        return State.CUSTOMER_SERVICE  # the seller gets nothing
+    screening = draft.decided.screening
+    if screening is not None and screening.blocked:
+        return State.BLOCKED  # kept, with the rules that fired, and never delivered
+    return state
 
 
 def _count_response_time(message: Message, draft: Draft) -> None:
@@ -311,90 +257,119 @@ def _counted(message: Message) -> None:
 
 def post_message(draft: Draft) -> Message:
     """Store the message with its deliveries; raises Refused when the sender may not write."""
+    drafts.prepare(draft)  # nothing left to do when the channel prepared it outside the transaction
     # Inside the gateway's transaction no savepoint is needed: a refusal rolls back the whole mail.
     with transaction.atomic(savepoint=False):
-        state = authorize(draft)
+        allowed = authorize(draft)
         conversation = draft.conversation or conversation_for(
             draft.seller, draft.buyer, draft.order, draft.asin
         )
-        state, screening = _decide(draft, conversation, state)
-        text, html, decision = draft.text, draft.html, {}
-        if screening is not None:
-            text, html, decision = screening.text, screening.html, screening.recorded()
-        # A quoted relayed mail carries the seller's own "no reply needed" link: it stops here.
-        text, html = ownlinks.without_own_links(text), ownlinks.without_own_links_html(html)
-        now = timezone.now()
-        message = rows.new(
-            Message,
-            {
-                "seller_id": conversation.seller_id,
-                "author": draft.author,
-                "channel": draft.channel,
-                "state": state,
-                "sender_email": _text(draft.sender_email.lower()),
-                "subject": _text(draft.subject[:998]),
-                "text": _text(text),
-                "html": _text(html),
-                "has_attachments": draft.has_attachments or bool(draft.files),
-                "is_auto": draft.is_auto,
-                "needs_reply": draft.author == Author.BUYER and not draft.is_auto and state == State.RELAYED,
-                "incoming_message_id": _text(draft.incoming_message_id[:998]),
-                "outbound_message_id": new_message_id(),
-                "raw_sha256": hashlib.sha256(draft.raw).hexdigest() if draft.raw is not None else "",
-                "raw_size": len(draft.raw) if draft.raw is not None else 0,
-                "created_at": now,
-                "reason": draft.reason,
-                "authentication": draft.authentication,
-                **decision,
-            },
-            {"conversation": conversation, "sender_user": draft.sender_user, "parent": draft.parent},
-        )
-        message.content_digest, message.record_hash = _sealed(message, draft.files)
-        # Hand-written writes (ADR 5): every mail, web and API message passes here.
-        rows.save_new(message)
-        if draft.raw is not None:
-            blob = draft.raw_blob or stored.put_raw(draft.raw)
-            rows.insert(RawMime, message_id=message.pk, blob=blob, data=None, removed_reason="")
-        for file in draft.files:
-            rows.insert(
-                Attachment,
-                message_id=message.pk,
-                filename=_attachment_name(file),
-                content_type=file.content_type,
-                size=file.size,
-                sha256=file.sha256,
-                file=file.name,
-                created_at=now,
-                removed_reason="",
-            )
+        message = _new_message(draft, conversation, _final_state(draft, conversation, allowed))
+        _store(message, draft)
         _count_response_time(message, draft)
-        events.message_event(
-            message.pk,
-            conversation.pk,
-            conversation.seller_id,
-            draft.author,
-            state,
-            draft.channel,
-            message.guideline_rules,
-        )
-        transaction.on_commit(lambda: _counted(message))
-        delivery_state = {
-            State.RELAYED.value: Delivery.State.PENDING,
-            State.HELD.value: Delivery.State.HELD,
-        }.get(state)
-        if delivery_state is not None:
-            for recipient in recipients_of(draft):
-                rows.insert(
-                    Delivery,
-                    message_id=message.pk,
-                    recipient=recipient,
-                    state=delivery_state,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-        if state == State.CUSTOMER_SERVICE and draft.channel == Message.Channel.MAIL and not draft.is_auto:
+        _announce(message, draft)
+        _queue_deliveries(message, draft)
+        if (
+            message.state == State.CUSTOMER_SERVICE
+            and draft.channel == Message.Channel.MAIL
+            and not draft.is_auto
+        ):
             _tell_buyer_customer_service_answers(conversation, message)
     return message
+
+
+def _new_message(draft: Draft, conversation: Conversation, state: str) -> Message:
+    """The message row as it will be written, sealed into its conversation's record."""
+    text, html, decision = draft.text, draft.html, {}
+    if draft.decided.screening is not None:
+        screening = draft.decided.screening
+        text, html, decision = screening.text, screening.html, screening.recorded()
+    # A quoted relayed mail carries the seller's own "no reply needed" link: it stops here.
+    text, html = ownlinks.without_own_links(text), ownlinks.without_own_links_html(html)
+    raw = draft.mail.raw if draft.mail else None
+    message = rows.new(
+        Message,
+        {
+            "seller_id": conversation.seller_id,
+            "author": draft.author,
+            "channel": draft.channel,
+            "state": state,
+            "sender_email": _text(draft.sender_email.lower()),
+            "subject": _text(draft.subject[:998]),
+            "text": _text(text),
+            "html": _text(html),
+            "has_attachments": draft.has_attachments or bool(draft.files),
+            "is_auto": draft.is_auto,
+            "needs_reply": draft.author == Author.BUYER and not draft.is_auto and state == State.RELAYED,
+            "incoming_message_id": _text(draft.mail.message_id[:998]) if draft.mail else "",
+            "outbound_message_id": new_message_id(),
+            "raw_sha256": hashlib.sha256(raw).hexdigest() if raw is not None else "",
+            "raw_size": len(raw) if raw is not None else 0,
+            "created_at": timezone.now(),
+            "reason": draft.reason,
+            "authentication": draft.mail.authentication if draft.mail else {},
+            **decision,
+        },
+        {"conversation": conversation, "sender_user": draft.sender_user, "parent": draft.parent},
+    )
+    message.content_digest, message.record_hash = _sealed(message, draft.files)
+    return message
+
+
+def _store(message: Message, draft: Draft) -> None:
+    """The message, its raw MIME and its files' rows. Hand-written writes (ADR 5): every mail,
+    web and API message passes here."""
+    rows.save_new(message)
+    if draft.mail is not None:
+        blob = draft.mail.raw_blob or stored.put_raw(draft.mail.raw)
+        rows.insert(RawMime, message_id=message.pk, blob=blob, data=None, removed_reason="")
+    for file in draft.files:
+        rows.insert(
+            Attachment,
+            message_id=message.pk,
+            filename=_attachment_name(file),
+            content_type=file.content_type,
+            size=file.size,
+            sha256=file.sha256,
+            file=file.name,
+            created_at=message.created_at,
+            removed_reason="",
+        )
+
+
+def _announce(message: Message, draft: Draft) -> None:
+    """The webhook event now (the outbox, same transaction); the Prometheus counters once the
+    message is durable."""
+    events.message_event(
+        message.pk,
+        message.conversation_id,
+        message.seller_id,
+        draft.author,
+        message.state,
+        draft.channel,
+        message.guideline_rules,
+    )
+    transaction.on_commit(lambda: _counted(message))
+
+
+def _queue_deliveries(message: Message, draft: Draft) -> None:
+    """One delivery per recipient: pending for the worker, or held until the owner approves the
+    sender; none for a message that goes nowhere (blocked, suppressed, customer service)."""
+    delivery_state = {
+        State.RELAYED.value: Delivery.State.PENDING,
+        State.HELD.value: Delivery.State.HELD,
+    }.get(message.state)
+    if delivery_state is None:
+        return
+    for recipient in recipients_of(draft):
+        rows.insert(
+            Delivery,
+            message_id=message.pk,
+            recipient=recipient,
+            state=delivery_state,
+            next_attempt_at=message.created_at,
+            created_at=message.created_at,
+        )
 
 
 def _tell_buyer_customer_service_answers(conversation: Conversation, message: Message) -> None:

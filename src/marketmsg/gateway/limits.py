@@ -1,11 +1,10 @@
 """Abuse limits of the SMTP gateway: how many connections one address may hold, and how fast one
 connecting address, one sender address and one relay address may send.
 
-Rates are token buckets: ``limit`` messages per ``window``, refilled evenly, so a burst of up to
-``limit`` passes and then one more per window/limit. They are counted in the memory of each
-gateway process (ADR 14): on the mail path a shared counter would cost a database write per
-mail, and a limit only needs to stop a flood, not to be exact. With N processes the effective
-limit is up to N times the setting. Over a limit, the sender's server is told to try again later
+Rates are the one rate limiter's token buckets (limits.rate, ADR 23), counted in the memory of each
+gateway process (limits.memory, ADR 14): on the mail path a shared counter would cost a database
+write per mail, and a limit only needs to stop a flood, not to be exact. With N processes the
+effective limit is up to N times the setting. Over a limit, the sender's server is told to try again later
 (``450``/``421``); nothing is refused for good and nothing that was accepted is touched.
 """
 
@@ -17,53 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-
-@dataclass(frozen=True)
-class Rate:
-    limit: int
-    window: float  # seconds
-
-    @classmethod
-    def parse(cls, text: str) -> Rate:
-        """``"300/1h"``: 300 per hour (``s``, ``m``, ``h``, ``d``); ``"0"`` or ``"off"``: no limit."""
-        if text.strip().lower() in ("0", "off", "none", ""):
-            return cls(0, 1.0)
-        count, _, per = text.strip().partition("/")
-        per = per.strip() or "1h"
-        unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(per[-1], 0)
-        number = per[:-1] if unit else per
-        if int(count) < 0 or not number.replace(".", "", 1).isdigit():
-            raise ValueError(f"not a rate (like 300/1h): {text!r}")
-        return cls(int(count), float(number) * (unit or 1))
-
-
-class Buckets:
-    """Token buckets by key. Keys not seen for a window are forgotten (they would be full)."""
-
-    def __init__(self, rate: Rate, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = rate
-        self.clock = clock
-        self.tokens: dict[str, tuple[float, float]] = {}  # key -> (tokens, when)
-        self.swept = clock()
-
-    def _level(self, key: str, now: float) -> float:
-        tokens, then = self.tokens.get(key, (float(self.rate.limit), now))
-        return min(float(self.rate.limit), tokens + (now - then) * self.rate.limit / self.rate.window)
-
-    def available(self, key: str) -> bool:
-        return self.rate.limit <= 0 or self._level(key, self.clock()) >= 1.0
-
-    def take(self, key: str) -> None:
-        if self.rate.limit <= 0:
-            return
-        now = self.clock()
-        self.tokens[key] = (self._level(key, now) - 1.0, now)
-        if now - self.swept > self.rate.window:
-            self._sweep(now)
-
-    def _sweep(self, now: float) -> None:
-        self.swept = now
-        self.tokens = {k: v for k, v in self.tokens.items() if now - v[1] < self.rate.window}
+from marketmsg.limits.memory import Buckets
+from marketmsg.limits.rate import Rate
 
 
 @dataclass(frozen=True)
@@ -127,19 +81,16 @@ class Limits:
         """Whether this connecting address may start another message now (and it is counted)."""
         if self.exempt(ip):
             return True
-        if not self.per_ip.available(ip):
-            return False
-        self.per_ip.take(ip)
-        return True
+        return not self.per_ip.take(ip)
 
     def recipient(self, sender: str, relay_address: str) -> str | None:
         """None if a message from ``sender`` to ``relay_address`` may go now (and both count),
         else which limit it hit: 'sender' or 'relay'. The null sender (bounces) is not limited
         by sender, only by relay address."""
         sender_key, relay_key = sender.lower(), relay_address.lower()
-        if sender_key and not self.per_sender.available(sender_key):
+        if sender_key and self.per_sender.wait(sender_key):
             return "sender"
-        if not self.per_relay.available(relay_key):
+        if self.per_relay.wait(relay_key):
             return "relay"
         if sender_key:
             self.per_sender.take(sender_key)

@@ -14,8 +14,8 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from marketmsg.api.problems import Problem
 from marketmsg.api.v1 import LocalSwagger, MarketmsgAPI, ReadableJSON, handle_errors
+from marketmsg.apikit.problems import Problem
 from marketmsg.integration import erasures, notices, reading, subscriptions
 from marketmsg.integration.auth import OperatorAuth, needs
 from marketmsg.integration.schemas import ERRORS, BatchIn, BatchOut, NoticeIn, NoticeOut

@@ -9,8 +9,8 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer
 
 from marketmsg.accounts.models import digest
-from marketmsg.api import limits
-from marketmsg.api.problems import Problem
+from marketmsg.apikit.problems import Problem
+from marketmsg.apikit.turns import take_turn
 from marketmsg.integration.models import OperatorCredential
 
 
@@ -19,7 +19,7 @@ class OperatorAuth(HttpBearer):
         found = OperatorCredential.objects.filter(token_digest=digest(token), revoked_at__isnull=True).first()
         if found is None:
             return None
-        limits.take_turn(found, settings.OPERATOR_RATE_LIMIT)  # the seller API's limiter, per credential
+        take_turn(found, "operator", settings.OPERATOR_RATE_LIMIT)
         return found
 
 

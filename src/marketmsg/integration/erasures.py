@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from marketmsg.accounts.models import Buyer, User
-from marketmsg.api.problems import Problem
+from marketmsg.apikit.problems import Problem
 from marketmsg.integration.auth import needs
 from marketmsg.integration.schemas import ERRORS, ProblemOut
 from marketmsg.retention import erasure

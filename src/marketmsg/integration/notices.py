@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from marketmsg.api.problems import Problem
+from marketmsg.apikit.problems import Problem
 from marketmsg.conversations import services
+from marketmsg.conversations.drafts import Draft
 from marketmsg.conversations.models import Message
 from marketmsg.integration.schemas import NoticeIn
 from marketmsg.orders.models import Order
@@ -28,7 +29,7 @@ def post(order_id: str, body: NoticeIn) -> dict[str, Any]:
     conversation = services.conversation_for(order.seller, order.buyer, order)
     recipients = [order.buyer.email] if body.to == "buyer" else order.seller.notification_addresses()
     message = services.post_message(
-        services.Draft(
+        Draft(
             seller=order.seller,
             buyer=order.buyer,
             author=Message.Author.MARKETPLACE,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from marketmsg.accounts.models import Buyer, SellerAccount
-from marketmsg.api.problems import Problem
+from marketmsg.apikit.problems import Problem
 from marketmsg.orders.models import Order
 
 

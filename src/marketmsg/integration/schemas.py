@@ -10,7 +10,7 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field
 
-from marketmsg.api.schemas import ProblemOut
+from marketmsg.apikit.problems import ProblemOut
 
 # Every error is RFC 9457 problem+json (api.problems), as in the seller API.
 ERRORS: dict[int, Any] = {status: ProblemOut for status in (401, 403, 404, 413, 422, 429)}

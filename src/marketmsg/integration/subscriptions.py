@@ -8,7 +8,7 @@ from django.db.models import Count, Q
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from marketmsg.api.problems import Problem
+from marketmsg.apikit.problems import Problem
 from marketmsg.integration.auth import needs
 from marketmsg.integration.schemas import (
     ERRORS,

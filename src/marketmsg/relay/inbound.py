@@ -19,12 +19,13 @@ from marketmsg import rows
 from marketmsg.addresses import customer_service
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import RelayAddress, SenderAddress
-from marketmsg.conversations import routing, screening, services, stored, uploads
+from marketmsg.conversations import drafts, services, stored, uploads
+from marketmsg.conversations.drafts import Decisions, Draft, Received
 from marketmsg.conversations.errors import Refusal, Refused
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.conversations.uploads import NewFile
 from marketmsg.delivery import verp
-from marketmsg.mail import parsing, scrub
+from marketmsg.mail import parsing
 from marketmsg.mail.autoreply import is_auto_generated
 from marketmsg.orders import identifiers
 from marketmsg.orders.models import Order
@@ -78,7 +79,7 @@ class Prepared:
     """One incoming mail made ready to store: a draft per relay recipient, bounces by delivery."""
 
     mail: MailMessage
-    drafts: list[services.Draft] = field(default_factory=list)
+    drafts: list[Draft] = field(default_factory=list)
     bounced_deliveries: list[int] = field(default_factory=list)
 
 
@@ -130,9 +131,10 @@ def prepare(
             relay = (known or {}).get(recipient) or addresses.find_relay_address(recipient)
         if relay is None:  # deactivated between RCPT and DATA
             raise Refused(Refusal.UNKNOWN_RECIPIENT, "deactivated between RCPT and DATA")
-        prepared.drafts.append(_draft(prepared.mail, raw, envelope_from, relay, files, answering))
-        prepared.drafts[-1].raw_blob = raw_blob
-        prepared.drafts[-1].authentication = authentication or {}
+        draft = _draft(prepared.mail, raw, envelope_from, relay, files, answering)
+        assert draft.mail is not None
+        draft.mail.raw_blob, draft.mail.authentication = raw_blob, authentication or {}
+        prepared.drafts.append(draft)
     _screen_together(prepared.drafts)
     return prepared
 
@@ -146,18 +148,18 @@ def write_raw(raw: bytes, recipients: list[str]) -> str | None:
     return stored.put_raw(raw)
 
 
-def _screen_together(drafts: list[services.Draft]) -> None:
-    """The guidelines' decision for each seller copy, here outside the write transaction. One mail
-    gets one SMTP answer, so when one copy is blocked every copy is (and none is delivered)."""
-    sellers = [d for d in drafts if d.author == Message.Author.SELLER]
-    for draft in sellers:
-        # thread() already found the conversation; None means the mail starts a new one.
-        draft.screening = screening.screen(draft, draft.conversation)
-    blocked = tuple(r for d in sellers if d.screening for r in d.screening.blocked_rules)
+def _screen_together(prepared: list[Draft]) -> None:
+    """Each copy prepared (drafts.prepare: scrubbed, routed, screened) here, outside the write
+    transaction. One mail gets one SMTP answer, so when one seller copy is blocked every copy is
+    (and none is delivered)."""
+    for draft in prepared:
+        drafts.prepare(draft)
+    screened = [d.decided.screening for d in prepared if d.decided.screening is not None]
+    blocked = tuple(r for s in screened for r in s.blocked_rules)
     if blocked:
-        for draft in sellers:
-            assert draft.screening is not None
-            draft.screening = draft.screening.blocked_too(blocked)
+        for draft in prepared:
+            if draft.decided.screening is not None:
+                draft.decided.screening = draft.decided.screening.blocked_too(blocked)
 
 
 _ATTACHMENT_REFUSALS = {
@@ -215,7 +217,7 @@ def _draft(
     relay: RelayAddress,
     files: list[NewFile],
     answering: Conversation | None = None,
-) -> services.Draft:
+) -> Draft:
     """``answering``: the mail came to customer service's address in that conversation, so it is
     the buyer writing to the marketplace, threaded there, and never the seller's to read."""
     seller, buyer = relay.seller, relay.buyer
@@ -226,49 +228,40 @@ def _draft(
         # Our own relayed mail coming back (a mailbox forwarding to a relay address): stop here.
         raise Refused(Refusal.LOOP)
     author = Message.Author.SELLER if relay.side == RelayAddress.Side.BUYER else Message.Author.BUYER
-    pair = addresses.relay_pair_of(relay)
-    replacements = addresses.replacement_map(
-        pair, extra_seller={sender} if author == Message.Author.SELLER else set()
-    )
     body = parsing.bodies(mail)
     subject = parsing.header_text(mail, "Subject")
     place = thread(mail, relay, subject)
-    is_auto = is_auto_generated(mail, envelope_from)
     customer_service = None
     if answering is not None:
         in_it = place.conversation is not None and place.conversation.pk == answering.pk
         place = Place(conversation=answering, parent=place.parent if in_it else None)
         customer_service = True
-    elif author == Message.Author.BUYER and not is_auto:  # decided here, outside the write transaction
-        order_id = (
-            place.order.pk if place.order else (place.conversation.order_id if place.conversation else None)
-        )
-        customer_service = routing.decide(order_id, "", subject, body.text or body.html)
-    return services.Draft(
+    draft = Draft(
         seller=seller,
         buyer=buyer,
         author=author,
         channel=Message.Channel.MAIL,
-        subject=scrub.scrub_text(subject, replacements),
-        text=scrub.scrub_text(body.text, replacements),
-        html=scrub.scrub_html(body.html, replacements) if body.html else "",
+        subject=subject,
+        text=body.text,
+        html=body.html,
         sender_email=sender,
         conversation=place.conversation,
         order=place.order,
         parent=place.parent,
-        raw=raw,
-        incoming_message_id=(parsing.message_ids(mail, "Message-ID") or [""])[0],
         has_attachments=body.has_attachments,
-        is_auto=is_auto,
-        customer_service=customer_service,
-        # Screened as the buyer will read them: with the real addresses already replaced.
-        other_texts=tuple(scrub.scrub_text(t, replacements) for t in parsing.other_texts(mail))
-        if author == Message.Author.SELLER
-        else (),
-        received_html=scrub.scrub_text(body.html, replacements) if author == Message.Author.SELLER else "",
-        # Written now, outside the write transaction (ADR 7), scrubbed as the relayed mail will be.
-        files=uploads.store(uploads.scrubbed(files, replacements)),
+        is_auto=is_auto_generated(mail, envelope_from),
+        mail=Received(
+            raw=raw,
+            message_id=(parsing.message_ids(mail, "Message-ID") or [""])[0],
+            other_texts=tuple(parsing.other_texts(mail)) if author == Message.Author.SELLER else (),
+            html_as_received=body.html if author == Message.Author.SELLER else "",
+        ),
+        decided=Decisions(customer_service=customer_service),
     )
+    # Files written now, outside the write transaction (ADR 7), scrubbed as the relayed mail will be.
+    mapping = drafts.replacements(draft, addresses.relay_pair_of(relay))
+    draft.files = uploads.store(uploads.scrubbed(files, mapping))
+    return draft
 
 
 @dataclass(frozen=True)

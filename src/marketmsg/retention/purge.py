@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from marketmsg.conversations import stored
 from marketmsg.conversations.models import Attachment, Message
+from marketmsg.limits import shared as limits
 from marketmsg.orders.models import Claim
 from marketmsg.retention import redaction
 from marketmsg.retention.models import PurgeRun
@@ -75,6 +76,8 @@ def purge(now: datetime | None = None, progress: Progress = lambda _kind, _done:
         )
     run.blobs_deleted = stored.drain_releases()
     run.orphans_deleted = stored.sweep_orphans(now=now).removed
+    # Rate-limit buckets name client addresses: kept no longer than a limit needs them.
+    limits.Buckets.sweep(max(86_400.0, 2.0 * settings.SIGNIN_WINDOW_SECONDS))
     run.finished_at = timezone.now()
     run.save()
     log.info(

@@ -1,11 +1,13 @@
-"""RFC 9457 problem details: every API error is ``application/problem+json`` with a machine-readable
-code, a title, and a sentence a person can act on."""
+"""RFC 9457 problem details, for the sellers' API and the operator's API alike: every API error is
+``application/problem+json`` with a machine-readable code, a title, and a sentence a person can act
+on."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.http import JsonResponse
+from ninja import Schema
 
 CONTENT_TYPE = "application/problem+json"
 
@@ -50,3 +52,25 @@ class Problem(Exception):
 
 def not_found(what: str) -> Problem:
     return Problem(404, "not_found", "Not found", f"No such {what} in your shop.")
+
+
+class FindingOut(Schema):
+    rule: str
+    severity: str
+    start: int
+    end: int
+    text: str
+    explanation_ja: str
+    explanation_en: str
+
+
+class ProblemOut(Schema):
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str
+    instance: str
+    field: str | None = None
+    findings: list[FindingOut] | None = None
+    errors: list[dict[str, Any]] | None = None

@@ -1,9 +1,6 @@
-"""Rate limiting per token, and idempotency keys for sends (SPEC F12).
-
-The limit counts requests in fixed one-minute windows on the token's own row, so every web
-process sees the same count. A send with an ``Idempotency-Key`` header stores its answer under
-that key: a retry with the same key and the same request gets the stored answer (and sends
-nothing); the same key with another request is refused.
+"""Idempotency keys for sends (SPEC F12): a send with an ``Idempotency-Key`` header stores its
+answer under that key; a retry with the same key and the same request gets the stored answer (and
+sends nothing); the same key with another request is refused.
 """
 
 from __future__ import annotations
@@ -13,45 +10,15 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Model
 from django.http import HttpRequest, JsonResponse
-from django.utils import timezone
 
 from marketmsg.accounts.models import ApiToken
 from marketmsg.api.models import IdempotentRequest
-from marketmsg.api.problems import Problem
+from marketmsg.apikit.problems import Problem
 
 KEY_HEADER = "Idempotency-Key"
 MAX_KEY = 200
-
-
-def take_turn(token: Model, limit: int | None = None) -> None:
-    """Count one request of ``token`` (a seller's ApiToken or an operator credential: any row with
-    window_start, window_count and last_used_at); Problem 429 with Retry-After when it is over its
-    ``limit`` a minute (MARKETMSG_API_RATE_LIMIT unless given)."""
-    limit = settings.API_RATE_LIMIT if limit is None else limit
-    now = timezone.now()
-    window = now.replace(second=0, microsecond=0)
-    rows = type(token)._default_manager.filter(pk=token.pk)
-    with transaction.atomic():
-        counted = rows.filter(window_start=window).update(
-            window_count=F("window_count") + 1, last_used_at=now
-        )
-        if not counted:
-            rows.update(window_start=window, window_count=1, last_used_at=now)
-            return
-        count = rows.values_list("window_count", flat=True)[0]
-    if count > limit:
-        retry_after = 60 - now.second
-        raise Problem(
-            429,
-            "rate_limited",
-            "Too many requests",
-            f"This key may make {limit} requests a minute. Try again in {retry_after} s.",
-            headers={"Retry-After": str(retry_after)},
-        )
 
 
 Answer = tuple[int, dict[str, Any]]
