@@ -150,5 +150,7 @@ def test_a_buyers_own_address_typed_on_the_web_reaches_the_seller_as_the_relay_a
     stored = conversation.messages.filter(author="buyer").latest("created_at", "id")
     assert pair.buyer_relay in stored.text and pair.buyer.email not in stored.text.lower()
     deliver_all()
-    relayed = "\n".join(everything_readable(m.data) for m in sink.messages if m.rcpt_tos != [pair.buyer.email])
+    relayed = "\n".join(
+        everything_readable(m.data) for m in sink.messages if m.rcpt_tos != [pair.buyer.email]
+    )
     assert pair.buyer_relay in relayed and pair.buyer.email not in relayed.lower()
