@@ -1,8 +1,9 @@
-"""The rooms' arrows run one way: a test that fails on a new import cycle between top-level
-folders of src/marketmsg, and on an HTTP edge importing another (web, api, sso).
+"""The rooms and their arrows (docs/architecture.md): a test that fails on an import between
+top-level folders of src/marketmsg that the table below does not allow, on any cycle, and on an
+HTTP edge importing another.
 
-Cycles that exist today are listed in KNOWN_CYCLES, to be taken apart (issue 27); the list may
-only shrink: a cycle that is gone must leave it, and any other cycle fails the test.
+A new arrow is a design decision: add it to MAY_IMPORT (and to the picture in docs/architecture.md)
+in the same change, saying why; an arrow that is gone must leave the table too.
 """
 
 from __future__ import annotations
@@ -13,9 +14,85 @@ from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parent.parent / "src" / "marketmsg"
 
-KNOWN_CYCLES: set[frozenset[str]] = set()  # none left (issue 27); keep it so
+# Kits: small modules and folders every room may use; they import none of the rooms.
+KITS = {"settings", "rows", "bulk", "observability", "processes", "bilingual", "admin_base", "logs"}
+
+# Each room and the rooms it may import (kits aside). Read from the bottom up: the lower rooms
+# know nothing of the higher ones.
+MAY_IMPORT: dict[str, set[str]] = {
+    # pure pieces: mail parsing and scrubbing, the blob store, the rate limiter
+    "mail": set(),
+    "blobs": set(),
+    "limits": set(),
+    # the marketplace's records and rules
+    "accounts": {"limits"},
+    "orders": {"accounts"},
+    "policy": {"orders"},
+    "webhooks": {"policy"},
+    "addresses": {"accounts", "orders", "webhooks"},
+    "delivery": {"addresses"},
+    "metrics": {"accounts", "policy"},
+    # the one way in for every message
+    "conversations": {
+        "accounts",
+        "addresses",
+        "blobs",
+        "delivery",
+        "mail",
+        "metrics",
+        "orders",
+        "policy",
+        "webhooks",
+    },
+    # the mail edge (in, out, the worker), sender authentication, sign-in, retention
+    "mailauth": set(),
+    "relay": {
+        "accounts",
+        "addresses",
+        "conversations",
+        "delivery",
+        "mail",
+        "mailauth",
+        "orders",
+        "policy",
+        "webhooks",
+    },
+    "sso": {"accounts"},
+    "retention": {"accounts", "addresses", "blobs", "conversations", "delivery", "limits", "orders", "sso"},
+    # the edges, one per audience
+    "gateway": {"addresses", "blobs", "conversations", "limits", "mail", "mailauth", "relay"},
+    "apikit": {"accounts", "limits"},
+    "api": {"accounts", "addresses", "apikit", "blobs", "conversations", "delivery", "metrics", "orders"},
+    "integration": {"accounts", "addresses", "apikit", "conversations", "orders", "retention", "webhooks"},
+    "web": {
+        "accounts",
+        "addresses",
+        "blobs",
+        "conversations",
+        "delivery",
+        "integration",
+        "metrics",
+        "orders",
+        "policy",
+        "sso",
+        "wsgi",
+    },
+    "console": {"accounts", "addresses", "conversations", "delivery", "metrics", "orders", "web", "webhooks"},
+    "ops": {"mail"},
+    "demo": {"accounts", "addresses", "conversations", "delivery", "integration", "metrics", "orders"},
+    "urls": {"api", "integration"},
+}
 # The HTTP edges and what they must never import of each other.
-EDGES_APART = {("web", "api"), ("api", "web"), ("sso", "web")}
+EDGES_APART = {
+    ("web", "api"),
+    ("api", "web"),
+    ("sso", "web"),
+    ("web", "console"),
+    ("api", "integration"),
+    ("integration", "api"),
+    ("api", "console"),
+    ("integration", "web"),
+}
 
 
 def folder_imports(root: Path = SOURCE) -> dict[str, set[str]]:
@@ -66,14 +143,27 @@ def test_the_cycle_finder_finds_direct_and_indirect_cycles():
     assert cycles({"a": {"b"}, "b": {"c"}}) == set()
 
 
-def test_no_new_folder_cycle_and_no_known_one_left_behind():
+def test_no_folder_cycle():
     found = cycles(folder_imports())
-    new = found - KNOWN_CYCLES
-    assert not new, f"new import cycles between folders: {sorted(sorted(c) for c in new)}"
-    gone = KNOWN_CYCLES - found
-    assert not gone, (
-        f"these cycles are gone: remove them from KNOWN_CYCLES: {sorted(sorted(c) for c in gone)}"
+    assert not found, f"import cycles between folders: {sorted(sorted(c) for c in found)}"
+
+
+def test_every_arrow_between_rooms_is_in_the_table_and_every_arrow_in_the_table_exists():
+    arrows = folder_imports()
+    unknown = sorted(set(arrows) - set(MAY_IMPORT) - KITS)
+    assert not unknown, f"folders missing from MAY_IMPORT: {unknown}"
+    kits_leaning = sorted(f"{k} → {t}" for k in KITS for t in arrows.get(k, set()) - KITS)
+    assert not kits_leaning, f"a kit imports a room: {kits_leaning}"
+    extra = sorted(
+        f"{a} → {b}" for a, found in arrows.items() if a in MAY_IMPORT for b in found - KITS - MAY_IMPORT[a]
     )
+    assert not extra, f"arrows the table does not allow (add them with a reason, or take them out): {extra}"
+    gone = sorted(f"{a} → {b}" for a, allowed in MAY_IMPORT.items() for b in allowed - arrows.get(a, set()))
+    assert not gone, f"arrows in the table that no import makes (remove them): {gone}"
+
+
+def test_the_table_itself_has_no_cycle():
+    assert not cycles({room: set(allowed) for room, allowed in MAY_IMPORT.items()})
 
 
 def test_the_http_edges_do_not_lean_on_each_other():

@@ -253,6 +253,7 @@ def test_an_address_that_trips_the_standard_parser_gets_a_syntax_error(gateway):
     assert code == 553, reply
 
 
+@pytest.mark.skipif("connection.vendor != 'sqlite'", reason="the writer turn is SQLite's")
 def test_when_the_writer_turn_cannot_be_taken_every_waiting_mail_is_answered_not_left_hanging():
     from contextlib import asynccontextmanager
 
@@ -272,7 +273,8 @@ def test_when_the_writer_turn_cannot_be_taken_every_waiting_mail_is_answered_not
 
     async def two_mails() -> list[object]:
         commits = GroupCommit(stored.append, run=run_here)
-        commits.turn = broken_turn  # type: ignore[assignment]
+        assert commits.sqlite is not None
+        commits.sqlite.turn = broken_turn  # type: ignore[assignment]
         return await asyncio.wait_for(
             asyncio.gather(commits.store("one"), commits.store("two"), return_exceptions=True), timeout=5
         )
@@ -282,6 +284,7 @@ def test_when_the_writer_turn_cannot_be_taken_every_waiting_mail_is_answered_not
     assert all(isinstance(answer, DatabaseError) for answer in answers), answers
 
 
+@pytest.mark.skipif("connection.vendor != 'sqlite'", reason="the writer turn is SQLite's")
 def test_a_turn_that_fails_after_the_commit_still_answers_the_committed_mails():
     from contextlib import asynccontextmanager
 
@@ -299,7 +302,8 @@ def test_a_turn_that_fails_after_the_commit_still_answers_the_committed_mails():
 
     async def two_mails() -> list[object]:
         commits = GroupCommit(stored.append, run=run)
-        commits.turn = turn_that_fails_on_release  # type: ignore[assignment]
+        assert commits.sqlite is not None
+        commits.sqlite.turn = turn_that_fails_on_release  # type: ignore[assignment]
         return await asyncio.wait_for(
             asyncio.gather(commits.store("one"), commits.store("two"), return_exceptions=True), timeout=5
         )
@@ -319,7 +323,7 @@ def test_on_sqlite_a_mail_is_answered_only_once_the_log_is_synced(transactional_
     first, and 250 waits for a sync of the write-ahead log that began after the commit."""
     import os
 
-    from marketmsg.gateway import walflush
+    from marketmsg.gateway.sqlite import walflush
 
     settings.SQLITE_SYNCHRONOUS = "FULL"
 
@@ -361,7 +365,7 @@ def test_on_sqlite_a_mail_is_answered_only_once_the_log_is_synced(transactional_
             def read() -> tuple[int, int | None]:
                 with connections["default"].cursor() as cursor:
                     cursor.execute("PRAGMA synchronous")
-                    return cursor.fetchone()[0], server.handler.commits.wal.inode  # type: ignore[union-attr]
+                    return cursor.fetchone()[0], server.handler.commits.sqlite.log.inode  # type: ignore[union-attr]
 
             return server.handler.steps.context.run(read)
 
@@ -378,7 +382,7 @@ def test_on_sqlite_a_mail_is_answered_only_once_the_log_is_synced(transactional_
 def test_a_fast_log_sync_runs_on_the_event_loop_and_a_slow_one_on_a_helper_thread(monkeypatch, settings):
     """A sync of a fraction of a millisecond costs less than handing it to a thread and back; a
     slow disk's syncs go to the thread so that the loop keeps serving meanwhile (ADR 15)."""
-    from marketmsg.gateway import walflush
+    from marketmsg.gateway.sqlite import walflush
 
     settings.SQLITE_SYNCHRONOUS = "FULL"
     threads: list[str] = []
@@ -417,7 +421,7 @@ def test_the_log_is_checkpointed_by_the_gateways_helper_not_by_its_commits(trans
     import struct
     from pathlib import Path
 
-    from marketmsg.gateway import checkpoint
+    from marketmsg.gateway.sqlite import checkpoint
 
     pair = make_pair()
     server = Gateway(listen("127.0.0.1", 0))
@@ -459,14 +463,14 @@ def test_the_log_is_checkpointed_by_the_gateways_helper_not_by_its_commits(trans
 
 def test_with_normal_durability_the_gateway_answers_without_a_sync_of_its_own(transactional_db, settings):
     """NORMAL promises no sync: the gateway then neither syncs the log nor changes the mode."""
-    from marketmsg.gateway import walflush
+    from marketmsg.gateway.sqlite import walflush
 
     settings.SQLITE_SYNCHRONOUS = "NORMAL"
     assert not walflush.wanted()
     server = Gateway(listen("127.0.0.1", 0))
     server.start()
     try:
-        assert server.handler.commits.wal is None
+        assert server.handler.commits.sqlite.log is None
     finally:
         server.stop()
 
@@ -475,7 +479,7 @@ def test_with_normal_durability_the_gateway_answers_without_a_sync_of_its_own(tr
 def test_when_the_log_cannot_be_synced_the_mail_is_answered_451(
     transactional_db, monkeypatch, caplog, settings
 ):
-    from marketmsg.gateway import walflush
+    from marketmsg.gateway.sqlite import walflush
 
     settings.SQLITE_SYNCHRONOUS = "FULL"
 

@@ -1,9 +1,7 @@
-"""The mail path's hand-made rows and model instances are the ORM's own, and its chain look-up is
-one index seek.
-
-``rows.new`` and ``rows.loaded`` build model instances without Model.__init__ (ADR 16); they must
-give exactly the instance the constructor or ``from_db`` gives, and step back to them whenever a
-receiver listens to the model's construction signals.
+"""The mail path's hand-written rows are the ORM's own: what ``rows.save_new`` inserts reads back as
+``save()`` stores it, a row read by hand-written SQL loads with its missing fields deferred, and
+the chain look-up is one index seek. (Instances are built by ``from_db`` and the constructor only:
+ADR 24.)
 """
 
 from __future__ import annotations
@@ -12,14 +10,12 @@ from typing import Any
 
 import pytest
 from django.db import connection, models
-from django.db.models.signals import post_init
 from django.utils import timezone
 
 from marketmsg import rows
 from marketmsg.addresses.models import RelayAddress
 from marketmsg.conversations import services
 from marketmsg.conversations.models import Conversation, Message
-from marketmsg.orders.models import Order
 from tests.personas import make_pair, make_seller
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db]
@@ -49,24 +45,6 @@ def _conversation_and_message_values(subject: str) -> tuple[Conversation, dict[s
     return conversation, values
 
 
-def test_a_new_message_is_the_instance_the_models_constructor_makes():
-    conversation, values = _conversation_and_message_values("在庫について")
-    related = {"conversation": conversation, "sender_user": None, "parent": None}
-
-    made = rows.new(Message, values, related)
-    expected = Message(**values, **related)
-
-    assert _fields(made) == _fields(expected)
-    assert _state(made) == _state(expected)
-    assert made.conversation is conversation and made.parent is None
-    assert made.guideline_rules == "" and made.needs_reply is False  # the model's defaults
-
-
-def test_a_field_the_model_does_not_have_is_refused_as_the_constructor_refuses_it():
-    with pytest.raises(TypeError, match="no_such_field"):
-        rows.new(Message, {"no_such_field": 1}, {})
-
-
 def test_a_loaded_row_is_the_instance_from_db_makes_with_the_same_fields_deferred():
     pair = make_pair()
     relay = RelayAddress.objects.get(local_part=pair.seller_relay.split("@")[0])
@@ -90,23 +68,6 @@ def test_a_loaded_row_is_the_instance_from_db_makes_with_the_same_fields_deferre
     assert made.buyer_id == pair.buyer.pk  # a deferred field loads when it is read, as usual
 
 
-def test_with_a_receiver_on_the_construction_signals_the_models_own_constructor_is_used():
-    seen: list[models.Model] = []
-
-    def receiver(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
-        seen.append(instance)
-
-    post_init.connect(receiver, sender=Order)
-    rows._plain_construction.cache_clear()
-    try:
-        loaded = rows.loaded(Order, {"id": 7})
-        made = rows.new(Order, {"order_id": "503-0000001-0000001"}, {})
-    finally:
-        post_init.disconnect(receiver, sender=Order)
-        rows._plain_construction.cache_clear()
-    assert seen == [loaded, made]
-
-
 @pytest.mark.skipif("connection.vendor != 'sqlite'")
 def test_the_head_of_a_conversations_record_chain_is_found_by_one_index_seek():
     """Every stored message reads it; a scan and sort of the whole conversation grew with it."""
@@ -116,7 +77,7 @@ def test_the_head_of_a_conversations_record_chain_is_found_by_one_index_seek():
     assert "message_record_chain" in plan and "TEMP B-TREE" not in plan, plan
 
 
-def test_attach_caches_the_object_for_the_id_the_instance_holds_and_sets_the_id_otherwise(
+def test_attach_links_loaded_objects_so_that_reading_the_relation_costs_no_query(
     django_assert_num_queries,
 ):
     pair = make_pair()

@@ -3,9 +3,8 @@
 ``save_new(obj)`` inserts an unsaved model instance with one cached INSERT statement and marks it
 saved, exactly as ``obj.save()`` would for a new row of a model without signals or custom
 ``save()``. The gateway does this a few times per message, and the ORM's compilation cost more
-than SQLite did (ADR 4, ADR 5). ``loaded``, ``new`` and ``attach`` build and link model instances
-exactly as ``from_db``, the model's constructor and its relation descriptors would, without
-their generic work (ADR 16).
+than SQLite did (ADR 4, ADR 5; measured again in ADR 24). Instances are built and linked only
+through Django's public API: ``from_db``, the model's constructor and its relation descriptors.
 """
 
 from __future__ import annotations
@@ -19,9 +18,7 @@ from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models.base import ModelState
 from django.db.models.fields import AutoFieldMixin
-from django.db.models.signals import post_init, pre_init
 
 M = TypeVar("M", bound=models.Model)
 T = TypeVar("T")
@@ -128,64 +125,28 @@ def insert(model: type[models.Model], **values: Any) -> Any:
 
 
 @cache
-def _plain_construction(model: type[models.Model]) -> bool:
-    """Whether instances may be built without Model.__init__: nothing listens to its signals
-    (receivers connect while the apps load, before the first mail)."""
-    return not (pre_init.has_listeners(model) or post_init.has_listeners(model))
-
-
-@cache
-def _attnames(model: type[models.Model]) -> tuple[frozenset[str], tuple[models.Field[Any, Any], ...]]:
-    fields = tuple(f for f in model._meta.concrete_fields if not getattr(f, "generated", False))
-    return frozenset(f.attname for f in fields), fields
+def _fields(model: type[models.Model]) -> tuple[models.Field[Any, Any], ...]:
+    return tuple(f for f in model._meta.concrete_fields if not getattr(f, "generated", False))
 
 
 def loaded(model: type[M], values: dict[str, Any]) -> M:
-    """The instance ``model.from_db()`` makes of these column values (by attname; the fields not
-    given are deferred), built without Model.__init__: on the mail path the constructor's generic
-    handling of every field and its two signals cost more than the query that read the row."""
-    names, fields = _attnames(model)
-    if not _plain_construction(model) or not values.keys() <= names:
-        wanted = [f.attname for f in fields if f.attname in values]
-        return model.from_db(DEFAULT_DB_ALIAS, wanted, [values[name] for name in wanted])
-    obj = model.__new__(model)
-    state = obj._state = ModelState()
-    state.adding = False
-    state.db = DEFAULT_DB_ALIAS
-    obj.__dict__.update(values)
-    return obj
+    """The instance of a row read by hand-written SQL: ``model.from_db`` of these column values
+    (by attname; the fields not given are deferred)."""
+    wanted = [f.attname for f in _fields(model) if f.attname in values]
+    return model.from_db(DEFAULT_DB_ALIAS, wanted, [values[name] for name in wanted])
 
 
 def new(model: type[M], values: dict[str, Any], related: Mapping[str, models.Model | None]) -> M:
-    """``model(**values, **related)`` for a row not yet saved (fields not given get their
-    defaults; ``related`` are related objects by field name), built as ``loaded`` is."""
-    names, fields = _attnames(model)
-    if not _plain_construction(model) or not values.keys() <= names:
-        return model(**values, **related)
-    obj = model.__new__(model)
-    obj._state = ModelState()
-    slots = obj.__dict__
-    for field in fields:
-        name = field.attname
-        slots[name] = values[name] if name in values else field.get_default()
-    for name, value in related.items():
-        setattr(obj, name, value)  # the relation's descriptor sets the id and caches the object
-    return obj
+    """``model(**values, **related)``: a row not yet saved (``related``: related objects by field
+    name), for ``save_new``."""
+    return model(**values, **related)
 
 
 def attach(instance: models.Model, **related: models.Model) -> None:
-    """``instance.<name> = <object>`` for forward relations whose id the instance already holds:
-    the object is cached as the relation's descriptor caches it, without the descriptor's checks
-    (the mail path attaches a few loaded objects to each other for every recipient)."""
+    """``instance.<name> = <object>`` for each forward relation: what was loaded by hand-written
+    SQL is linked as the ORM would link it, so that reading the relation costs no query."""
     for name, value in related.items():
-        field = instance._meta.get_field(name)
-        if instance.__dict__.get(field.attname, _MISSING) == value.pk:  # type: ignore[union-attr]
-            field.set_cached_value(instance, value)  # type: ignore[union-attr]
-        else:
-            setattr(instance, name, value)
-
-
-_MISSING = object()
+        setattr(instance, name, value)
 
 
 @cache

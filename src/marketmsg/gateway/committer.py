@@ -18,18 +18,15 @@ its sender sends the same bytes again, which (same day, same digest) write the s
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO, Any
+from typing import Any
 
 from django.db import DatabaseError, connection, transaction
 
 from marketmsg.blobs import filesystem
-from marketmsg.gateway import walflush
-from marketmsg.gateway.checkpoint import Checkpointer
+from marketmsg.gateway.sqlite import Machinery
 
 log = logging.getLogger(__name__)
 
@@ -112,50 +109,12 @@ def _each_in_savepoint(store: Callable[[Any], Any], items: list[Any]) -> list[Ou
     return outcomes
 
 
-class WriterTurn:
-    """SQLite's one-writer-at-a-time, taken through a lock file that gateway processes share.
-
-    SQLite itself makes a waiting writer poll with growing sleeps (up to 100 ms); a kernel lock
-    queue hands the database over the moment the holder commits. The wait happens on a helper
-    thread, so the event loop keeps serving sessions meanwhile, and the mails they finish join
-    the batch that is waiting for its turn (ADR 5). PostgreSQL needs no turn.
-    """
-
-    def __init__(self) -> None:
-        self.lock_file: IO[str] | None = None
-        self.waiter: ThreadPoolExecutor | None = None
-        if connection.vendor == "sqlite":
-            self.lock_file = open(f"{connection.settings_dict['NAME']}.write-lock", "a")  # noqa: SIM115
-            self.waiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-writer-turn")
-
-    @contextlib.asynccontextmanager
-    async def __call__(self) -> AsyncIterator[None]:
-        if self.lock_file is None:
-            yield
-            return
-        try:
-            fcntl.flock(self.lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: no thread hand-off
-        except BlockingIOError:
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self.waiter, fcntl.flock, self.lock_file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(self.lock_file, fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        if self.waiter is not None:
-            self.waiter.shutdown(wait=True)
-        if self.lock_file is not None:
-            self.lock_file.close()
-
-
 class GroupCommit:
     """Collects prepared mails on the event loop and commits them in batches (see module doc).
 
-    ``run`` awaits one synchronous database step (the handler's DatabaseSteps). With
-    ``parallel`` > 1 (PostgreSQL, steps on threads) up to that many batches are stored at once,
-    each on its own connection; SQLite stores one batch at a time, in its writer turn.
+    ``run`` awaits one synchronous database step (the handler's DatabaseSteps). On PostgreSQL up
+    to ``parallel`` batches are stored at once, each on its own connection (steps on threads);
+    SQLite stores one batch at a time, in its writer turn (gateway.sqlite).
     """
 
     def __init__(
@@ -172,9 +131,7 @@ class GroupCommit:
         self.pending: list[tuple[Any, asyncio.Future[Any]]] = []
         self.draining = False
         self.drainer: asyncio.Task[None] | None = None
-        self.turn = WriterTurn()
-        self.wal = walflush.WalFlush() if walflush.wanted() else None
-        self.checkpoints = Checkpointer() if connection.vendor == "sqlite" else None
+        self.sqlite = Machinery.for_this_database()  # None on PostgreSQL
         self.blob_sync = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-blob-sync")
         self.background: set[asyncio.Task[Any]] = set()  # batches being stored or log-synced
         self.storing: set[asyncio.Task[Any]] = set()  # of those, batches on a database thread
@@ -193,7 +150,7 @@ class GroupCommit:
         try:
             while self.pending:
                 await asyncio.sleep(0)  # the sessions that become ready in this turn join the batch
-                if self.parallel == 1:
+                if self.sqlite is not None:  # one batch at a time, in the writer turn
                     if not await self._batch_in_turn():
                         return
                     continue
@@ -213,10 +170,11 @@ class GroupCommit:
     async def _batch_in_turn(self) -> bool:
         """One batch, taken once the writer turn is ours (mails that arrive while waiting join it).
         False when the turn failed and every waiting mail was answered with the failure."""
+        assert self.sqlite is not None
         taken: list[tuple[Any, asyncio.Future[Any]]] = []
         outcomes: list[Outcome] | None = None
         try:
-            async with self.turn():
+            async with self.sqlite.turn():
                 taken = self._take()
                 outcomes = await self.run(commit_batch, self.store_one, [item for item, _ in taken])
         except BaseException as error:  # no turn (or shutdown): answer every waiting session
@@ -250,7 +208,7 @@ class GroupCommit:
             await asyncio.get_running_loop().run_in_executor(self.blob_sync, filesystem.sync_written)
 
     def _answer(self, taken: list[tuple[Any, asyncio.Future[Any]]], outcomes: list[Outcome]) -> None:
-        if self.wal is not None and any(stored for stored, _ in outcomes):
+        if self.sqlite is not None and self.sqlite.syncs_log and any(stored for stored, _ in outcomes):
             # Answered once the log is synced; the next batch commits meanwhile (ADR 12).
             self._background(self._flush_then_settle(taken, outcomes))
         else:
@@ -265,10 +223,10 @@ class GroupCommit:
     async def _flush_then_settle(
         self, batch: list[tuple[Any, asyncio.Future[Any]]], outcomes: list[Outcome]
     ) -> None:
-        assert self.wal is not None
+        assert self.sqlite is not None
         try:
             await self._blobs_on_disk()  # the batch's blobs first, then its rows
-            await self.wal.flush()
+            await self.sqlite.flush()
         except OSError as error:
             # Committed but perhaps not on disk: the sender is told to try again (a duplicate at
             # worst, never a mail that was answered 250 and then lost).
@@ -285,12 +243,9 @@ class GroupCommit:
             await asyncio.gather(*self.background, return_exceptions=True)
 
     def close(self) -> None:
-        self.turn.close()
         self.blob_sync.shutdown(wait=True)
-        if self.wal is not None:
-            self.wal.close()
-        if self.checkpoints is not None:
-            self.checkpoints.close()
+        if self.sqlite is not None:
+            self.sqlite.close()
 
 
 def _settle(batch: list[tuple[Any, asyncio.Future[Any]]], outcomes: list[Outcome]) -> None:

@@ -8,7 +8,6 @@ import contextvars
 import errno
 import logging
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from email.message import Message as MailMessage
@@ -16,7 +15,7 @@ from typing import Any, TypeVar
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, close_old_connections, connection, connections
+from django.db import DatabaseError, close_old_connections, connection, connections
 
 from marketmsg import observability
 from marketmsg.addresses.models import RelayAddress
@@ -24,6 +23,7 @@ from marketmsg.blobs import filesystem
 from marketmsg.conversations.errors import Refused
 from marketmsg.gateway import limits, replies
 from marketmsg.gateway.committer import GroupCommit
+from marketmsg.gateway.sqlite import steps
 from marketmsg.mail import parsing
 from marketmsg.mailauth import inbound as mailauth
 from marketmsg.mailauth.inbound import Verdict
@@ -109,7 +109,7 @@ class DatabaseSteps:
 
     async def __call__(self, func: Callable[..., T], *args: Any) -> T:
         if self.pool is None:
-            return self.context.run(_sqlite_step, func, *args)
+            return self.context.run(steps.step, func, *args)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.pool, _fresh_connection_then, func, *args)
 
@@ -136,20 +136,6 @@ class DatabaseSteps:
 
 def _fresh_connection_then(func: Callable[..., T], *args: Any) -> T:
     close_old_connections()  # drop a connection the database has closed before using it
-    return func(*args)
-
-
-def _sqlite_step(func: Callable[..., T], *args: Any) -> T:
-    """On SQLite, Django's between-requests check runs only when it could do something: after an
-    error, or once the connection has reached its age (a health check of an SQLite connection
-    always passes). Before every step it cost more than some of the steps' own queries."""
-    db = connections[DEFAULT_DB_ALIAS]
-    if (
-        db.connection is None
-        or db.errors_occurred
-        or (db.close_at is not None and time.monotonic() >= db.close_at)
-    ):
-        close_old_connections()
     return func(*args)
 
 

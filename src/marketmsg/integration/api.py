@@ -14,7 +14,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from marketmsg.api.v1 import LocalSwagger, MarketmsgAPI, ReadableJSON, handle_errors
+from marketmsg.apikit.framework import LocalSwagger, MarketmsgAPI, ReadableJSON, handle_errors
 from marketmsg.apikit.problems import Problem
 from marketmsg.integration import erasures, notices, reading, subscriptions
 from marketmsg.integration.auth import OperatorAuth, needs
