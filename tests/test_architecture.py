@@ -170,3 +170,13 @@ def test_the_http_edges_do_not_lean_on_each_other():
     arrows = folder_imports()
     leaning = sorted(f"{a} → {b}" for a, b in EDGES_APART if b in arrows.get(a, set()))
     assert not leaning, f"an HTTP edge imports another: {leaning}"
+
+
+def test_the_table_in_docs_architecture_is_this_table():
+    page = (SOURCE.parent.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    documented: dict[str, set[str]] = {}
+    for line in page.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0] in MAY_IMPORT:
+            documented[cells[0]] = set() if cells[1] == "—" else set(cells[1].split(", "))
+    assert documented == MAY_IMPORT
