@@ -36,9 +36,13 @@ os.environ.setdefault("MARKETMSG_SECRET_KEY", "soak")
 
 from aiosmtpd.controller import Controller  # noqa: E402
 from tests.conftest import SinkHandler, free_port  # noqa: E402
-from tests.mail import parse  # noqa: E402
-from tests.test_crash_safety import Service, mail_about_order, migrated_and_seeded  # noqa: E402
-from tests.test_many_processes import post_to_either  # noqa: E402
+from tests.support.mail import parse  # noqa: E402
+from tests.support.processes import (  # noqa: E402
+    Service,
+    mail_about_order,
+    migrated_and_seeded,
+    post_to_either,
+)
 
 sys.path.insert(0, str(ROOT / "bench"))
 from production_bench import drop_database, postgres_database  # noqa: E402

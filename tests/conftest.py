@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import smtplib
@@ -29,7 +30,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session  # noqa: E402
 
 # Shared fixtures from their own modules: Chromium (browser, shots) for the browser tests, and the
 # process tests' own database (database_url).
-pytest_plugins = ["tests.browsing", "tests.support.processes"]
+pytest_plugins = ["tests.support.browsing", "tests.support.processes"]
 
 CORPUS = Path(
     os.environ.get(
@@ -177,3 +178,8 @@ def dns(_dev_dns, settings):  # type: ignore[no-untyped-def]
     settings.TRUSTED_AUTHSERV_ID = ""
     settings.DKIM_KEY_FILE = ""
     return _dev_dns
+
+
+def corpus_paths() -> list[str]:
+    with (CORPUS / "INDEX.tsv").open(encoding="utf-8") as index:
+        return [row["path"] for row in csv.DictReader(index, delimiter="\t")]

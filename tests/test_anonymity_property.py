@@ -23,9 +23,9 @@ from marketmsg.conversations.models import Message
 from marketmsg.delivery.models import Delivery
 from marketmsg.relay import inbound
 from marketmsg.relay.outbound import render_delivery
-from tests.files import image
-from tests.mail import everything_readable
-from tests.personas import make_buyer, make_pair, make_seller
+from tests.support.files import image
+from tests.support.mail import everything_readable
+from tests.support.personas import make_buyer, make_pair, make_seller
 
 pytestmark = pytest.mark.db
 _counter = itertools.count()

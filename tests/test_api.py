@@ -12,10 +12,10 @@ from marketmsg.addresses.models import SenderAddress
 from marketmsg.conversations.models import Message, Template
 from marketmsg.limits import shared
 from marketmsg.relay import inbound
-from tests import files
-from tests.mail import compose
-from tests.personas import PASSWORD, make_buyer, make_order, make_pair, make_seller
+from tests.support import files
 from tests.support.delivery import deliver_all
+from tests.support.mail import compose
+from tests.support.personas import PASSWORD, make_buyer, make_order, make_pair, make_seller
 
 OWNER = "owner@sakura-books.example.jp"
 BUYER = "taro.yamada@example.jp"

@@ -10,9 +10,9 @@ import pytest
 from marketmsg.accounts.models import ApiToken
 from marketmsg.conversations.models import Message
 from marketmsg.relay import inbound
-from tests.mail import compose
-from tests.personas import PASSWORD, make_buyer, make_pair, make_seller
 from tests.support.delivery import deliver_all
+from tests.support.mail import compose
+from tests.support.personas import PASSWORD, make_buyer, make_pair, make_seller
 
 OWNER = "owner@sakura-books.example.jp"
 BUYER = "taro.yamada@example.jp"

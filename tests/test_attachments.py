@@ -12,10 +12,10 @@ from PIL import Image
 from marketmsg.conversations.models import Message
 from marketmsg.conversations.stored import raw_bytes as raw_of
 from marketmsg.policy import attachments as rules
-from tests import files
-from tests.mail import everything_readable, parse
-from tests.personas import make_pair
+from tests.support import files
 from tests.support.delivery import deliver_all
+from tests.support.mail import everything_readable, parse
+from tests.support.personas import make_pair
 
 pytestmark = pytest.mark.blobs
 OWNER = "owner@sakura-books.example.jp"
@@ -147,7 +147,7 @@ def test_web_reply_with_files_is_stored_cleaned_delivered_and_downloadable_only_
 
     from marketmsg.conversations.models import Attachment
     from marketmsg.conversations.services import conversation_for
-    from tests.personas import PASSWORD, make_buyer, make_seller
+    from tests.support.personas import PASSWORD, make_buyer, make_seller
 
     pair = make_pair()
     conversation = conversation_for(pair.seller, pair.buyer, pair.order)
@@ -201,7 +201,7 @@ def test_web_reply_with_files_is_stored_cleaned_delivered_and_downloadable_only_
 def test_a_forbidden_upload_is_named_in_the_form_and_nothing_is_sent(client):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from tests.personas import PASSWORD
+    from tests.support.personas import PASSWORD
 
     pair = make_pair()
     assert client.login(username=OWNER, password=PASSWORD)
@@ -234,7 +234,7 @@ def test_staff_remove_a_file_with_a_reason_and_both_parties_see_the_tombstone(
     from marketmsg.accounts.models import User
     from marketmsg.conversations.models import Attachment
     from marketmsg.conversations.services import conversation_for
-    from tests.personas import PASSWORD
+    from tests.support.personas import PASSWORD
 
     pair = make_pair()
     User.objects.create_user("cs@marketplace.example", PASSWORD, name="サポート 佐藤", role=User.Role.STAFF)
@@ -282,7 +282,7 @@ def test_staff_remove_a_file_with_a_reason_and_both_parties_see_the_tombstone(
 def test_a_buyer_uploads_every_allowed_type_on_the_web_and_the_seller_receives_them(gateway, sink, client):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from tests.personas import PASSWORD
+    from tests.support.personas import PASSWORD
 
     pair = make_pair()
     assert client.login(username="taro.yamada@example.jp", password=PASSWORD)
@@ -308,7 +308,7 @@ def test_stored_files_hide_real_addresses_in_names_and_contents_as_relayed_mail_
 
     from marketmsg.conversations.models import Attachment
     from marketmsg.conversations.services import conversation_for
-    from tests.personas import PASSWORD
+    from tests.support.personas import PASSWORD
 
     pair = make_pair()
     conversation = conversation_for(pair.seller, pair.buyer, pair.order)

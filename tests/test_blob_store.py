@@ -20,8 +20,8 @@ from django.utils import timezone
 from marketmsg.blobs import store
 from marketmsg.conversations import stored
 from marketmsg.conversations.models import Attachment, BlobRelease, Message, RawMime
-from tests import files
-from tests.personas import buyer_writes_on_the_web, make_pair, make_seller
+from tests.support import files
+from tests.support.personas import buyer_writes_on_the_web, make_pair, make_seller
 
 pytestmark = [pytest.mark.db, pytest.mark.blobs]
 BUYER = "taro.yamada@example.jp"

@@ -21,10 +21,10 @@ from marketmsg.conversations.models import Message, Template
 from marketmsg.conversations.services import Draft, post_message
 from marketmsg.delivery.models import Delivery
 from marketmsg.metrics import response_times, tally
-from tests import files as test_files
-from tests.mail import compose, parse
-from tests.personas import PASSWORD, Pair, make_buyer, make_order, make_pair
+from tests.support import files as test_files
 from tests.support.delivery import deliver_all
+from tests.support.mail import compose, parse
+from tests.support.personas import PASSWORD, Pair, make_buyer, make_order, make_pair
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -9,7 +9,6 @@ accepted must be relayed with the sender's real address gone.
 from __future__ import annotations
 
 import collections
-import csv
 import os
 import re
 import sys
@@ -23,17 +22,12 @@ from marketmsg.conversations.models import Message
 from marketmsg.delivery.models import Delivery
 from marketmsg.demo.seeding import seed
 from marketmsg.mail import parsing
-from tests.conftest import CORPUS
-from tests.mail import everything_readable, parse
+from tests.conftest import CORPUS, corpus_paths
 from tests.support.delivery import deliver_all
+from tests.support.mail import everything_readable, parse
 
 pytestmark = pytest.mark.db
 ENHANCED = re.compile(r"^[245]\.\d{1,3}\.\d{1,3} \S+ \S+")
-
-
-def corpus_paths() -> list[str]:
-    with (CORPUS / "INDEX.tsv").open(encoding="utf-8") as index:
-        return [row["path"] for row in csv.DictReader(index, delimiter="\t")]
 
 
 def test_every_corpus_message_gets_a_defined_answer_and_leaks_nothing(gateway, sink, settings):

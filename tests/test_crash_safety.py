@@ -18,7 +18,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.conftest import SinkHandler, free_port
-from tests.mail import parse
+from tests.support.mail import parse
 from tests.support.processes import Service, mail_about_order, migrated_and_seeded
 
 pytestmark = [pytest.mark.db, pytest.mark.slow, pytest.mark.blobs]

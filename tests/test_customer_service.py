@@ -12,10 +12,10 @@ from marketmsg.addresses import customer_service
 from marketmsg.conversations import compose
 from marketmsg.conversations.models import Message
 from marketmsg.conversations.services import answer_as_marketplace
-from tests.mail import compose as mail
-from tests.mail import everything_readable, parse
-from tests.personas import PASSWORD, make_order, make_pair
 from tests.support.delivery import deliver_all
+from tests.support.mail import compose as mail
+from tests.support.mail import everything_readable, parse
+from tests.support.personas import PASSWORD, make_order, make_pair
 
 pytestmark = pytest.mark.db
 TARO = "taro.yamada@example.jp"

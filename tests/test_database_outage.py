@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection, connections
+from django.db import connections
 
 from marketmsg.conversations.models import Message
-from tests.mail import compose
-from tests.personas import make_pair
+from tests.support.mail import compose
+from tests.support.outage import Outage
+from tests.support.personas import make_pair
 
 pytestmark = [
     pytest.mark.db,
@@ -20,27 +18,6 @@ pytestmark = [
         reason="breaks the SQLite file; the PostgreSQL outage test belongs to the fault suite",
     ),
 ]
-
-
-class Outage:
-    """Moves the database file (and its WAL files) aside and puts a directory in its place."""
-
-    def __init__(self) -> None:
-        self.path = Path(connection.settings_dict["NAME"])
-
-    def __enter__(self) -> None:
-        for suffix in ("", "-wal", "-shm"):
-            source = Path(f"{self.path}{suffix}")
-            if source.exists():
-                os.rename(source, f"{source}.away")
-        self.path.mkdir()
-
-    def __exit__(self, *exc: object) -> None:
-        self.path.rmdir()
-        for suffix in ("", "-wal", "-shm"):
-            away = Path(f"{self.path}{suffix}.away")
-            if away.exists():
-                os.rename(away, f"{self.path}{suffix}")
 
 
 @pytest.fixture

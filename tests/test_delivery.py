@@ -12,9 +12,9 @@ from marketmsg.delivery import verp
 from marketmsg.delivery.models import Delivery
 from marketmsg.relay import worker
 from marketmsg.relay.notices import clean_reason
-from tests.mail import compose, everything_readable, parse
-from tests.personas import make_buyer, make_pair, make_seller
 from tests.support.delivery import deliver_all
+from tests.support.mail import compose, everything_readable, parse
+from tests.support.personas import make_buyer, make_pair, make_seller
 
 pytestmark = pytest.mark.db
 

@@ -16,8 +16,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.conftest import SinkHandler, free_port
-from tests.files import image
-from tests.mail import compose
+from tests.support.files import image
+from tests.support.mail import compose
 from tests.support.processes import Service, migrated_and_seeded, smtp_answer
 
 pytestmark = [

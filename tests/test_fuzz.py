@@ -30,9 +30,9 @@ from marketmsg.mail.render import LeakDetected
 from marketmsg.relay import inbound
 from marketmsg.relay.outbound import render_delivery
 from tests.conftest import crlf
-from tests.fuzzmail import whole_mail
-from tests.mail import everything_readable
-from tests.personas import Pair, make_pair
+from tests.support.fuzzmail import whole_mail
+from tests.support.mail import everything_readable
+from tests.support.personas import Pair, make_pair
 
 pytestmark = [pytest.mark.db]
 EXAMPLES = int(os.environ.get("MARKETMSG_FUZZ_EXAMPLES", "150"))

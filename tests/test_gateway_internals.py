@@ -23,8 +23,8 @@ from marketmsg.gateway.committer import commit_batch
 from marketmsg.gateway.server import Gateway, GatewaySMTP, listen
 from marketmsg.relay import inbound
 from tests.conftest import crlf
-from tests.mail import compose
-from tests.personas import make_pair
+from tests.support.mail import compose
+from tests.support.personas import make_pair
 
 pytestmark = pytest.mark.db
 
@@ -470,7 +470,8 @@ def test_with_normal_durability_the_gateway_answers_without_a_sync_of_its_own(tr
     server = Gateway(listen("127.0.0.1", 0))
     server.start()
     try:
-        assert server.handler.commits.sqlite.log is None
+        machinery = server.handler.commits.sqlite  # None on PostgreSQL: no log of ours to sync
+        assert machinery is None or not machinery.syncs_log
     finally:
         server.stop()
 

@@ -15,9 +15,9 @@ from marketmsg.conversations.services import conversation_for
 from marketmsg.delivery.models import Delivery
 from marketmsg.policy import evaluation, guidelines
 from marketmsg.relay import inbound
-from tests.mail import compose, everything_readable
-from tests.personas import PASSWORD, make_buyer, make_pair, make_seller
 from tests.support.delivery import deliver_all
+from tests.support.mail import compose, everything_readable
+from tests.support.personas import PASSWORD, make_buyer, make_pair, make_seller
 
 OWNER = "owner@sakura-books.example.jp"
 BUYER = "taro.yamada@example.jp"

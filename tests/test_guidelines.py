@@ -87,7 +87,7 @@ def test_marketplace_links_in_html_pass():
 @pytest.mark.db
 @pytest.mark.django_db
 def test_the_draft_is_checked_as_the_seller_types_with_the_problem_highlighted(client):
-    from tests.personas import PASSWORD, make_pair
+    from tests.support.personas import PASSWORD, make_pair
 
     make_pair()
     assert client.post("/messages/check/", {"text": "x"}).status_code == 302  # signed out

@@ -7,7 +7,7 @@ from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django.test import Client
 
-from tests.test_database_outage import Outage
+from tests.support.outage import Outage
 
 pytestmark = pytest.mark.db
 
@@ -71,9 +71,9 @@ def scrape(client: Client, **headers: str) -> dict[str, float]:
 
 
 def test_metrics_count_replies_messages_deliveries_and_show_the_queue(gateway, sink, settings):
-    from tests.mail import compose
-    from tests.personas import make_pair
     from tests.support.delivery import deliver_all
+    from tests.support.mail import compose
+    from tests.support.personas import make_pair
 
     client = Client()
     before = scrape(client)
@@ -123,9 +123,9 @@ def test_json_logs_follow_one_message_from_gateway_to_worker_without_addresses(g
     import logging
 
     from marketmsg.logs import JsonFormatter
-    from tests.mail import compose
-    from tests.personas import make_pair
     from tests.support.delivery import deliver_all
+    from tests.support.mail import compose
+    from tests.support.personas import make_pair
 
     caplog.set_level(logging.INFO)
     pair = make_pair()

@@ -17,10 +17,10 @@ from django.test import Client
 from marketmsg.accounts.models import ApiToken, SellerUser, User
 from marketmsg.addresses import services as addresses
 from marketmsg.addresses.models import SenderAddress
-from tests import files
-from tests.mail import compose, everything_readable
-from tests.personas import PASSWORD, make_pair
+from tests.support import files
 from tests.support.delivery import deliver_all
+from tests.support.mail import compose, everything_readable
+from tests.support.personas import PASSWORD, make_pair
 
 pytestmark = [pytest.mark.db]
 OWNER = "owner@sakura-books.example.jp"

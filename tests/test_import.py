@@ -23,8 +23,8 @@ from marketmsg.integration.readahead import read_ahead
 from marketmsg.orders.models import Order, OrderItem
 from marketmsg.policy import guidelines
 from marketmsg.relay import inbound
-from tests.mail import compose
-from tests.personas import PASSWORD
+from tests.support.mail import compose
+from tests.support.personas import PASSWORD
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db]
 

@@ -11,7 +11,7 @@ from django.utils import timezone, translation
 from marketmsg.addresses import services as addresses
 from marketmsg.conversations.listing import ListQuery, messages_for
 from marketmsg.conversations.models import Conversation, Message
-from tests.personas import make_buyer, make_order, make_seller
+from tests.support.personas import make_buyer, make_order, make_seller
 
 pytestmark = pytest.mark.db
 
@@ -157,7 +157,7 @@ def test_every_page_the_seller_sees_is_the_matching_slice_of_the_reference(marke
     """Through the web view: walk each page and compare the rows it links to with the reference."""
     import re
 
-    from tests.personas import PASSWORD
+    from tests.support.personas import PASSWORD
 
     shop, buyers = marketplace
     assert client.login(username="owner@sakura-books.example.jp", password=PASSWORD)

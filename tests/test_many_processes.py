@@ -26,8 +26,8 @@ import requests
 from aiosmtpd.controller import Controller
 
 from tests.conftest import SinkHandler, free_port
-from tests.mail import parse
-from tests.support.processes import Service, mail_about_order, migrated_and_seeded
+from tests.support.mail import parse
+from tests.support.processes import Service, mail_about_order, migrated_and_seeded, post_to_either
 
 pytestmark = [
     pytest.mark.db,
@@ -39,23 +39,6 @@ pytestmark = [
 ]
 MAILS = 160
 API_SENDS = 60
-
-
-def post_to_either(ports: list[int], token: str, path: str, body: dict, key: str) -> int:
-    """A seller's program with two web servers behind it: on trouble, the same request (same
-    Idempotency-Key) to the other one. Returns the final status."""
-    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
-    for attempt in range(60):
-        port = ports[attempt % len(ports)]
-        try:
-            answer = requests.post(f"http://127.0.0.1:{port}{path}", json=body, headers=headers, timeout=20)
-        except requests.RequestException:
-            time.sleep(0.1)
-            continue
-        if answer.status_code < 500 and answer.status_code != 429:
-            return answer.status_code
-        time.sleep(0.2)
-    return 0
 
 
 def test_two_of_each_on_one_postgresql_with_one_of_each_killed(tmp_path: Path, database_url: str):

@@ -15,9 +15,16 @@ from marketmsg.conversations import noreply_link
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.delivery.models import Delivery
 from marketmsg.orders.models import OrderItem
-from tests.mail import compose, everything_readable, parse
-from tests.personas import PASSWORD, buyer_writes_on_the_web, make_buyer, make_order, make_pair, make_seller
 from tests.support.delivery import deliver_all
+from tests.support.mail import compose, everything_readable, parse
+from tests.support.personas import (
+    PASSWORD,
+    buyer_writes_on_the_web,
+    make_buyer,
+    make_order,
+    make_pair,
+    make_seller,
+)
 
 pytestmark = pytest.mark.db
 
@@ -298,7 +305,7 @@ def test_held_seller_mail_is_not_shown_to_the_buyer(gateway, client):
 @pytest.mark.django_db
 def test_nobody_reaches_anothers_conversation_order_or_pages(client):
     pair = make_pair()
-    from tests.personas import make_seller
+    from tests.support.personas import make_seller
 
     other_shop = make_seller("他店 Other Shop", "owner@other.example.jp")
     hanako = make_buyer("hanako@example.jp", "佐藤 花子")
@@ -572,7 +579,7 @@ def test_a_reply_the_guidelines_stop_keeps_its_files_for_the_corrected_one(clien
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from marketmsg.conversations.models import Attachment
-    from tests import files
+    from tests.support import files
 
     pair = make_pair()
     asked = buyer_writes_on_the_web(pair, "領収書について")

@@ -11,7 +11,7 @@ from django.test import Client
 from marketmsg.accounts.models import User, digest
 from marketmsg.integration.models import OperatorCredential
 from marketmsg.webhooks.models import Event, Subscription, WebhookDelivery
-from tests.personas import PASSWORD, make_pair
+from tests.support.personas import PASSWORD, make_pair
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db]
 PAGES = (

@@ -16,7 +16,7 @@ from marketmsg.conversations.models import Message
 from marketmsg.delivery.models import Delivery
 from marketmsg.integration.models import OperatorCredential
 from marketmsg.orders.models import Order, OrderItem, Product
-from tests.personas import PASSWORD, make_pair
+from tests.support.personas import PASSWORD, make_pair
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db]
 BASE = "/api/operator/v1"

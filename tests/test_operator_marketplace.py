@@ -14,10 +14,10 @@ from standardwebhooks.webhooks import Webhook
 
 from marketmsg.accounts.models import User
 from marketmsg.webhooks import sender
-from tests.mail import compose, everything_readable, parse
-from tests.personas import PASSWORD
 from tests.support.delivery import deliver_all
-from tests.webhook_receiver import Receiver
+from tests.support.mail import compose, everything_readable, parse
+from tests.support.personas import PASSWORD
+from tests.support.webhook_receiver import Receiver
 
 pytestmark = [pytest.mark.db]
 API = "/api/operator/v1"

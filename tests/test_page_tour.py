@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from marketmsg.accounts.models import User
-from tests.personas import PASSWORD, buyer_writes_on_the_web, make_buyer, make_pair
+from tests.support.personas import PASSWORD, buyer_writes_on_the_web, make_buyer, make_pair
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"

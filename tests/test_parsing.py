@@ -21,8 +21,7 @@ from hypothesis import strategies as st
 
 from marketmsg.mail import parsing
 from marketmsg.mailauth import inbound as mailauth
-from tests.conftest import CORPUS
-from tests.test_corpus import corpus_paths
+from tests.conftest import CORPUS, corpus_paths
 
 
 def _shape(message: Message) -> list[tuple[object, ...]]:

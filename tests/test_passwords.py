@@ -18,7 +18,7 @@ from marketmsg.accounts.models import AccountMail, SellerUser, User, unusable_pa
 from marketmsg.addresses.models import SenderAddress
 from marketmsg.relay import worker
 from marketmsg.web.password_views import InvitationTokens
-from tests.personas import PASSWORD, make_buyer, make_seller
+from tests.support.personas import PASSWORD, make_buyer, make_seller
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db]
 OWNER = "owner@sakura-books.example.jp"

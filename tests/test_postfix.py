@@ -25,9 +25,9 @@ from marketmsg.conversations.models import Message
 from marketmsg.delivery.models import Delivery
 from marketmsg.gateway.postfix import PostfixPlan, write_instance
 from tests.conftest import crlf, free_port
-from tests.mail import compose, parse
-from tests.personas import make_pair
 from tests.support.delivery import deliver_all
+from tests.support.mail import compose, parse
+from tests.support.personas import make_pair
 
 BUYER = "taro.yamada@example.jp"
 OWNER = "owner@sakura-books.example.jp"

@@ -18,7 +18,7 @@ import requests
 from aiosmtpd.controller import Controller
 
 from tests.conftest import SinkHandler, free_port
-from tests.mail import compose, parse
+from tests.support.mail import compose, parse
 from tests.support.processes import Service, migrated_and_seeded, smtp_answer
 
 pytestmark = [

@@ -11,9 +11,9 @@ from marketmsg.addresses.models import SenderAddress
 from marketmsg.conversations.models import Conversation, Message
 from marketmsg.delivery.models import Delivery
 from tests.conftest import crlf
-from tests.mail import compose, everything_readable, parse
-from tests.personas import make_buyer, make_pair, make_seller
 from tests.support.delivery import deliver_all
+from tests.support.mail import compose, everything_readable, parse
+from tests.support.personas import make_buyer, make_pair, make_seller
 
 pytestmark = pytest.mark.db
 TARO = "taro.yamada@example.jp"

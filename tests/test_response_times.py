@@ -21,10 +21,10 @@ from marketmsg.conversations.models import Message, ResponseBucket, ResponseTall
 from marketmsg.delivery.models import Delivery
 from marketmsg.metrics import median, response_times, tally
 from marketmsg.relay import inbound
-from tests.mail import compose as mail
-from tests.mail import everything_readable
-from tests.personas import PASSWORD, make_order, make_pair
 from tests.support.delivery import deliver_all
+from tests.support.mail import compose as mail
+from tests.support.mail import everything_readable
+from tests.support.personas import PASSWORD, make_order, make_pair
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 OWNER = "owner@sakura-books.example.jp"

@@ -27,9 +27,9 @@ from marketmsg.orders.models import Claim
 from marketmsg.relay import inbound
 from marketmsg.retention import redaction
 from marketmsg.retention.models import Erasure, PurgeRun
-from tests import files
-from tests.personas import PASSWORD, buyer_writes_on_the_web, make_buyer, make_order, make_pair
+from tests.support import files
 from tests.support.delivery import deliver_all
+from tests.support.personas import PASSWORD, buyer_writes_on_the_web, make_buyer, make_order, make_pair
 
 pytestmark = [pytest.mark.db, pytest.mark.blobs]
 DAY = 86400

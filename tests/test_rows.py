@@ -16,7 +16,7 @@ from marketmsg import rows
 from marketmsg.addresses.models import RelayAddress
 from marketmsg.conversations import services
 from marketmsg.conversations.models import Conversation, Message
-from tests.personas import make_pair, make_seller
+from tests.support.personas import make_pair, make_seller
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db]
 

@@ -18,9 +18,9 @@ from marketmsg.conversations import senders
 from marketmsg.conversations.models import Message
 from marketmsg.mailauth import inbound as mailauth
 from marketmsg.mailauth import resolver
-from tests.mail import compose
-from tests.personas import make_pair
 from tests.support.delivery import deliver_all
+from tests.support.mail import compose
+from tests.support.personas import make_pair
 
 pytestmark = pytest.mark.db
 OWNER = "owner@sakura-books.example.jp"
@@ -213,7 +213,7 @@ def test_organizational_domains_follow_the_public_suffix_list():
 
 def test_staff_see_the_verdict_of_a_stored_mail(gateway, dns, shop_key, client):
     from marketmsg.accounts.models import User
-    from tests.personas import PASSWORD
+    from tests.support.personas import PASSWORD
 
     dns.replace(zones(shop_key, spf="v=spf1 ip4:192.0.2.1 -all", dmarc="v=DMARC1; p=none"))
     pair = make_pair()

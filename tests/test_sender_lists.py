@@ -16,9 +16,9 @@ from marketmsg.addresses.models import SenderAddress, SenderAddressChange
 from marketmsg.conversations import senders
 from marketmsg.conversations.models import Message
 from marketmsg.delivery.models import Delivery
-from tests.mail import compose, everything_readable, parse
-from tests.personas import PASSWORD, make_pair
 from tests.support.delivery import deliver_all
+from tests.support.mail import compose, everything_readable, parse
+from tests.support.personas import PASSWORD, make_pair
 
 pytestmark = pytest.mark.db
 OWNER = "owner@sakura-books.example.jp"

@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from marketmsg.delivery.models import Delivery
 from tests.conftest import free_port
-from tests.mail import compose, everything_readable, parse
-from tests.personas import make_buyer, make_pair
 from tests.support.delivery import deliver_all
+from tests.support.mail import compose, everything_readable, parse
+from tests.support.personas import make_buyer, make_pair
 
 pytestmark = pytest.mark.db
 OWNER = "owner@sakura-books.example.jp"

@@ -16,9 +16,9 @@ from marketmsg.conversations.models import Message
 from marketmsg.gateway.limits import Limits, Settings
 from marketmsg.limits.rate import Rate
 from tests.conftest import Gateway, crlf
-from tests.mail import compose
-from tests.personas import make_buyer, make_pair, make_seller
 from tests.support.delivery import deliver_all
+from tests.support.mail import compose
+from tests.support.personas import make_buyer, make_pair, make_seller
 
 pytestmark = [pytest.mark.db]
 

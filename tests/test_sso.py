@@ -24,8 +24,8 @@ from marketmsg.integration.models import OperatorCredential
 from marketmsg.sso import backend
 from marketmsg.sso.providers import configured
 from tests.conftest import free_port
-from tests.oidc_provider import Client, RunningProvider, code_for, id_token_for, running_provider
-from tests.personas import make_order
+from tests.support.oidc_provider import Client, RunningProvider, code_for, id_token_for, running_provider
+from tests.support.personas import make_order
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 OPERATOR = "/api/operator/v1"

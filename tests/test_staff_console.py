@@ -21,10 +21,10 @@ from marketmsg.conversations.drafts import Received
 from marketmsg.conversations.models import Attachment, Message
 from marketmsg.conversations.services import Draft, post_message
 from marketmsg.orders.models import Claim
-from tests import files
-from tests.mail import compose as mail
-from tests.personas import PASSWORD, make_order, make_pair
+from tests.support import files
 from tests.support.delivery import deliver_all
+from tests.support.mail import compose as mail
+from tests.support.personas import PASSWORD, make_order, make_pair
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db, pytest.mark.blobs]
 OWNER = "owner@sakura-books.example.jp"

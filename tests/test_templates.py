@@ -10,7 +10,7 @@ from django.test import Client
 from marketmsg.conversations import placeholders
 from marketmsg.conversations.models import Message, Template
 from marketmsg.conversations.services import conversation_for
-from tests.personas import PASSWORD, make_pair, make_seller
+from tests.support.personas import PASSWORD, make_pair, make_seller
 
 OWNER = "owner@sakura-books.example.jp"
 

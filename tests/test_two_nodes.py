@@ -21,9 +21,9 @@ import pytest
 import requests
 from aiosmtpd.controller import Controller
 
-from tests import files
 from tests.conftest import SinkHandler, free_port
-from tests.mail import parse
+from tests.support import files
+from tests.support.mail import parse
 from tests.support.processes import Service, migrated_and_seeded, send_until_accepted
 
 pytestmark = [

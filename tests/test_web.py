@@ -11,8 +11,8 @@ from django.test import Client
 
 from marketmsg.ops.mailcatcher import CatcherHandler
 from tests.conftest import free_port
-from tests.mail import compose
-from tests.personas import PASSWORD, make_pair
+from tests.support.mail import compose
+from tests.support.personas import PASSWORD, make_pair
 
 pytestmark = pytest.mark.db
 

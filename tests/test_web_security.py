@@ -23,10 +23,10 @@ from marketmsg.conversations.models import Message, Template
 from marketmsg.conversations.services import Draft, post_message
 from marketmsg.limits import shared
 from marketmsg.limits.models import Bucket
-from tests import files
-from tests.mail import compose as mail
-from tests.personas import PASSWORD, make_pair
-from tests.test_access_matrix import EXPECTED, world
+from tests.support import files
+from tests.support.access_matrix import EXPECTED, world
+from tests.support.mail import compose as mail
+from tests.support.personas import PASSWORD, make_pair
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db]
 OWNER = "owner@sakura-books.example.jp"

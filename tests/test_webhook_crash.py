@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.processes import Service
-from tests.webhook_receiver import Receiver
+from tests.support.webhook_receiver import Receiver
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 CONVERSATIONS, PER_CONVERSATION, KILLS = 6, 5, 3

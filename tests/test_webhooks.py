@@ -21,8 +21,8 @@ from marketmsg.relay import worker
 from marketmsg.relay.sending import Outcome, SendResult
 from marketmsg.webhooks import at_risk, manage, sender
 from marketmsg.webhooks.models import Event, Subscription, WebhookAttempt, WebhookDelivery
-from tests.personas import Pair, make_order, make_pair
-from tests.webhook_receiver import Receiver
+from tests.support.personas import Pair, make_order, make_pair
+from tests.support.webhook_receiver import Receiver
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db]
 

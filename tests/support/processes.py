@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.conftest import crlf
-from tests.mail import compose
+from tests.support.mail import compose
 
 
 @pytest.fixture
@@ -184,3 +185,20 @@ def migrated_and_seeded(
         capture_output=True,
     )
     return env, json.loads(seed_file.read_text())
+
+
+def post_to_either(ports: list[int], token: str, path: str, body: dict, key: str) -> int:
+    """A seller's program with two web servers behind it: on trouble, the same request (same
+    Idempotency-Key) to the other one. Returns the final status."""
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
+    for attempt in range(60):
+        port = ports[attempt % len(ports)]
+        try:
+            answer = requests.post(f"http://127.0.0.1:{port}{path}", json=body, headers=headers, timeout=20)
+        except requests.RequestException:
+            time.sleep(0.1)
+            continue
+        if answer.status_code < 500 and answer.status_code != 429:
+            return answer.status_code
+        time.sleep(0.2)
+    return 0

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import pytest
 import requests
 
-HERE = Path(__file__).resolve().parent / "oidc"
+HERE = Path(__file__).resolve().parent.parent / "oidc"
 # Accounts with claims beyond the default ones; any other login is a plain account of that name.
 ACCOUNTS = {
     "ops-1": {"marketmsg_role": "staff", "name": "Ops One"},
