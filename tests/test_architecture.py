@@ -180,3 +180,34 @@ def test_the_table_in_docs_architecture_is_this_table():
         if len(cells) == 3 and cells[0] in MAY_IMPORT:
             documented[cells[0]] = set() if cells[1] == "—" else set(cells[1].split(", "))
     assert documented == MAY_IMPORT
+
+
+HAND_WRITTEN = {"fetchall", "execute", "insert", "save_new", "save_new_unless_clash"}
+
+
+def test_each_piece_of_hand_written_sql_says_what_it_buys():
+    """Every call of the hand-written row helpers (marketmsg.rows) sits in a function that says,
+    in a ``# SQL:`` line before the call, why it is not the ORM (ADR 24)."""
+    silent = []
+    for path in SOURCE.rglob("*.py"):
+        if path.name == "rows.py" or "migrations" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        functions = [
+            n for n in ast.walk(ast.parse(text)) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+        ]
+        for node in ast.walk(ast.parse(text)):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in HAND_WRITTEN
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "rows"
+            ):
+                continue
+            around = [f for f in functions if f.lineno <= node.lineno <= (f.end_lineno or f.lineno)]
+            start = max((f.lineno for f in around), default=max(1, node.lineno - 5))
+            if not any("# SQL:" in line for line in lines[start - 1 : node.lineno]):
+                silent.append(f"{path.relative_to(SOURCE)}:{node.lineno}")
+    assert not silent, f"hand-written SQL without a '# SQL:' line saying what it buys: {silent}"

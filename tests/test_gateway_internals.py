@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import pytest
 from aiosmtpd.smtp import SMTP
+from django.conf import settings as django_settings
 from django.db import OperationalError, connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.test.utils import CaptureQueriesContext
@@ -102,19 +103,17 @@ def test_a_failed_commit_of_a_clean_batch_answers_every_mail_with_the_error(tran
     assert Message.objects.count() == 0 and Delivery.objects.count() == 0
 
 
-def test_a_process_leaves_a_new_connection_to_a_process_with_fewer_sessions(transactional_db, monkeypatch):
-    """Least sessions wins (ADR 15): with another process less busy, this one waits before it
-    accepts (and then accepts after all, in case the other is stuck); otherwise it accepts at once."""
+def test_a_process_with_open_sessions_waits_before_it_accepts_then_accepts_after_all(
+    transactional_db, monkeypatch
+):
+    """Processes that share the listening socket: one with sessions open leaves a new connection
+    to an idler one for a moment per session (ADR 24), and takes it itself if none does."""
     import socket
 
     from marketmsg.gateway import server as gateway_server
-    from marketmsg.gateway.balance import LoadTable
 
-    monkeypatch.setattr(gateway_server, "BALANCE_WAIT_PER_SESSION", 0.5)
-    monkeypatch.setattr(gateway_server, "BALANCE_WAIT_MAX", 0.5)
-    fd = LoadTable.create(2)
-    mine, other = LoadTable(fd, 2, 0), LoadTable(fd, 2, 1)
-    server = Gateway(listen("127.0.0.1", 0), mine)
+    monkeypatch.setattr(gateway_server, "ACCEPT_DELAY_PER_SESSION", 0.5)
+    server = Gateway(listen("127.0.0.1", 0))
     server.start()
     port = server.listener.getsockname()[1]
 
@@ -133,25 +132,17 @@ def test_a_process_leaves_a_new_connection_to_a_process_with_fewer_sessions(tran
     try:
         clients.append(socket.create_connection(("127.0.0.1", port)))
         assert greeted(clients[-1])
-        wait_for(lambda: mine.counts[0] == 1)
-        assert server.deferred_accepts == 0  # both had none: accepted at once
-        assert list(mine.counts) == [1, 0] and other.fewest_elsewhere() == 1
+        wait_for(lambda: len(server.sessions) == 1)
+        assert server.deferred_accepts == 0  # no session open: accepted at once
 
         clients.append(socket.create_connection(("127.0.0.1", port)))
-        wait_for(lambda: server.deferred_accepts == 1)  # left for the idle process ...
-        assert greeted(clients[-1])  # ... which never took it: accepted after all
-        wait_for(lambda: mine.counts[0] == 2)
-
-        other.publish(5)  # the other process is busier now: no wait
-        clients.append(socket.create_connection(("127.0.0.1", port)))
-        assert greeted(clients[-1])
-        assert server.deferred_accepts == 1
+        wait_for(lambda: server.deferred_accepts == 1)  # left for another process ...
+        assert greeted(clients[-1])  # ... none took it: accepted after all
+        wait_for(lambda: len(server.sessions) == 2)
     finally:
         for client in clients:
             client.close()
         server.stop()
-        mine.close()
-        other.close()
 
 
 def test_sessions_share_the_gateways_database_connections_and_stop_closes_them(transactional_db, settings):
@@ -312,31 +303,26 @@ def test_a_turn_that_fails_after_the_commit_still_answers_the_committed_mails():
     assert stored == ["one", "two"]
 
 
-sqlite_only = pytest.mark.skipif(
-    "connection.vendor != 'sqlite'", reason="PostgreSQL syncs its own log; no flush of ours"
-)
+sqlite_only = pytest.mark.skipif("connection.vendor != 'sqlite'", reason="SQLite's own machinery")
 
 
-@sqlite_only
-def test_on_sqlite_a_mail_is_answered_only_once_the_log_is_synced(transactional_db, monkeypatch, settings):
-    """FULL durability with the sync outside the write lock (ADR 12): the rows are committed
-    first, and 250 waits for a sync of the write-ahead log that began after the commit."""
-    import os
-
-    from marketmsg.gateway.sqlite import walflush
-
-    settings.SQLITE_SYNCHRONOUS = "FULL"
+def test_a_mail_is_answered_only_once_its_blobs_are_synced_and_its_rows_committed(
+    transactional_db, monkeypatch, settings
+):
+    """The batch's blobs reach the disk first, then its rows are committed (durable when the
+    commit returns: SQLite synchronous=FULL, PostgreSQL's own log), then 250 (ADR 21, ADR 24)."""
+    from marketmsg.blobs import filesystem
 
     synced = threading.Event()
     release = threading.Event()
-    real_sync = walflush.WalFlush._sync
+    real_sync = filesystem.sync_written
 
-    def held_sync(self: walflush.WalFlush) -> None:
+    def held_sync() -> None:
         release.wait(timeout=30)
-        real_sync(self)
+        real_sync()
         synced.set()
 
-    monkeypatch.setattr(walflush.WalFlush, "_sync", held_sync)
+    monkeypatch.setattr(filesystem, "sync_written", held_sync)
     pair = make_pair()
     server = Gateway(listen("127.0.0.1", 0))
     server.start()
@@ -349,69 +335,32 @@ def test_on_sqlite_a_mail_is_answered_only_once_the_log_is_synced(transactional_
     sender = threading.Thread(target=send)
     sender.start()
     try:
-        deadline = threading.Event()
-        for _ in range(100):  # the commit happens; the answer must not
-            if Message.objects.exists():
+        for _ in range(600):  # the mail's raw MIME reaches the blob store (an event, bounded)
+            if filesystem.has_unsynced():
                 break
-            deadline.wait(0.05)
-        assert Message.objects.count() == 1
+            time.sleep(0.05)
+        assert filesystem.has_unsynced()
         sender.join(timeout=0.5)
-        assert sender.is_alive() and answers == [] and not synced.is_set()
+        assert sender.is_alive() and answers == [] and Message.objects.count() == 0  # nothing yet
         release.set()
         sender.join(timeout=30)
-        assert answers == [{}] and synced.is_set()
+        assert answers == [{}] and synced.is_set() and Message.objects.count() == 1
+        if connection.vendor == "sqlite":
 
-        async def pragma_and_log() -> tuple[int, int | None]:
-            def read() -> tuple[int, int | None]:
-                with connections["default"].cursor() as cursor:
-                    cursor.execute("PRAGMA synchronous")
-                    return cursor.fetchone()[0], server.handler.commits.sqlite.log.inode  # type: ignore[union-attr]
+            async def synchronous_level() -> int:
+                def read() -> int:
+                    with connections["default"].cursor() as cursor:
+                        cursor.execute("PRAGMA synchronous")
+                        return int(cursor.fetchone()[0])
 
-            return server.handler.steps.context.run(read)
+                return server.handler.steps.context.run(read)
 
-        level, inode = asyncio.run_coroutine_threadsafe(pragma_and_log(), server.loop).result(timeout=5)
-        assert level == 1  # NORMAL: the commit itself does not sync, the flush does
-        wal = f"{connection.settings_dict['NAME']}-wal"
-        assert inode == os.stat(wal).st_ino  # it synced the database's real log file
+            level = asyncio.run_coroutine_threadsafe(synchronous_level(), server.loop).result(timeout=5)
+            # The gateway keeps the configured mode (FULL in production: each commit syncs the log).
+            assert level == {"NORMAL": 1, "FULL": 2, "EXTRA": 3}[django_settings.SQLITE_SYNCHRONOUS]
     finally:
         release.set()
         server.stop()
-
-
-@sqlite_only
-def test_a_fast_log_sync_runs_on_the_event_loop_and_a_slow_one_on_a_helper_thread(monkeypatch, settings):
-    """A sync of a fraction of a millisecond costs less than handing it to a thread and back; a
-    slow disk's syncs go to the thread so that the loop keeps serving meanwhile (ADR 15)."""
-    from marketmsg.gateway.sqlite import walflush
-
-    settings.SQLITE_SYNCHRONOUS = "FULL"
-    threads: list[str] = []
-    seconds = [0.0]
-
-    def timed_sync(self: walflush.WalFlush) -> None:
-        threads.append(threading.current_thread().name)
-        time.sleep(seconds[0])
-
-    monkeypatch.setattr(walflush.WalFlush, "_sync", timed_sync)
-    flush = walflush.WalFlush()
-
-    async def flushes(count: int) -> str:
-        for _ in range(count):
-            await flush.flush()
-        return threading.current_thread().name
-
-    try:
-        loop_thread = asyncio.run(flushes(3))
-        assert threads == [loop_thread] * 3
-        seconds[0] = 0.02  # the disk turns slow
-        asyncio.run(flushes(10))
-        assert threads[3] == loop_thread  # measured on the loop once, then moved
-        assert threads[-1].startswith("gateway-wal-flush")
-        seconds[0] = 0.0  # and fast again
-        asyncio.run(flushes(30))
-        assert threads[-1] == loop_thread
-    finally:
-        flush.close()
 
 
 @sqlite_only
@@ -461,33 +410,15 @@ def test_the_log_is_checkpointed_by_the_gateways_helper_not_by_its_commits(trans
         server.stop()
 
 
-def test_with_normal_durability_the_gateway_answers_without_a_sync_of_its_own(transactional_db, settings):
-    """NORMAL promises no sync: the gateway then neither syncs the log nor changes the mode."""
-    from marketmsg.gateway.sqlite import walflush
-
-    settings.SQLITE_SYNCHRONOUS = "NORMAL"
-    assert not walflush.wanted()
-    server = Gateway(listen("127.0.0.1", 0))
-    server.start()
-    try:
-        machinery = server.handler.commits.sqlite  # None on PostgreSQL: no log of ours to sync
-        assert machinery is None or not machinery.syncs_log
-    finally:
-        server.stop()
-
-
-@sqlite_only
-def test_when_the_log_cannot_be_synced_the_mail_is_answered_451(
-    transactional_db, monkeypatch, caplog, settings
+def test_when_the_blobs_cannot_be_synced_the_mail_is_answered_451_and_nothing_is_stored(
+    transactional_db, monkeypatch, caplog
 ):
-    from marketmsg.gateway.sqlite import walflush
+    from marketmsg.blobs import filesystem
 
-    settings.SQLITE_SYNCHRONOUS = "FULL"
-
-    def failing_fsync(fd: int) -> None:
+    def failing_sync() -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(walflush.os, "fdatasync", failing_fsync)
+    monkeypatch.setattr(filesystem, "sync_written", failing_sync)
     pair = make_pair()
     server = Gateway(listen("127.0.0.1", 0))
     server.start()
@@ -500,4 +431,5 @@ def test_when_the_log_cannot_be_synced_the_mail_is_answered_451(
     finally:
         server.stop()
     assert refused.value.smtp_code == 451 and b"4.3.0" in refused.value.smtp_error
-    assert "could not sync blobs or the database log" in caplog.text
+    assert "could not sync the blob store" in caplog.text
+    assert Message.objects.count() == 0  # no row without its blob

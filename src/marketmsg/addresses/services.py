@@ -83,6 +83,7 @@ def _parties(columns: tuple[Any, ...]) -> tuple[Buyer, SellerAccount]:
 def relay_pair_of_conversation(conversation_id: int) -> RelayPair:
     """The pair of a conversation, with its buyer (and user) and seller loaded: one hand-written
     query, because the worker asks for every delivery it renders (ADR 4)."""
+    # SQL: the worker's per-delivery look-up, as in relay.outbound (ADR 24)
     found = rows.fetchall(_CONVERSATION_PAIR_SQL, [conversation_id])
     if not found:
         raise RelayAddress.DoesNotExist(f"no conversation {conversation_id}")
@@ -174,6 +175,7 @@ def find_relay_address(address: str) -> RelayAddress | None:
     local, _, domain = address.strip().lower().rpartition("@")
     if domain not in relay_domains() or len(local) != 16:
         return None
+    # SQL: every recipient of every mail; relay address, parties and counterpart in one query (ADR 24)
     found = rows.fetchall(_ROUTE_SQL, [local])
     row = found[0] if found else None
     if row is None or row[2] != domain:
@@ -187,6 +189,7 @@ def find_relay_address(address: str) -> RelayAddress | None:
 
 def sender_state(account: SellerAccount, email: str) -> str | None:
     # Hand-written: asked at RCPT and again at DATA for every seller's mail (ADR 4).
+    # SQL: at RCPT and at DATA for every seller's mail (ADR 24)
     found = rows.fetchall(
         "SELECT state FROM addresses_senderaddress WHERE account_id = %s AND email = %s",
         [account.pk, email.lower()],
@@ -224,6 +227,7 @@ def seller_real_addresses(account: SellerAccount) -> set[str]:
     """Every real address known to belong to the seller side, for scrubbing."""
     # One hand-written query on the mail path; it also tells who the owner is, which the account
     # remembers for notification_addresses().
+    # SQL: the scrubber's addresses for every mail, in one query (ADR 24)
     found = rows.fetchall(
         "SELECT u.email, su.is_owner FROM accounts_selleruser su "
         "JOIN accounts_user u ON u.id = su.user_id "

@@ -252,6 +252,7 @@ def undo_no_reply_needed(seller: SellerAccount, message_ids: list[int], user: Us
     if not message_ids:
         return 0
     with transaction.atomic():
+        # SQL: one UPDATE … RETURNING restores the marks and tells the tally what to add back
         restored = rows.fetchall(
             "UPDATE conversations_message SET needs_reply = %s, marked_no_reply_at = NULL, "
             "marked_no_reply_by_id = NULL "
@@ -272,6 +273,7 @@ def _mark(which: str, params: list[object], user: User | None) -> list[int]:
     """Mark the waiting messages ``which`` selects (one statement) and return their IDs; a marked
     message leaves the response-time figures, so it leaves the tally in the same transaction."""
     with transaction.atomic():
+        # SQL: one UPDATE … RETURNING marks the messages and tells the tally what to take out
         marked = rows.fetchall(
             "UPDATE conversations_message SET needs_reply = %s, marked_no_reply_at = %s, "
             f"marked_no_reply_by_id = %s WHERE {which} AND needs_reply "

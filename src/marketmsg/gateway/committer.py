@@ -8,11 +8,10 @@ commit answers the whole batch with a temporary failure. So no mail is answered 
 own rows are durable, and under load one commit (one fsync) covers several mails (ADR 5).
 
 Blobs (the file store, ADR 21): each mail wrote its raw MIME and files to the page cache before
-it joined a batch, and one sync of the file system covers a whole batch's. On SQLite it runs right
-before the log sync, outside the write lock like that sync (ADR 12); on PostgreSQL, whose commit
-is durable at once, before the commit. On SQLite a crash between the commit and that sync can
-leave a committed row whose blob did not reach the disk, but only for a mail not yet answered:
-its sender sends the same bytes again, which (same day, same digest) write the same blob anew.
+it joined a batch, and one sync of the file system covers a whole batch's, right before the
+batch's commit (on SQLite inside the writer turn, once the batch is taken). The commit is durable
+when it returns (SQLite ``synchronous=FULL``, PostgreSQL's own log), so when a mail is answered,
+its blobs and its rows are on disk, in that order.
 """
 
 from __future__ import annotations
@@ -133,7 +132,7 @@ class GroupCommit:
         self.drainer: asyncio.Task[None] | None = None
         self.sqlite = Machinery.for_this_database()  # None on PostgreSQL
         self.blob_sync = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-blob-sync")
-        self.background: set[asyncio.Task[Any]] = set()  # batches being stored or log-synced
+        self.background: set[asyncio.Task[Any]] = set()  # batches being stored (PostgreSQL)
         self.storing: set[asyncio.Task[Any]] = set()  # of those, batches on a database thread
 
     async def store(self, item: Any) -> Any:
@@ -176,6 +175,7 @@ class GroupCommit:
         try:
             async with self.sqlite.turn():
                 taken = self._take()
+                await self._blobs_on_disk()  # the batch's blobs, then its rows
                 outcomes = await self.run(commit_batch, self.store_one, [item for item, _ in taken])
         except BaseException as error:  # no turn (or shutdown): answer every waiting session
             failure = _as_failure(error)
@@ -186,13 +186,13 @@ class GroupCommit:
             if not isinstance(error, Exception):
                 raise
             return False
-        self._answer(taken, outcomes)
+        _settle(taken, outcomes)
         return True
 
     async def _store_taken(self, taken: list[tuple[Any, asyncio.Future[Any]]]) -> None:
         """One batch on a database thread of its own (PostgreSQL: no writer turn to wait for)."""
         try:
-            await self._blobs_on_disk()  # PostgreSQL: the commit is durable the moment it returns
+            await self._blobs_on_disk()  # the batch's blobs, then its rows
             outcomes = await self.run(commit_batch, self.store_one, [item for item, _ in taken])
         except BaseException as error:  # the thread pool is gone (shutdown): nothing was stored
             failure = _as_failure(error)
@@ -200,42 +200,25 @@ class GroupCommit:
             if not isinstance(error, Exception):
                 raise
             return
-        self._answer(taken, outcomes)
+        _settle(taken, outcomes)
 
     async def _blobs_on_disk(self) -> None:
-        """Every blob written by this process so far is durable (one sync of the file system)."""
-        if filesystem.has_unsynced():
+        """Every blob written by this process so far is durable (one sync of the file system);
+        BatchAborted when it could not be made so: the senders are told to try again, and the
+        batch is not committed (no row without its blob)."""
+        if not filesystem.has_unsynced():
+            return
+        try:
             await asyncio.get_running_loop().run_in_executor(self.blob_sync, filesystem.sync_written)
-
-    def _answer(self, taken: list[tuple[Any, asyncio.Future[Any]]], outcomes: list[Outcome]) -> None:
-        if self.sqlite is not None and self.sqlite.syncs_log and any(stored for stored, _ in outcomes):
-            # Answered once the log is synced; the next batch commits meanwhile (ADR 12).
-            self._background(self._flush_then_settle(taken, outcomes))
-        else:
-            _settle(taken, outcomes)
+        except OSError as error:
+            log.error("could not sync the blob store; the batch is answered 451: %s", error)
+            raise BatchAborted(f"the blob store could not be synced: {error}") from error
 
     def _background(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(work)
         self.background.add(task)
         task.add_done_callback(self.background.discard)
         return task
-
-    async def _flush_then_settle(
-        self, batch: list[tuple[Any, asyncio.Future[Any]]], outcomes: list[Outcome]
-    ) -> None:
-        assert self.sqlite is not None
-        try:
-            await self._blobs_on_disk()  # the batch's blobs first, then its rows
-            await self.sqlite.flush()
-        except OSError as error:
-            # Committed but perhaps not on disk: the sender is told to try again (a duplicate at
-            # worst, never a mail that was answered 250 and then lost).
-            log.error(
-                "could not sync blobs or the database log; %d mail(s) answered 451: %s", len(batch), error
-            )
-            failure = BatchAborted(f"the blobs or the database log could not be synced: {error}")
-            outcomes = [(False, failure) if stored else (stored, value) for stored, value in outcomes]
-        _settle(batch, outcomes)
 
     async def finish(self) -> None:
         """At shutdown: answer the mails whose batch or log sync is under way before sessions end."""

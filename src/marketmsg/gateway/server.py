@@ -13,7 +13,6 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
 from typing import AnyStr
 
 from aiosmtpd.smtp import SMTP
@@ -21,7 +20,6 @@ from django.conf import settings
 
 from marketmsg import observability
 from marketmsg.gateway import japanese, replies
-from marketmsg.gateway.balance import LoadTable
 from marketmsg.gateway.handler import RelayHandler
 
 log = logging.getLogger(__name__)
@@ -36,7 +34,6 @@ _SIMPLE_PATH = re.compile(
 
 class GatewaySMTP(SMTP):
     sessions: set[GatewaySMTP]  # the process's open sessions, which decide when it accepts
-    load_changed: Callable[[], None]  # tells the other processes how many sessions this one has
     peer_ip = ""  # counted in the handler's limits while the session lasts
     # RFC 5321 allows 1000 octets a line, but real mail (one-line HTML, unwrapped base64) often has
     # longer ones and a receiving MTA is expected to cope; outgoing mail is re-encoded to 998.
@@ -62,11 +59,9 @@ class GatewaySMTP(SMTP):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.sessions.add(self)
-        self.load_changed()
 
     def connection_lost(self, error: Exception | None) -> None:
         self.sessions.discard(self)
-        self.load_changed()
         if self.peer_ip:
             self.event_handler.limits.disconnect(self.peer_ip)
             self.peer_ip = ""
@@ -116,13 +111,10 @@ def listen(host: str, port: int, wait: float = 10.0) -> socket.socket:
 
 SWITCH_INTERVAL = 0.0005
 
-# Alone (no load table): how much longer, per open session, a process waits before it accepts.
+# How much longer, per open session, a process waits before it accepts: an idler process that
+# shares the socket takes the connection first. (A shared table of every process's sessions,
+# ADR 15, measured 5-7 % in 2026-12 and was removed: ADR 24.)
 ACCEPT_DELAY_PER_SESSION = 0.002
-# With a load table: a process with more sessions than another leaves a new connection to that one
-# for this long per session of difference, then takes it after all (the other may be in a long
-# step); one with no more sessions than any other accepts at once.
-BALANCE_WAIT_PER_SESSION = 0.01
-BALANCE_WAIT_MAX = 0.1
 # How long a process stops accepting after accept() itself failed (out of file descriptors).
 ACCEPT_PAUSE_AFTER_ERROR = 0.1
 
@@ -139,17 +131,16 @@ class Gateway:
     """The SMTP gateway: an event loop on its own thread, accepting from a listening socket.
 
     Several processes may share one listening socket (pre-fork). Each accepts one connection per
-    wake-up, and a process busy with a database step does not accept at all. Through the shared
-    ``load`` table a process with more sessions than another leaves the connection to it for a
-    while: connections, which senders keep open for many mails, spread evenly over the processes
-    (ADR 5, ADR 15). Without a table a process waits a little longer per open session.
+    wake-up, and a process busy with a database step does not accept at all. A process waits a
+    little longer per open session before it accepts, so that connections, which senders keep open
+    for many mails, spread over the processes (ADR 5, ADR 24).
     """
 
-    def __init__(self, listener: socket.socket, load: LoadTable | None = None) -> None:
+    def __init__(self, listener: socket.socket) -> None:
         # The handler calls Django's database layer from the event loop's thread, by design
         # (ADR 5): each step is short and synchronous, no transaction stays open across an await.
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-        # The helper threads (log sync, writer turn, DNS) wake up to hand a batch back to a busy loop;
+        # The helper threads (blob sync, writer turn, DNS) wake up to hand a batch back to a busy loop;
         # each then waits for Python's lock until the loop's thread yields it, by default after 5 ms,
         # which every sender waiting for that batch's 250 would wait too (ADR 12).
         sys.setswitchinterval(SWITCH_INTERVAL)
@@ -162,7 +153,6 @@ class Gateway:
         self.accept_waiting = False
         self.deferred_accepts = 0  # connections left for a less busy process first (tests read it)
         self.starting = 0  # accepted, session not yet open
-        self.load = load
 
     def factory(self, peer_ip: str = "") -> GatewaySMTP:
         smtp = GatewaySMTP(
@@ -175,16 +165,11 @@ class Gateway:
             loop=self.loop,
         )
         smtp.sessions = self.sessions
-        smtp.load_changed = self._publish_load
         smtp.peer_ip = peer_ip
         return smtp
 
     def _sessions(self) -> int:
         return len(self.sessions) + self.starting
-
-    def _publish_load(self) -> None:
-        if self.load is not None:
-            self.load.publish(self._sessions())
 
     def start(self) -> None:
         self.thread.start()
@@ -195,12 +180,7 @@ class Gateway:
         self.loop.run_forever()
 
     def _readable(self) -> None:
-        mine = self._sessions()
-        if self.load is not None:
-            ahead = mine - self.load.fewest_elsewhere()
-            wait = min(BALANCE_WAIT_PER_SESSION * ahead, BALANCE_WAIT_MAX)
-        else:
-            wait = ACCEPT_DELAY_PER_SESSION * mine
+        wait = ACCEPT_DELAY_PER_SESSION * self._sessions()
         if wait <= 0:
             self._accept()
         elif not self.accept_waiting:
@@ -236,7 +216,6 @@ class Gateway:
             _refuse(conn, replies.BUSY if refused == "busy" else replies.TOO_MANY_CONNECTIONS)
             return
         self.starting += 1
-        self._publish_load()
         self.loop.create_task(self._serve(conn, peer_ip))
 
     async def _serve(self, conn: socket.socket, peer_ip: str) -> None:
@@ -248,7 +227,6 @@ class Gateway:
             conn.close()
         finally:
             self.starting -= 1
-            self._publish_load()
 
     def stop(self) -> None:
         """Stop accepting, end the sessions, close the database connection, end the thread."""

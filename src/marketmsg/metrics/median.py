@@ -47,6 +47,7 @@ def median(seller_id: int, since: datetime, counted_sql: str) -> int | None:
     (``FROM ... WHERE ... seller_id = %s AND created_at >= %s``)."""
     first_day = math.ceil(since.timestamp() / DAY_SECONDS)
     counts: Counter[int] = Counter()
+    # SQL: the answer buckets summed in the database (ADR 9)
     for bucket, answers in rows.fetchall(
         f"SELECT bucket, SUM(answers) FROM {BUCKETS_TABLE} "
         "WHERE seller_id = %s AND day >= %s GROUP BY bucket",
@@ -55,6 +56,7 @@ def median(seller_id: int, since: datetime, counted_sql: str) -> int | None:
         counts[int(bucket)] += int(answers)
     first_day_start = datetime.fromtimestamp(first_day * DAY_SECONDS, UTC)
     if first_day_start > since:  # the part-day where the window begins, from its messages
+        # SQL: the part-day at the window's edge, from the counted messages (ADR 9)
         for (seconds,) in rows.fetchall(
             "SELECT response_seconds "
             + counted_sql
@@ -80,6 +82,7 @@ def _in_bucket(seller_id: int, since: datetime, bucket: int, offset: int) -> int
     service or an auto-reply never waits), so the index needs no other condition."""
     upper = BOUNDS[bucket + 1] if bucket + 1 < len(BOUNDS) else 2**31
     hint = " INDEXED BY message_seller_answered" if connection.vendor == "sqlite" else ""
+    # SQL: SQLite is told the index (INDEXED BY), which the ORM cannot say (ADR 9)
     found = rows.fetchall(
         f"SELECT response_seconds FROM conversations_message{hint} WHERE seller_id = %s "
         "AND response_seconds >= %s AND response_seconds < %s AND created_at >= %s "

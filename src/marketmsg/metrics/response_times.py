@@ -122,6 +122,7 @@ def _window(seller_id: int, since: datetime) -> tuple[int, int, int, int]:
     arrived since ``since``: whole slots from the tally, the part of the slot where the window
     begins from its messages. What was received and is neither answered is still waiting."""
     first = tally.first_whole_slot(since)
+    # SQL: the tally's slots summed in the database; metrics reads the tables by name (ADR 25)
     found = rows.fetchall(
         "SELECT SUM(received), SUM(on_time), SUM(answered_late), SUM(seconds_sum) "
         f"FROM {tally.TABLE} WHERE seller_id = %s AND slot >= %s",
@@ -129,6 +130,7 @@ def _window(seller_id: int, since: datetime) -> tuple[int, int, int, int]:
     )[0]
     edge_end = tally.slot_start(first)
     if edge_end > since:
+        # SQL: the part-slot at the window's edge, from the partial index of counted messages (ADR 9)
         edge = rows.fetchall(
             "SELECT COUNT(*), "
             f"SUM(CASE WHEN response_seconds <= {ON_TIME_SECONDS} THEN 1 ELSE 0 END), "
@@ -145,6 +147,7 @@ def _waiting_since(seller_id: int, since: datetime, until: datetime | None = Non
     """Messages that arrived since ``since`` (and before ``until``) and still wait: a range of
     the small index of waiting messages, at most a day long wherever it is used."""
     before = "" if until is None else " AND created_at < %s"
+    # SQL: a range of the small index of waiting messages (ADR 9)
     found = rows.fetchall(
         "SELECT COUNT(*) " + _waiting() + before,
         [seller_id, rows.db_value(since), *([] if until is None else [rows.db_value(until)])],
@@ -180,6 +183,7 @@ def daily(seller_id: int, zone: str, now: datetime | None = None, days: int = CH
     for offset, start, end, length in _runs_of_days(midnights):
         # A midnight is a whole number of slots in every zone in use, so each slot lies in one day.
         slots = length // tally.SLOT_SECONDS
+        # SQL: one grouped query per run of equal days over the tally's slots (ADR 9)
         for n, received, on_time, late in rows.fetchall(
             f"SELECT (slot - %s) / {slots}, SUM(received), SUM(on_time), SUM(answered_late) "
             f"FROM {tally.TABLE} WHERE seller_id = %s AND slot >= %s AND slot < %s GROUP BY 1",
@@ -220,6 +224,7 @@ def at_risk(seller_id: int, now: datetime | None = None, hours: float | None = N
     now = now or timezone.now()
     hours = settings.AT_RISK_HOURS if hours is None else hours
     deadline = now - timedelta(seconds=ON_TIME_SECONDS)
+    # SQL: the waiting index again, oldest first (ADR 9)
     found = rows.fetchall(
         "SELECT id " + _waiting() + " AND created_at <= %s ORDER BY created_at LIMIT 100",
         [seller_id, rows.db_value(deadline), rows.db_value(deadline + timedelta(hours=hours))],
@@ -235,6 +240,7 @@ def ranking(days: int = 30, now: datetime | None = None) -> list[tuple[int, int,
     now = now or timezone.now()
     first = tally.first_whole_slot(now - timedelta(days=days))
     # Due: everything received but the messages still waiting within their 24 hours.
+    # SQL: one query over all sellers (staff ranking), grouped in the database
     within = dict(
         rows.fetchall(
             "SELECT seller_id, COUNT(*) FROM conversations_message WHERE needs_reply AND created_at >= %s "
@@ -242,6 +248,7 @@ def ranking(days: int = 30, now: datetime | None = None) -> list[tuple[int, int,
             [rows.db_value(max(tally.slot_start(first), now - timedelta(seconds=ON_TIME_SECONDS)))],
         )
     )
+    # SQL: every seller's tally summed in one grouped query
     found = rows.fetchall(
         f"SELECT seller_id, SUM(received), SUM(on_time) FROM {tally.TABLE} "
         "WHERE slot >= %s GROUP BY seller_id",

@@ -79,6 +79,7 @@ def first_whole_slot(since: datetime) -> int:
 
 def received(seller_id: int, arrived: datetime | int, count: int = 1) -> None:
     """``count`` counted messages arrived (negative: no longer counted, e.g. marked)."""
+    # SQL: an additive upsert (ON CONFLICT … + excluded) in one statement: the ORM cannot add on conflict
     rows.execute(_ADD, [seller_id, slot_of(arrived), count, 0, 0, 0])
 
 
@@ -92,8 +93,10 @@ def answered(seller_id: int, answers: Iterable[tuple[int, int]]) -> None:
         tally[2] += seconds
         by_bucket[median.day_of(arrived), median.bucket_of(seconds)] += 1
     for slot, (on_time, late, seconds_sum) in by_slot.items():
+        # SQL: the same additive upsert
         rows.execute(_ADD, [seller_id, slot, 0, on_time, late, seconds_sum])
     for (day, bucket), count in by_bucket.items():
+        # SQL: the answer buckets' additive upsert
         rows.execute(_ADD_ANSWERS, [seller_id, day, bucket, count])
 
 
@@ -104,6 +107,7 @@ def rebuild(seller_id: int | None = None) -> int:
     params = [] if seller_id is None else [seller_id]
     arrived = epoch_sql("created_at")
     counted = f"FROM conversations_message WHERE {COUNTED}{only}"
+    # SQL: the recount rebuilds the tables from the messages by INSERT … SELECT, all in the database
     rows.execute(f"DELETE FROM {TABLE} WHERE 1 = 1{only}", params)
     rows.execute(f"DELETE FROM {median.BUCKETS_TABLE} WHERE 1 = 1{only}", params)
     rows.execute(

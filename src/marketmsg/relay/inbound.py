@@ -296,6 +296,7 @@ MAX_REFERENCES = 50
 def _parent_in_pair(seller_id: int, buyer_id: int, refs: list[str]) -> tuple[Conversation, Message] | None:
     """The latest message of this buyer–seller pair that the reply headers name (hand-written, ADR 5)."""
     marks = ", ".join(["%s"] * len(refs))
+    # SQL: the mail path's thread look-up (ADR 24)
     found = rows.fetchall(
         "SELECT m.id, m.conversation_id FROM conversations_message m "
         "JOIN conversations_conversation c ON c.id = m.conversation_id "
@@ -314,6 +315,7 @@ def _parent_in_pair(seller_id: int, buyer_id: int, refs: list[str]) -> tuple[Con
 
 
 def _order_of_pair(order_id: str, seller_id: int, buyer_id: int) -> Order | None:
+    # SQL: the mail path's order look-up (ADR 24)
     found = rows.fetchall(
         "SELECT id FROM orders_order WHERE order_id = %s AND seller_id = %s AND buyer_id = %s",
         [order_id, seller_id, buyer_id],

@@ -24,6 +24,7 @@ def look(now: datetime | None = None) -> int:
     """Write the events of the messages now at risk; returns how many messages were at risk."""
     now = now or timezone.now()
     expired = now - timedelta(seconds=ON_TIME_SECONDS)
+    # SQL: the waiting messages by table name (webhooks sits below conversations, ADR 25)
     found = rows.fetchall(
         _AT_RISK_SQL,
         [rows.db_value(expired), rows.db_value(expired + timedelta(hours=settings.AT_RISK_HOURS))],

@@ -41,8 +41,10 @@ def emit(event_type: str, ordering_key: str, data: dict[str, Any], dedupe_key: s
         "dedupe_key": dedupe_key,
     }
     if dedupe_key is None:
+        # SQL: the outbox row, written in every message's transaction (the mail path's inserts, ADR 24)
         rows.insert(Event, **values)
     else:  # once per key, without a savepoint: a clash writes nothing
+        # SQL: once per key without a savepoint: a clash writes nothing
         rows.save_new_unless_clash(Event(**values))
 
 
@@ -78,6 +80,7 @@ def message_event(
 
 
 def delivery_failed(delivery_id: int, message_id: int) -> None:
+    # SQL: webhooks sits below the rooms whose events it carries and reads their tables by name (ADR 25)
     found = rows.fetchall(
         "SELECT conversation_id, seller_id, author FROM conversations_message WHERE id = %s", [message_id]
     )

@@ -25,6 +25,7 @@ WHERE c.id = %s
 
 
 def _conversation(conversation_id: int) -> dict[str, Any]:
+    # SQL: webhooks reads the rooms above it by table name, importing none of them (ADR 25)
     found = rows.fetchall(_CONVERSATION_SQL, [conversation_id])
     if not found:
         return {"conversation_id": conversation_id}
@@ -39,11 +40,13 @@ def _conversation(conversation_id: int) -> dict[str, Any]:
 
 
 def _seller(seller_id: int) -> dict[str, Any]:
+    # SQL: as above: a table of a room above, by name
     found = rows.fetchall("SELECT external_id FROM accounts_selleraccount WHERE id = %s", [seller_id])
     return {"id": seller_id, "external_id": found[0][0] if found else None}
 
 
 def _body(message_id: int) -> dict[str, Any]:
+    # SQL: as above: a table of a room above, by name
     found = rows.fetchall("SELECT subject, text FROM conversations_message WHERE id = %s", [message_id])
     return {"subject": found[0][0], "text": found[0][1]} if found else {}
 
@@ -66,6 +69,7 @@ def data_of(event: Event, subscription: Subscription) -> dict[str, Any]:
         data["sender_id"] = raw["sender"]  # the address itself stays with the seller
     if "claim" in raw:
         data["claim_id"] = raw["claim"]
+        # SQL: as above: a table of a room above, by name
         found = rows.fetchall("SELECT order_id FROM orders_order WHERE id = %s", [raw["order"]])
         data["order_id"] = found[0][0] if found else None
     if subscription.include_bodies and "message" in raw and event.type.startswith("message."):

@@ -83,6 +83,7 @@ ORDER BY d.next_attempt_at, d.id LIMIT %s
 def _lease(owner: str, now: datetime) -> list[WebhookDelivery]:
     at = rows.db_value(now)
     taken = []
+    # SQL: due deliveries whose earlier events of their key are done (NOT EXISTS), each leased by one UPDATE
     for (delivery_id,) in rows.fetchall(_DUE_SQL, [at, at, SEND_BATCH]):
         got = rows.execute(
             "UPDATE webhooks_webhookdelivery SET lease_owner = %s, lease_until = %s "

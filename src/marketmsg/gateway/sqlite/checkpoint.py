@@ -6,7 +6,8 @@ so every fiftieth mail or so held the other processes' writes up for 25 ms, and 
 stored mail held the turn 0.4 ms longer. The gateway's connections therefore never checkpoint;
 this thread does, a few times a second, on a connection of its own. A passive checkpoint waits
 for nobody and nobody waits for it, and it syncs the log before and the database file after
-copying (``synchronous=FULL``), which ``walflush`` relies on.
+copying (``synchronous=FULL``). Measured again in 2026-12: without it the gateway took 1 KB mail
+at 0.88-0.90 × the rate (ADR 24).
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from marketmsg.gateway.balance import LoadTable
 from marketmsg.gateway.server import Gateway, listen, settle_garbage_collector
 from marketmsg.processes import stop_when_parent_dies
 from marketmsg.settings import parse_host_port
@@ -37,7 +36,6 @@ class Command(BaseCommand):
         # Internal: a supervising gateway hands its listening socket to each process it starts.
         parser.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
         parser.add_argument("--supervisor-pid", type=int, default=None, help=argparse.SUPPRESS)
-        parser.add_argument("--load-table", default=None, help=argparse.SUPPRESS)  # FD:SLOTS:SLOT
 
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = (
@@ -54,11 +52,7 @@ class Command(BaseCommand):
             listener = socket.socket(fileno=options["listen_fd"])
         else:
             listener = listen(host, port)
-        load = None
-        if options["load_table"]:
-            fd, slots, slot = (int(part) for part in options["load_table"].split(":"))
-            load = LoadTable(fd, slots, slot)
-        gateway = Gateway(listener, load)
+        gateway = Gateway(listener)
         settle_garbage_collector()
         gateway.start()
         self.stdout.write(
@@ -76,7 +70,6 @@ class Command(BaseCommand):
     def supervise(self, host: str, port: int, processes: int) -> None:
         """Runs N gateway processes on one shared listening socket and restarts any that dies."""
         listener = listen(host, port)
-        load_fd = LoadTable.create(processes)
         command = [
             sys.executable,
             "-m",
@@ -90,11 +83,10 @@ class Command(BaseCommand):
             str(os.getpid()),
         ]
 
-        def start(slot: int) -> subprocess.Popen[bytes]:
-            table = ["--load-table", f"{load_fd}:{processes}:{slot}"]
-            return self.start_child([*command, *table], [listener.fileno(), load_fd])
+        def start() -> subprocess.Popen[bytes]:
+            return self.start_child(command, [listener.fileno()])
 
-        children = [start(slot) for slot in range(processes)]
+        children = [start() for _ in range(processes)]
         self.stdout.write(f"SMTP gateway listening on {host}:{port} with {processes} processes")
         self.stdout.flush()
         stopping = threading.Event()
@@ -105,7 +97,7 @@ class Command(BaseCommand):
                 if child.poll() is not None:
                     self.stderr.write(f"gateway process {child.pid} exited ({child.returncode}); restarting")
                     time.sleep(1)  # a process that cannot start must not be restarted in a tight loop
-                    children[i] = start(i)
+                    children[i] = start()
         for child in children:
             child.terminate()
         for child in children:
