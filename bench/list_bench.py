@@ -31,6 +31,7 @@ import django
 
 django.setup()
 
+from django.core.exceptions import EmptyResultSet  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
@@ -121,8 +122,11 @@ def plans(seller: SellerAccount, params: dict[str, str]) -> list[str]:
     """The plans of the page query and the count query for one view."""
     query = ListQuery.from_params(params)
     found = messages_for(seller, query, timezone.now())
-    page_sql, page_params = found[:25].query.sql_with_params()
-    count_sql, count_params = found.order_by().values("pk").query.sql_with_params()
+    try:
+        page_sql, page_params = found[:25].query.sql_with_params()
+        count_sql, count_params = found.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # the search term matched nothing: Django answers without a query
+        return ["  (no query: the search matches nothing, so the database is not asked)"]
     count_sql = f"SELECT COUNT(*) FROM ({count_sql}) AS subquery"
     out = []
     explain = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "

@@ -113,7 +113,7 @@ SWITCH_INTERVAL = 0.0005
 
 # How much longer, per open session, a process waits before it accepts: an idler process that
 # shares the socket takes the connection first. (A shared table of every process's sessions,
-# ADR 15, measured 5-7 % in 2026-12 and was removed: ADR 24.)
+# ADR 15, measured 4-5 % in 2026-12 and was removed: ADR 24.)
 ACCEPT_DELAY_PER_SESSION = 0.002
 # How long a process stops accepting after accept() itself failed (out of file descriptors).
 ACCEPT_PAUSE_AFTER_ERROR = 0.1

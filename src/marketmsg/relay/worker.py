@@ -109,7 +109,7 @@ def record(delivery_id: int, owner: str, result: SendResult, written_at: datetim
     now = timezone.now()
     lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""  # SQLite: BEGIN IMMEDIATE
     with transaction.atomic():
-        # SQL: the worker records every attempt; through the ORM it delivers at 0.69 × (ADR 24)
+        # SQL: the worker records every attempt; through the ORM it delivers at 0.69-0.76 × (ADR 24)
         found = rows.fetchall(
             f"SELECT attempts, message_id FROM delivery_delivery "
             f"WHERE id = %s AND lease_owner = %s AND state IN (%s, %s){lock}",

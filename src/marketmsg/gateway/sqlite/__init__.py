@@ -5,13 +5,13 @@ SQLite lets one process write at a time. The gateway works around it, and only o
 - ``turn``: the writer turn, a lock file the gateway's processes queue on (the kernel hands the
   database over the moment the holder commits; SQLite's own busy wait sleeps up to 100 ms);
 - ``checkpoint``: the log copied into the database file on a helper thread, not by the commit
-  that happens to fill it (worth 10-12 % of the gateway's rate, ADR 24);
+  that happens to fill it (about 10 % of the gateway's rate, ADR 24);
 - ``steps``: the database steps run on the event loop's thread, Django's connection check only
   when it can find something (ADR 5).
 
 Each commit syncs the log itself (``synchronous=FULL``), after the batch's blobs were synced: a
 mail is answered once everything it wrote is on disk. (The log sync outside the write lock,
-ADR 12, measured a gain of 1-2 % in 2026-12 and was removed: ADR 24.)
+ADR 12, measured a gain of about 1 % in 2026-12 and was removed: ADR 24.)
 
 ``Machinery.for_this_database()`` is None on PostgreSQL: the group commit's PostgreSQL path
 (batches in parallel on threads, each commit durable when it returns) reads without any of this.
