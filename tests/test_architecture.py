@@ -194,10 +194,9 @@ def test_each_piece_of_hand_written_sql_says_what_it_buys():
             continue
         text = path.read_text(encoding="utf-8")
         lines = text.splitlines()
-        functions = [
-            n for n in ast.walk(ast.parse(text)) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
-        ]
-        for node in ast.walk(ast.parse(text)):
+        nodes = list(ast.walk(ast.parse(text)))
+        functions = [n for n in nodes if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+        for node in nodes:
             if not (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)

@@ -248,8 +248,8 @@ TEMPLATES = [
 ]
 
 
-# How SQLite makes a commit durable (PRAGMA synchronous). The gateway keeps FULL's promise with
-# its own flush of the write-ahead log, outside the write lock (ADR 12).
+# How SQLite makes a commit durable (PRAGMA synchronous). With FULL every commit syncs the
+# write-ahead log, the gateway's included (ADR 24).
 SQLITE_SYNCHRONOUS = _env("SQLITE_SYNCHRONOUS", "FULL").upper()
 if SQLITE_SYNCHRONOUS not in {"FULL", "NORMAL", "EXTRA"}:
     raise ValueError("MARKETMSG_SQLITE_SYNCHRONOUS must be FULL, EXTRA or NORMAL")

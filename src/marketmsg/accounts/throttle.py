@@ -19,16 +19,16 @@ from marketmsg.limits import shared
 from marketmsg.limits.rate import Rate
 
 
+def _buckets(scope: str, failures: int) -> shared.Buckets:
+    return shared.Buckets(f"signin-{scope}", Rate(failures, settings.SIGNIN_WINDOW_SECONDS))
+
+
 def _account() -> shared.Buckets:
-    return shared.Buckets(
-        "signin-account", Rate(settings.SIGNIN_FAILURES_PER_ACCOUNT, settings.SIGNIN_WINDOW_SECONDS)
-    )
+    return _buckets("account", settings.SIGNIN_FAILURES_PER_ACCOUNT)
 
 
 def _client() -> shared.Buckets:
-    return shared.Buckets(
-        "signin-client", Rate(settings.SIGNIN_FAILURES_PER_CLIENT, settings.SIGNIN_WINDOW_SECONDS)
-    )
+    return _buckets("client", settings.SIGNIN_FAILURES_PER_CLIENT)
 
 
 def account_key(typed_address: str) -> str:

@@ -221,7 +221,7 @@ class GroupCommit:
         return task
 
     async def finish(self) -> None:
-        """At shutdown: answer the mails whose batch or log sync is under way before sessions end."""
+        """At shutdown: answer the mails whose batch is being stored before sessions end."""
         while self.background:
             await asyncio.gather(*self.background, return_exceptions=True)
 
